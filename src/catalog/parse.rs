@@ -1,0 +1,266 @@
+//! From bytes to a validated catalog: size limit before parsing, UTF-8, one YAML (or JSON)
+//! document with no duplicate keys, alias bombs and deep nesting refused by the parser's
+//! limits; then the format is recognised and handed to its converter.
+
+use serde_json::{Map, Value};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::catalog::model::{Catalog, Format};
+use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
+use crate::catalog::validate::Policy;
+use crate::catalog::{docker, native};
+
+/// Files larger than this are refused before parsing (issue 2: 8 MiB by default).
+pub const DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What parsing depends on beyond the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub max_bytes: u64,
+    pub policy: Policy,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_bytes: DEFAULT_MAX_BYTES, policy: Policy::default() }
+    }
+}
+
+/// A catalog that passed validation, with what it could not honour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub catalog: Catalog,
+    pub format: Format,
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn refuse(file: &str, message: String) -> Invalid {
+    let mut d = Diagnostics::new();
+    d.error(file, None, None, message);
+    Invalid { file: file.to_string(), diagnostics: d }
+}
+
+/// Size, encoding and syntax: the checks every input file goes through.
+pub fn load_document(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Value, Invalid> {
+    if bytes.len() as u64 > max_bytes {
+        return Err(refuse(
+            file,
+            format!(
+                "file is {} bytes, over the {max_bytes}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)",
+                bytes.len()
+            ),
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        refuse(file, format!("file is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+    })?;
+    if text.trim().is_empty() {
+        return Err(refuse(file, "file is empty".into()));
+    }
+    // JSON is read by the YAML parser too, so both get the same duplicate-key,
+    // alias-expansion and nesting-depth checks.
+    let yaml: Yaml = serde_yaml_ng::from_str(text)
+        .map_err(|e| refuse(file, format!("not valid YAML or JSON: {e}")))?;
+    to_json(yaml, "").map_err(|e| refuse(file, e))
+}
+
+fn to_json(yaml: Yaml, at: &str) -> Result<Value, String> {
+    Ok(match yaml {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::from(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::from(u)
+            } else {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or_else(|| format!("{at}: {f} is not a finite number"))?
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| to_json(v, &format!("{at}[{i}]")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Yaml::Mapping(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                let key = match k {
+                    Yaml::String(s) => s,
+                    Yaml::Number(n) => n.to_string(),
+                    Yaml::Bool(b) => b.to_string(),
+                    other => return Err(format!("{at}: mapping key {other:?} must be a string")),
+                };
+                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                out.insert(key, to_json(v, &path)?);
+            }
+            Value::Object(out)
+        }
+        Yaml::Tagged(t) => {
+            return Err(format!("{}: YAML tag {} is not supported", if at.is_empty() { "document" } else { at }, t.tag))
+        }
+    })
+}
+
+/// Which format a document is in, from its top-level keys.
+pub fn detect(doc: &Value) -> Option<Format> {
+    let obj = doc.as_object()?;
+    if obj.contains_key("registry") {
+        Some(Format::DockerCatalog)
+    } else if obj.contains_key("servers") {
+        Some(Format::Native)
+    } else if obj.contains_key("name") && (obj.contains_key("image") || obj.contains_key("type")) {
+        Some(Format::DockerRegistry)
+    } else {
+        None
+    }
+}
+
+/// Parses and validates a catalog file in any supported format.
+pub fn parse_catalog(file: &str, bytes: &[u8], limits: &Limits) -> Result<Parsed, Invalid> {
+    let doc = load_document(file, bytes, limits.max_bytes)?;
+    let format = detect(&doc).ok_or_else(|| {
+        refuse(
+            file,
+            "unknown catalog format: expected a native catalog (servers:), a Docker MCP catalog \
+             (registry:) or a Docker MCP registry server.yaml (name:, image:)"
+                .into(),
+        )
+    })?;
+    let mut d = Diagnostics::new();
+    let catalog = match format {
+        Format::Native => native::catalog(file, doc, &limits.policy, &mut d),
+        Format::DockerCatalog => docker::catalog(file, doc, &limits.policy, &mut d),
+        Format::DockerRegistry => {
+            let servers = docker::registry_server(file, doc, &limits.policy, &mut d)
+                .into_iter()
+                .collect();
+            Some(Catalog {
+                version: String::new(),
+                name: None,
+                source: None,
+                metadata: Default::default(),
+                servers,
+            })
+        }
+    };
+    finish(file, catalog, format, d)
+}
+
+/// Parses a Docker MCP registry folder given as `(server folder name, server.yaml bytes)`.
+pub fn parse_registry(
+    dir: &str,
+    entries: Vec<(String, Vec<u8>)>,
+    limits: &Limits,
+) -> Result<Parsed, Invalid> {
+    let mut d = Diagnostics::new();
+    let mut servers = Vec::new();
+    let mut total: u64 = 0;
+    for (folder, bytes) in entries {
+        let file = format!("{dir}/servers/{folder}/server.yaml");
+        total += bytes.len() as u64;
+        if total > limits.max_bytes {
+            d.error(dir, None, None, format!("registry is over the {}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)", limits.max_bytes));
+            break;
+        }
+        match load_document(&file, &bytes, limits.max_bytes) {
+            Ok(doc) => servers.extend(docker::registry_server(&file, doc, &limits.policy, &mut d)),
+            Err(invalid) => d.extend(invalid.diagnostics),
+        }
+    }
+    if servers.is_empty() && !d.has_errors() {
+        d.error(dir, None, None, "no servers/<name>/server.yaml entries found");
+    }
+    let catalog = native::sorted_unique(dir, servers, &mut d).map(|servers| Catalog {
+        version: String::new(),
+        name: None,
+        source: None,
+        metadata: Default::default(),
+        servers,
+    });
+    finish(dir, catalog, Format::DockerRegistry, d)
+}
+
+fn finish(
+    file: &str,
+    catalog: Option<Catalog>,
+    format: Format,
+    d: Diagnostics,
+) -> Result<Parsed, Invalid> {
+    match catalog {
+        Some(catalog) if !d.has_errors() => {
+            Ok(Parsed { catalog, format, warnings: d.into_warnings() })
+        }
+        _ => Err(Invalid { file: file.to_string(), diagnostics: d }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(bytes: &[u8]) -> String {
+        let err = parse_catalog("c.yaml", bytes, &Limits::default()).unwrap_err();
+        let first = err.diagnostics.errors().next().unwrap().to_string();
+        first
+    }
+
+    #[test]
+    fn refuses_oversized_files_before_parsing() {
+        let limits = Limits { max_bytes: 10, ..Limits::default() };
+        let err = parse_catalog("c.yaml", b"servers: []\n# padding", &limits).unwrap_err();
+        let msg = err.diagnostics.errors().next().unwrap().to_string();
+        assert!(msg.contains("over the 10-byte limit"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_non_utf8() {
+        assert!(first_error(b"servers: [\xff]").contains("not UTF-8 (invalid byte at offset 10)"));
+    }
+
+    #[test]
+    fn refuses_duplicate_keys() {
+        let e = first_error(b"servers:\n  - id: a\n    image: x\n    image: y\n");
+        assert!(e.contains("duplicate entry with key \"image\""), "{e}");
+    }
+
+    #[test]
+    fn refuses_alias_bombs() {
+        let mut doc = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "i"];
+        for w in names.windows(2) {
+            let refs = vec![format!("*{}", w[0]); 9].join(",");
+            doc.push_str(&format!("{}: &{} [{refs}]\n", w[1], w[1]));
+        }
+        doc.push_str("servers: []\n");
+        assert!(first_error(doc.as_bytes()).contains("repetition limit exceeded"));
+    }
+
+    #[test]
+    fn refuses_deep_nesting_and_tags_and_multiple_documents() {
+        assert!(first_error("[".repeat(5000).as_bytes()).contains("recursion limit"));
+        assert!(first_error(b"servers: !custom []").contains("YAML tag"));
+        assert!(first_error(b"servers: []\n---\nservers: []\n").contains("more than one document"));
+    }
+
+    #[test]
+    fn refuses_unknown_formats_and_empty_files() {
+        assert!(first_error(b"hello: world").contains("unknown catalog format"));
+        assert!(first_error(b"  \n").contains("file is empty"));
+    }
+
+    #[test]
+    fn json_and_yaml_give_the_same_catalog() {
+        let yaml = b"version: '1'\nservers:\n  - id: a\n    image: mcp/a\n    env: {X: '1'}\n";
+        let json = br#"{"version": "1", "servers": [{"id": "a", "image": "mcp/a", "env": {"X": "1"}}]}"#;
+        let a = parse_catalog("c.yaml", yaml, &Limits::default()).unwrap();
+        let b = parse_catalog("c.json", json, &Limits::default()).unwrap();
+        assert_eq!(a, b);
+    }
+}

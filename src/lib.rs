@@ -1,0 +1,6 @@
+//! mcp-portal: run MCP servers for many users on a plain Docker Engine.
+//!
+//! Layers point one way: `cli` -> `manager` -> {`catalog` (pure), `store` (the data dir)}.
+
+pub mod catalog;
+pub mod ids;
