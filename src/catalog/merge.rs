@@ -116,20 +116,16 @@ fn apply_patch(
     let file = format!("overlay {layer}");
     let id = patch.id.as_str();
     let mut value = match existing {
-        Some(m) => match serde_json::to_value(&m.def) {
-            Ok(v) => v,
-            Err(e) => {
-                d.error(&file, Some(id), None, format!("cannot apply overlay: {e}"));
-                return None;
-            }
-        },
+        // A ServerDef always serializes: its fields are strings, numbers and maps with string keys.
+        Some(m) => serde_json::to_value(&m.def).unwrap_or(Value::Null),
         None => serde_json::json!({ "id": id }),
     };
     merge_patch(&mut value, &Value::Object(patch.fields.clone()));
     let def: ServerDef = match serde_path_to_error::deserialize(value) {
         Ok(def) => def,
-        Err(e) if existing.is_none() => {
-            d.error(&file, Some(id), None, format!("adds a server that is in no base catalog, so it must be complete: {}", e.into_inner()));
+        Err(_) if existing.is_none() => {
+            // Removing a base catalog must not break the overlays written for it.
+            d.warning(&file, Some(id), None, "changes a server that no base catalog defines; entry ignored");
             return None;
         }
         Err(e) => {
@@ -137,8 +133,14 @@ fn apply_patch(
             return None;
         }
     };
+    let before = d.errors().count();
     validate_server(&def, policy, &file, d);
-    let mut source = existing.map(|m| m.source.clone()).unwrap_or(Provenance { base: None, overlays: Vec::new(), custom: false });
+    if d.errors().count() > before {
+        return None;
+    }
+    let mut source = existing
+        .map(|m| m.source.clone())
+        .unwrap_or(Provenance { base: None, overlays: Vec::new(), custom: false });
     source.overlays.push(layer.clone());
     match pin_image(def) {
         Ok(def) => Some(MergedServer { def, source }),
@@ -149,9 +151,14 @@ fn apply_patch(
     }
 }
 
-/// Base catalogs then overlays, before visibility and custom servers.
-pub fn layer(bases: &[BaseLayer<'_>], overlays: &[OverlayLayer<'_>], policy: &Policy) -> Result<Layered, Diagnostics> {
-    let mut d = Diagnostics::new();
+/// Base catalogs then overlays, before visibility and custom servers. Problems go to `d`;
+/// the result is usable only when `d` holds no errors.
+pub fn layer(
+    bases: &[BaseLayer<'_>],
+    overlays: &[OverlayLayer<'_>],
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Layered {
     let mut bases: Vec<&BaseLayer<'_>> = bases.iter().collect();
     bases.sort_by(|a, b| a.name.cmp(b.name));
     let mut overlays: Vec<&OverlayLayer<'_>> = overlays.iter().collect();
@@ -161,7 +168,11 @@ pub fn layer(bases: &[BaseLayer<'_>], overlays: &[OverlayLayer<'_>], policy: &Po
     for b in bases {
         for def in &b.catalog.servers {
             let source = Provenance {
-                base: Some(BaseRef { name: b.name.clone(), version: b.catalog.version.clone(), revision: b.revision }),
+                base: Some(BaseRef {
+                    name: b.name.clone(),
+                    version: b.catalog.version.clone(),
+                    revision: b.revision,
+                }),
                 overlays: Vec::new(),
                 custom: false,
             };
@@ -169,26 +180,36 @@ pub fn layer(bases: &[BaseLayer<'_>], overlays: &[OverlayLayer<'_>], policy: &Po
                 Ok(def) => {
                     out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
                 }
-                Err(e) => d.error(&format!("catalog {}", b.name), Some(def.id.as_str()), Some("image"), e),
+                Err(e) => {
+                    d.error(&format!("catalog {}", b.name), Some(def.id.as_str()), Some("image"), e)
+                }
             }
         }
     }
     for o in overlays {
         for patch in &o.overlay.servers {
-            if let Some(m) = apply_patch(out.get(&patch.id).map(Arc::as_ref), patch, o.name, policy, &mut d) {
+            let existing = out.get(&patch.id).map(Arc::as_ref);
+            if let Some(m) = apply_patch(existing, patch, o.name, policy, d) {
                 out.insert(patch.id.clone(), Arc::new(m));
             }
         }
     }
-    if d.has_errors() {
-        Err(d)
-    } else {
-        Ok(out)
-    }
+    out
+}
+
+/// One user's merged servers, sorted by id, with what the merge could not honour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCatalog {
+    pub servers: Vec<Arc<MergedServer>>,
+    pub warnings: Vec<crate::catalog::report::Diagnostic>,
 }
 
 /// What one user sees: visible layered servers, with their custom servers on top.
-pub fn for_user(layered: &Layered, user: &UserProfile, custom: &[ServerDef]) -> Result<Vec<Arc<MergedServer>>, Diagnostics> {
+pub fn for_user(
+    layered: &Layered,
+    user: &UserProfile,
+    custom: &[ServerDef],
+) -> Result<Vec<Arc<MergedServer>>, Diagnostics> {
     let mut d = Diagnostics::new();
     let mut out: BTreeMap<ServerId, Arc<MergedServer>> = layered
         .iter()
@@ -201,13 +222,27 @@ pub fn for_user(layered: &Layered, user: &UserProfile, custom: &[ServerDef]) -> 
             Ok(def) => {
                 out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
             }
-            Err(e) => d.error(&format!("custom servers of {}", user.id), Some(def.id.as_str()), Some("image"), e),
+            Err(e) => d.error(
+                &format!("custom servers of {}", user.id),
+                Some(def.id.as_str()),
+                Some("image"),
+                e,
+            ),
         }
     }
     if d.has_errors() {
         return Err(d);
     }
     Ok(out.into_values().collect())
+}
+
+fn applicable<'a>(overlays: &[OverlayLayer<'a>], user: &UserProfile) -> Vec<usize> {
+    overlays
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.overlay.applies_to.admits(user))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// One user's merged servers.
@@ -217,11 +252,10 @@ pub fn merge_user(
     user: &UserProfile,
     custom: &[ServerDef],
     policy: &Policy,
-) -> Result<Vec<Arc<MergedServer>>, Diagnostics> {
-    let applicable: Vec<OverlayLayer<'_>> =
-        overlays.iter().filter(|o| o.overlay.applies_to.admits(user)).copied().collect();
-    let layered = layer(bases, &applicable, policy)?;
-    for_user(&layered, user, custom)
+) -> Result<UserCatalog, Diagnostics> {
+    let mut all = merge_all(bases, overlays, [(user, custom)], policy);
+    // merge_all answers for every user it is given, and it was given this one.
+    all.remove(&user.id).unwrap_or_else(|| Err(Diagnostics::new()))
 }
 
 /// Every user's merged servers; users that see the same overlays share one layering pass.
@@ -230,23 +264,24 @@ pub fn merge_all<'u>(
     overlays: &[OverlayLayer<'_>],
     users: impl IntoIterator<Item = (&'u UserProfile, &'u [ServerDef])>,
     policy: &Policy,
-) -> BTreeMap<UserId, Result<Vec<Arc<MergedServer>>, Diagnostics>> {
-    let mut memo: BTreeMap<Vec<usize>, Result<Layered, Diagnostics>> = BTreeMap::new();
+) -> BTreeMap<UserId, Result<UserCatalog, Diagnostics>> {
+    let mut memo: BTreeMap<Vec<usize>, (Layered, Diagnostics)> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (user, custom) in users {
-        let key: Vec<usize> = overlays
-            .iter()
-            .enumerate()
-            .filter(|(_, o)| o.overlay.applies_to.admits(user))
-            .map(|(i, _)| i)
-            .collect();
-        let layered = memo.entry(key.clone()).or_insert_with(|| {
-            let applicable: Vec<OverlayLayer<'_>> = key.iter().map(|&i| overlays[i]).collect();
-            layer(bases, &applicable, policy)
+        let key = applicable(overlays, user);
+        let (layered, d) = memo.entry(key.clone()).or_insert_with(|| {
+            let chosen: Vec<OverlayLayer<'_>> = key.iter().map(|&i| overlays[i]).collect();
+            let mut d = Diagnostics::new();
+            let layered = layer(bases, &chosen, policy, &mut d);
+            (layered, d)
         });
-        let result = match layered {
-            Ok(l) => for_user(l, user, custom),
-            Err(d) => Err(d.clone()),
+        let result = if d.has_errors() {
+            Err(d.clone())
+        } else {
+            for_user(layered, user, custom).map(|servers| UserCatalog {
+                servers,
+                warnings: d.clone().into_warnings(),
+            })
         };
         out.insert(user.id.clone(), result);
     }
@@ -311,7 +346,7 @@ mod tests {
         let bases = [BaseLayer { name: &name("official"), revision: 2, catalog: &base }];
         let overlays = [OverlayLayer { name: &name("dev"), overlay: &o }];
         let merged = merge_user(&bases, &overlays, &user("u1", &[]), &[], &Policy::default()).unwrap();
-        let gh = &merged[0];
+        let gh = &merged.servers[0];
         assert_eq!(gh.def.image, "mcp/github:dev");
         let env: Vec<(&str, &str)> = gh.def.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(env, [("A", "1"), ("B", "debug"), ("C", "3")], "maps merge by key");
@@ -330,7 +365,8 @@ mod tests {
             &[],
             &Policy::default(),
         )
-        .unwrap();
+        .unwrap()
+        .servers;
         assert_eq!(merged[0].def.env.keys().collect::<Vec<_>>(), ["B"]);
         assert!(merged[0].def.command.is_empty());
     }
@@ -348,9 +384,9 @@ mod tests {
         )
         .unwrap_err();
         let errs: Vec<String> = err.errors().map(ToString::to_string).collect();
-        assert_eq!(errs.len(), 2, "{errs:#?}");
-        assert!(errs[0].starts_with("overlay dev: server github: port: transport sse needs"));
-        assert!(errs[1].starts_with("overlay dev: server newone: adds a server that is in no base catalog"));
+        assert_eq!(errs, ["overlay dev: server github: port: transport sse needs the container port the server listens on"]);
+        let warnings: Vec<String> = err.warnings().map(ToString::to_string).collect();
+        assert_eq!(warnings, ["overlay dev: server newone: changes a server that no base catalog defines; entry ignored"]);
     }
 
     #[test]
@@ -361,12 +397,12 @@ mod tests {
         let mut mine = ServerDef::new(id("github"), "me/github");
         mine.tag = Some("mine".into());
         let bases = [BaseLayer { name: &name("b"), revision: 1, catalog: &base }];
-        let plain = merge_user(&bases, &[], &user("u1", &[]), std::slice::from_ref(&mine), &Policy::default()).unwrap();
+        let plain = merge_user(&bases, &[], &user("u1", &[]), std::slice::from_ref(&mine), &Policy::default()).unwrap().servers;
         assert_eq!(plain.len(), 1);
         assert_eq!(plain[0].def.image, "me/github:mine");
         assert!(plain[0].source.custom);
         let admin = merge_user(&bases, &[], &user("u2", &["admin"]), &[], &Policy::default()).unwrap();
-        assert_eq!(admin.len(), 2);
+        assert_eq!(admin.servers.len(), 2);
     }
 
     #[test]
@@ -379,8 +415,8 @@ mod tests {
         let u1 = user("u1", &["beta"]);
         let u2 = user("u2", &[]);
         let all = merge_all(&bases, &overlays, [(&u1, &[][..]), (&u2, &[][..])], &Policy::default());
-        assert_eq!(all[&u1.id].as_ref().unwrap()[0].def.image, "mcp/github:beta");
-        assert_eq!(all[&u2.id].as_ref().unwrap()[0].def.image, "mcp/github:latest");
+        assert_eq!(all[&u1.id].as_ref().unwrap().servers[0].def.image, "mcp/github:beta");
+        assert_eq!(all[&u2.id].as_ref().unwrap().servers[0].def.image, "mcp/github:latest");
     }
 
     #[test]
@@ -392,14 +428,14 @@ mod tests {
         let two = [one[1], one[0]];
         for bases in [&one[..], &two[..]] {
             let m = merge_user(bases, &[], &user("u1", &[]), &[], &Policy::default()).unwrap();
-            assert_eq!(m[0].def.image, "mcp/from-z:latest");
+            assert_eq!(m.servers[0].def.image, "mcp/from-z:latest");
         }
     }
 
     #[test]
     fn merged_servers_round_trip_through_json() {
         let base = catalog(vec![server("github")]);
-        let m = merge_user(&[BaseLayer { name: &name("b"), revision: 1, catalog: &base }], &[], &user("u1", &[]), &[], &Policy::default()).unwrap();
+        let m = merge_user(&[BaseLayer { name: &name("b"), revision: 1, catalog: &base }], &[], &user("u1", &[]), &[], &Policy::default()).unwrap().servers;
         let text = serde_json::to_string(&*m[0]).unwrap();
         assert!(text.contains("\"source\":{\"base\":{\"name\":\"b\""), "{text}");
         let back: MergedServer = serde_json::from_str(&text).unwrap();

@@ -40,17 +40,20 @@ fn refuse(file: &str, message: String) -> Invalid {
     Invalid { file: file.to_string(), diagnostics: d }
 }
 
-/// Size, encoding and syntax: the checks every input file goes through.
-pub fn load_document(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Value, Invalid> {
-    if bytes.len() as u64 > max_bytes {
+/// Refuses a file larger than `max_bytes`; callers check before reading it.
+pub fn check_size(file: &str, len: u64, max_bytes: u64) -> Result<(), Invalid> {
+    if len > max_bytes {
         return Err(refuse(
             file,
-            format!(
-                "file is {} bytes, over the {max_bytes}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)",
-                bytes.len()
-            ),
+            format!("file is {len} bytes, over the {max_bytes}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)"),
         ));
     }
+    Ok(())
+}
+
+/// Size, encoding and syntax: the checks every input file goes through.
+pub fn load_document(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Value, Invalid> {
+    check_size(file, bytes.len() as u64, max_bytes)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
         refuse(file, format!("file is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
     })?;

@@ -1,0 +1,233 @@
+//! Base catalogs: validate, upload (a new revision), import a Docker MCP registry folder,
+//! list, history, rollback and removal.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::servers::RegenReport;
+use super::snapshot::Snapshot;
+use super::{Portal, PortalError, Result};
+use crate::catalog::model::Format;
+use crate::catalog::parse::{parse_catalog, parse_registry, Parsed};
+use crate::catalog::report::{Diagnostic, Invalid};
+use crate::ids::CatalogName;
+use crate::store::{sha256_hex, Loaded, StoredCatalog};
+
+/// What an upload, import or rollback did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadReport {
+    pub name: CatalogName,
+    pub revision: u32,
+    pub version: String,
+    pub servers: usize,
+    pub sha256: String,
+    /// False when the same bytes were already the current revision.
+    pub changed: bool,
+    pub warnings: Vec<Diagnostic>,
+    pub regenerated: RegenReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogSummary {
+    pub name: CatalogName,
+    pub revision: u32,
+    pub version: String,
+    pub servers: usize,
+    pub format: Format,
+    pub uploaded_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RevisionSummary {
+    pub revision: u32,
+    pub current: bool,
+    pub version: String,
+    pub servers: usize,
+    pub sha256: String,
+    pub file: String,
+    pub uploaded_at: Timestamp,
+}
+
+fn not_found(name: &CatalogName) -> PortalError {
+    PortalError::NotFound {
+        what: "catalog",
+        name: name.to_string(),
+        hint: "see the stored catalogs with `portalctl catalog ls`".into(),
+    }
+}
+
+impl Portal {
+    /// Parses and validates a catalog file; stores nothing.
+    pub fn validate_catalog(&self, file: &str, bytes: &[u8]) -> std::result::Result<Parsed, Invalid> {
+        parse_catalog(file, bytes, &self.config.limits())
+    }
+
+    /// Validates a catalog file and stores it as the catalog's next revision.
+    pub fn upload_catalog(&self, file: &str, bytes: &[u8], name: Option<CatalogName>) -> Result<UploadReport> {
+        let parsed = parse_catalog(file, bytes, &self.config.limits())?;
+        self.store_catalog(file, sha256_hex(bytes), parsed, name)
+    }
+
+    /// Imports a Docker MCP registry folder given as `(server name, server.yaml bytes)` pairs.
+    pub fn import_registry(
+        &self,
+        dir: &str,
+        entries: Vec<(String, Vec<u8>)>,
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
+        let mut digest_input = Vec::new();
+        for (n, bytes) in &entries {
+            digest_input.extend_from_slice(n.as_bytes());
+            digest_input.push(0);
+            digest_input.extend_from_slice(sha256_hex(bytes).as_bytes());
+        }
+        let parsed = parse_registry(dir, entries, &self.config.limits())?;
+        self.store_catalog(dir, sha256_hex(&digest_input), parsed, name)
+    }
+
+    fn store_catalog(&self, file: &str, sha256: String, parsed: Parsed, name: Option<CatalogName>) -> Result<UploadReport> {
+        let name = match name {
+            Some(n) => n,
+            None => {
+                let declared = parsed.catalog.name.as_deref().ok_or_else(|| {
+                    PortalError::Usage(format!("{file} has no name: give one with --name"))
+                })?;
+                CatalogName::parse(declared).map_err(|e| {
+                    PortalError::Usage(format!("{file}: {e}; give another name with --name"))
+                })?
+            }
+        };
+        let _lock = self.store.lock()?;
+        let mut snapshot = Snapshot::load(&self.store)?;
+        if let Some(current) = snapshot.bases.get(&name) {
+            if current.value.sha256 == sha256 {
+                let c = &current.value;
+                return Ok(UploadReport {
+                    name,
+                    revision: c.revision,
+                    version: c.catalog.version.clone(),
+                    servers: c.catalog.servers.len(),
+                    sha256,
+                    changed: false,
+                    warnings: c.warnings.clone(),
+                    regenerated: RegenReport::default(),
+                });
+            }
+        }
+        let revision = self.store.base_revisions(&name)?.last().copied().unwrap_or(0) + 1;
+        let record = StoredCatalog {
+            revision,
+            uploaded_at: Self::now(),
+            file: file.to_string(),
+            format: parsed.format,
+            sha256: sha256.clone(),
+            warnings: parsed.warnings.clone(),
+            catalog: parsed.catalog,
+        };
+        snapshot.bases.insert(name.clone(), Loaded { value: record.clone(), sha256: String::new() });
+        let merge_warnings = snapshot.check(file, &self.config.limits().policy)?;
+        self.store.write_base(&name, &record)?;
+        let regenerated = self.regenerate_locked(None, false)?;
+        let mut warnings = record.warnings;
+        warnings.extend(merge_warnings);
+        Ok(UploadReport {
+            name,
+            revision,
+            version: record.catalog.version,
+            servers: record.catalog.servers.len(),
+            sha256,
+            changed: true,
+            warnings,
+            regenerated,
+        })
+    }
+
+    pub fn list_catalogs(&self) -> Result<Vec<CatalogSummary>> {
+        let _lock = self.store.lock()?;
+        let snapshot = Snapshot::load(&self.store)?;
+        Ok(snapshot
+            .bases
+            .into_iter()
+            .map(|(name, l)| CatalogSummary {
+                name,
+                revision: l.value.revision,
+                version: l.value.catalog.version,
+                servers: l.value.catalog.servers.len(),
+                format: l.value.format,
+                uploaded_at: l.value.uploaded_at,
+            })
+            .collect())
+    }
+
+    /// Every stored revision of a catalog, newest first.
+    pub fn catalog_history(&self, name: &CatalogName) -> Result<Vec<RevisionSummary>> {
+        let _lock = self.store.lock()?;
+        let current = self.store.current_revision(name)?.ok_or_else(|| not_found(name))?;
+        let mut out = Vec::new();
+        for rev in self.store.base_revisions(name)?.into_iter().rev() {
+            if let Some(l) = self.store.read_base(name, rev)? {
+                out.push(RevisionSummary {
+                    revision: rev,
+                    current: rev == current,
+                    version: l.value.catalog.version,
+                    servers: l.value.catalog.servers.len(),
+                    sha256: l.value.sha256,
+                    file: l.value.file,
+                    uploaded_at: l.value.uploaded_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes an earlier revision current: `to`, or the newest one before the current.
+    pub fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport> {
+        let _lock = self.store.lock()?;
+        let current = self.store.current_revision(name)?.ok_or_else(|| not_found(name))?;
+        let revisions = self.store.base_revisions(name)?;
+        let target = match to {
+            Some(t) if revisions.contains(&t) => t,
+            Some(t) => {
+                return Err(PortalError::NotFound {
+                    what: "revision",
+                    name: format!("{t} of catalog {name}"),
+                    hint: format!("see the revisions with `portalctl catalog history {name}`"),
+                })
+            }
+            None => revisions.iter().rev().copied().find(|r| *r < current).ok_or_else(|| {
+                PortalError::Refused(format!(
+                    "catalog {name} has no revision before {current} to roll back to"
+                ))
+            })?,
+        };
+        let record = self.store.read_base(name, target)?.ok_or_else(|| not_found(name))?;
+        let mut snapshot = Snapshot::load(&self.store)?;
+        snapshot.bases.insert(name.clone(), record.clone());
+        let merge_warnings = snapshot.check(&format!("catalog {name} revision {target}"), &self.config.limits().policy)?;
+        let changed = target != current;
+        self.store.set_current(name, target)?;
+        let regenerated = self.regenerate_locked(None, false)?;
+        let mut warnings = record.value.warnings;
+        warnings.extend(merge_warnings);
+        Ok(UploadReport {
+            name: name.clone(),
+            revision: target,
+            version: record.value.catalog.version,
+            servers: record.value.catalog.servers.len(),
+            sha256: record.value.sha256,
+            changed,
+            warnings,
+            regenerated,
+        })
+    }
+
+    /// Removes a catalog with all its revisions.
+    pub fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
+        let _lock = self.store.lock()?;
+        if self.store.current_revision(name)?.is_none() {
+            return Err(not_found(name));
+        }
+        self.store.remove_base(name)?;
+        self.regenerate_locked(None, false)
+    }
+}

@@ -1,0 +1,67 @@
+//! The portal's operations: what the CLI (and later the API) call. Each operation takes
+//! the data folder's lock, reads a consistent snapshot, checks the change against every
+//! user's merge before storing anything, stores it, and refreshes the affected caches.
+
+mod catalogs;
+mod custom;
+mod overlays;
+mod servers;
+mod snapshot;
+mod users;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport};
+pub use custom::CustomReport;
+pub use overlays::{OverlayReport, OverlaySummary};
+pub use servers::{RegenReport, UserServers};
+pub use users::UserSummary;
+
+use crate::catalog::report::{Diagnostic, Invalid};
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{what} {name} does not exist; {hint}")]
+    NotFound { what: &'static str, name: String, hint: String },
+    #[error("{what} {name} already exists; {hint}")]
+    Exists { what: &'static str, name: String, hint: String },
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T> = std::result::Result<T, PortalError>;
+
+/// The portal over one data folder.
+#[derive(Debug, Clone)]
+pub struct Portal {
+    store: Store,
+    config: Config,
+}
+
+/// Warnings of an accepted change, for the command's output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Warnings(pub Vec<Diagnostic>);
+
+impl Portal {
+    pub fn open(config: Config) -> Result<Self> {
+        let store = Store::open(&config.data_dir)?;
+        Ok(Self { store, config })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::now()
+    }
+}

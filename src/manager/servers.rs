@@ -1,0 +1,130 @@
+//! Users' merged catalogs: served from the per-user cache while its inputs' digest is
+//! unchanged, regenerated (and re-cached) when any input changed.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::Snapshot;
+use super::{Portal, PortalError, Result};
+use crate::catalog::merge::MergedServer;
+use crate::catalog::report::{Diagnostic, Invalid};
+use crate::ids::UserId;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedCatalog {
+    inputs: String,
+    servers: Vec<MergedServer>,
+    #[serde(default)]
+    warnings: Vec<Diagnostic>,
+}
+
+/// One user's merged servers.
+#[derive(Debug, Clone)]
+pub struct UserServers {
+    pub user: UserId,
+    pub servers: Vec<Arc<MergedServer>>,
+    pub warnings: Vec<Diagnostic>,
+    pub from_cache: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RegenReport {
+    pub regenerated: Vec<UserId>,
+    pub unchanged: Vec<UserId>,
+    pub failed: Vec<Diagnostic>,
+}
+
+pub(super) fn unknown_user(user: &UserId) -> PortalError {
+    PortalError::NotFound {
+        what: "user",
+        name: user.to_string(),
+        hint: format!("add it with `portalctl user add {user}`"),
+    }
+}
+
+impl Portal {
+    /// The user's merged servers, from the cache when it is current.
+    pub fn servers(&self, user: &UserId) -> Result<UserServers> {
+        let _lock = self.store.lock()?;
+        let snapshot = Snapshot::load(&self.store)?;
+        let inputs = snapshot.users.get(user).ok_or_else(|| unknown_user(user))?;
+        let digest = snapshot.inputs_digest(inputs, &self.config.limits().policy);
+        if let Some(cached) = self.store.read_cache::<CachedCatalog>(user) {
+            if cached.inputs == digest {
+                return Ok(UserServers {
+                    user: user.clone(),
+                    servers: cached.servers.into_iter().map(Arc::new).collect(),
+                    warnings: cached.warnings,
+                    from_cache: true,
+                });
+            }
+        }
+        self.merge_and_cache(&snapshot, user, digest)
+    }
+
+    fn merge_and_cache(&self, snapshot: &Snapshot, user: &UserId, digest: String) -> Result<UserServers> {
+        let policy = self.config.limits().policy;
+        let result = snapshot.merge(Some(user), &policy).remove(user).ok_or_else(|| unknown_user(user))?;
+        let catalog = result.map_err(|diagnostics| Invalid { file: format!("merged catalog of {user}"), diagnostics })?;
+        let cached = CachedCatalog {
+            inputs: digest,
+            servers: catalog.servers.iter().map(|s| (**s).clone()).collect(),
+            warnings: catalog.warnings.clone(),
+        };
+        self.store.write_cache(user, &cached)?;
+        Ok(UserServers { user: user.clone(), servers: catalog.servers, warnings: catalog.warnings, from_cache: false })
+    }
+
+    /// Rebuilds the cached merged catalogs of one user or all; `force` ignores the digests.
+    pub fn regenerate(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
+        let _lock = self.store.lock()?;
+        if let Some(user) = only {
+            if self.store.read_user(user)?.is_none() {
+                return Err(unknown_user(user));
+            }
+        }
+        self.regenerate_locked(only, force)
+    }
+
+    /// `regenerate` for callers that already hold the lock.
+    pub(super) fn regenerate_locked(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
+        let snapshot = Snapshot::load(&self.store)?;
+        let policy = self.config.limits().policy;
+        let mut report = RegenReport::default();
+        let mut stale = Vec::new();
+        for (id, inputs) in &snapshot.users {
+            if only.is_some_and(|o| o != id) {
+                continue;
+            }
+            let digest = snapshot.inputs_digest(inputs, &policy);
+            let current = !force
+                && self.store.read_cache::<CachedCatalog>(id).is_some_and(|c| c.inputs == digest);
+            if current {
+                report.unchanged.push(id.clone());
+            } else {
+                stale.push((id.clone(), digest));
+            }
+        }
+        if stale.is_empty() {
+            return Ok(report);
+        }
+        let mut merged = snapshot.merge(only, &policy);
+        for (id, digest) in stale {
+            match merged.remove(&id) {
+                Some(Ok(catalog)) => {
+                    let cached = CachedCatalog {
+                        inputs: digest,
+                        servers: catalog.servers.iter().map(|s| (**s).clone()).collect(),
+                        warnings: catalog.warnings,
+                    };
+                    self.store.write_cache(&id, &cached)?;
+                    report.regenerated.push(id);
+                }
+                Some(Err(d)) => report.failed.extend(d.errors().cloned()),
+                None => {}
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,135 @@
+//! A consistent read of every merge input, taken under the data folder's lock, and the
+//! check that a proposed change still merges cleanly for every user.
+
+use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
+
+use crate::catalog::merge::{layer, merge_all, BaseLayer, OverlayLayer, UserCatalog};
+use crate::catalog::model::ServerDef;
+use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
+use crate::catalog::validate::Policy;
+use crate::ids::{CatalogName, UserId};
+use crate::store::{Loaded, Store, StoreError, StoredCatalog, StoredCustom, StoredOverlay, StoredUser};
+
+#[derive(Debug, Clone)]
+pub(super) struct UserInputs {
+    pub user: Loaded<StoredUser>,
+    pub custom: Option<Loaded<StoredCustom>>,
+}
+
+impl UserInputs {
+    pub fn custom_servers(&self) -> &[ServerDef] {
+        self.custom.as_ref().map_or(&[], |c| &c.value.servers)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Snapshot {
+    pub bases: BTreeMap<CatalogName, Loaded<StoredCatalog>>,
+    pub overlays: BTreeMap<CatalogName, Loaded<StoredOverlay>>,
+    pub users: BTreeMap<UserId, UserInputs>,
+}
+
+impl Snapshot {
+    pub fn load(store: &Store) -> Result<Self, StoreError> {
+        let mut s = Snapshot::default();
+        for name in store.base_names()? {
+            if let Some(rev) = store.current_revision(&name)? {
+                if let Some(loaded) = store.read_base(&name, rev)? {
+                    s.bases.insert(name, loaded);
+                }
+            }
+        }
+        for name in store.overlay_names()? {
+            if let Some(loaded) = store.read_overlay(&name)? {
+                s.overlays.insert(name, loaded);
+            }
+        }
+        for id in store.user_ids()? {
+            if let Some(user) = store.read_user(&id)? {
+                let custom = store.read_custom(&id)?;
+                s.users.insert(id, UserInputs { user, custom });
+            }
+        }
+        Ok(s)
+    }
+
+    fn layers(&self) -> (Vec<BaseLayer<'_>>, Vec<OverlayLayer<'_>>) {
+        let bases = self
+            .bases
+            .iter()
+            .map(|(name, l)| BaseLayer { name, revision: l.value.revision, catalog: &l.value.catalog })
+            .collect();
+        let overlays =
+            self.overlays.iter().map(|(name, l)| OverlayLayer { name, overlay: &l.value.overlay }).collect();
+        (bases, overlays)
+    }
+
+    /// Merges for the given users (all when `only` is None).
+    pub fn merge(&self, only: Option<&UserId>, policy: &Policy) -> BTreeMap<UserId, Result<UserCatalog, Diagnostics>> {
+        let (bases, overlays) = self.layers();
+        let users = self
+            .users
+            .iter()
+            .filter(|(id, _)| only.is_none_or(|o| o == *id))
+            .map(|(_, u)| (&u.user.value.profile, u.custom_servers()));
+        merge_all(&bases, &overlays, users, policy)
+    }
+
+    /// Refuses a proposed state in which any user's merge, or the merge of every overlay
+    /// at once, has errors; returns the warnings otherwise.
+    pub fn check(&self, file: &str, policy: &Policy) -> Result<Vec<Diagnostic>, Invalid> {
+        let mut all = Diagnostics::new();
+        let (bases, overlays) = self.layers();
+        let mut every_overlay = Diagnostics::new();
+        layer(&bases, &overlays, policy, &mut every_overlay);
+        let mut found: Vec<Vec<Diagnostic>> = vec![every_overlay.iter().cloned().collect()];
+        for result in self.merge(None, policy).into_values() {
+            found.push(match result {
+                Ok(c) => c.warnings,
+                Err(d) => d.iter().cloned().collect(),
+            });
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for diags in found {
+            for diag in diags {
+                if seen.insert(diag.to_string()) {
+                    all.push(diag.severity, &diag.file, diag.server.as_deref(), diag.field.as_deref(), diag.message);
+                }
+            }
+        }
+        if all.has_errors() {
+            Err(Invalid { file: file.to_string(), diagnostics: all })
+        } else {
+            Ok(all.into_warnings())
+        }
+    }
+
+    /// What a user's merged catalog depends on; the cache is valid while this is unchanged.
+    pub fn inputs_digest(&self, user: &UserInputs, policy: &Policy) -> String {
+        let mut h = Sha256::new();
+        let mut part = |tag: &str, value: &str| {
+            h.update(tag.as_bytes());
+            h.update([0]);
+            h.update(value.as_bytes());
+            h.update([0]);
+        };
+        part("portal", env!("CARGO_PKG_VERSION"));
+        part("policy", &policy.host_paths.allowed.join(","));
+        for (name, l) in &self.bases {
+            part("base", name.as_str());
+            part("sha", &l.sha256);
+        }
+        for (name, l) in &self.overlays {
+            if l.value.overlay.applies_to.admits(&user.user.value.profile) {
+                part("overlay", name.as_str());
+                part("sha", &l.sha256);
+            }
+        }
+        part("user", &user.user.sha256);
+        part("custom", user.custom.as_ref().map_or("", |c| c.sha256.as_str()));
+        hex::encode(h.finalize())
+    }
+}
+

@@ -1,0 +1,73 @@
+//! Portal users: their roles and organization, which decide what they see.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::servers::unknown_user;
+use super::{Portal, PortalError, Result};
+use crate::catalog::model::UserProfile;
+use crate::ids::{Label, UserId};
+use crate::store::StoredUser;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserSummary {
+    pub id: UserId,
+    pub roles: Vec<Label>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Label>,
+    pub custom_servers: usize,
+    pub created_at: Timestamp,
+}
+
+impl Portal {
+    pub fn add_user(&self, id: UserId, mut roles: Vec<Label>, organization: Option<Label>) -> Result<UserSummary> {
+        let _lock = self.store.lock()?;
+        if self.store.read_user(&id)?.is_some() {
+            return Err(PortalError::Exists {
+                what: "user",
+                name: id.to_string(),
+                hint: format!("remove it first with `portalctl user rm {id}`"),
+            });
+        }
+        roles.sort();
+        roles.dedup();
+        let record = StoredUser { profile: UserProfile { id: id.clone(), roles, organization }, created_at: Self::now() };
+        self.store.write_user(&record)?;
+        self.regenerate_locked(Some(&id), false)?;
+        Ok(UserSummary {
+            id,
+            roles: record.profile.roles,
+            organization: record.profile.organization,
+            custom_servers: 0,
+            created_at: record.created_at,
+        })
+    }
+
+    pub fn list_users(&self) -> Result<Vec<UserSummary>> {
+        let _lock = self.store.lock()?;
+        let mut out = Vec::new();
+        for id in self.store.user_ids()? {
+            if let Some(u) = self.store.read_user(&id)? {
+                let custom = self.store.read_custom(&id)?.map_or(0, |c| c.value.servers.len());
+                out.push(UserSummary {
+                    id,
+                    roles: u.value.profile.roles,
+                    organization: u.value.profile.organization,
+                    custom_servers: custom,
+                    created_at: u.value.created_at,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes the user with their custom servers and cached catalog.
+    pub fn remove_user(&self, id: &UserId) -> Result<()> {
+        let _lock = self.store.lock()?;
+        if self.store.read_user(id)?.is_none() {
+            return Err(unknown_user(id));
+        }
+        self.store.remove_user(id)?;
+        Ok(())
+    }
+}

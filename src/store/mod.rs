@@ -1,0 +1,323 @@
+//! The data folder, and the only code that writes it. Layout (after seed 004):
+//!
+//! ```text
+//! <data>/.lock                                 advisory lock held by every command
+//! <data>/catalogs/base/<name>/r<N>.json        every uploaded revision of a base catalog
+//! <data>/catalogs/base/<name>/current          the revision in force
+//! <data>/catalogs/overlays/<name>.json         overlays
+//! <data>/users/<id>/user.json                  roles and organization
+//! <data>/users/<id>/custom-servers.json        the user's own server definitions
+//! <data>/cache/merged-<id>.json                merged catalog cache, never the source of truth
+//! ```
+//!
+//! Every write goes to a temporary file in the same folder, is fsynced, renamed over the
+//! target and the folder fsynced, so a crash leaves either the old or the new file.
+
+mod records;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use records::{StoredCatalog, StoredCustom, StoredOverlay, StoredUser};
+
+use crate::ids::{CatalogName, UserId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot {action} {path}: {source}")]
+    Io { action: &'static str, path: PathBuf, source: io::Error },
+    #[error("{path} is damaged ({source}); restore it from a backup or remove it")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+    move |source| StoreError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// A file's bytes and their SHA-256, so callers can tell what changed without parsing.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    pub value: T,
+    pub sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Holds the data folder's advisory lock until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Opens (and creates, if needed) the data folder.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        let store = Self { root: root.to_path_buf() };
+        for dir in ["catalogs/base", "catalogs/overlays", "users", "cache"] {
+            let path = store.root.join(dir);
+            fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Takes the exclusive advisory lock; blocks while another portalctl holds it.
+    pub fn lock(&self) -> Result<Lock, StoreError> {
+        let path = self.root.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_err("open lock file", &path))?;
+        file.lock().map_err(io_err("lock", &path))?;
+        Ok(Lock { _file: file })
+    }
+
+    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        let tmp = dir.join(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
+        let result = (|| {
+            let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+            f.write_all(bytes).map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("sync", &tmp))?;
+            fs::rename(&tmp, path).map_err(io_err("replace", path))?;
+            File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync folder", dir))
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<String, StoreError> {
+        let mut bytes = serde_json::to_vec_pretty(value)
+            .map_err(|source| StoreError::Corrupt { path: path.to_path_buf(), source })?;
+        bytes.push(b'\n');
+        self.write_atomic(path, &bytes)?;
+        Ok(sha256_hex(&bytes))
+    }
+
+    fn read_json<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<Loaded<T>>, StoreError> {
+        let bytes = match fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::Io { action: "read", path: path.to_path_buf(), source: e }),
+        };
+        let value = serde_json::from_slice(&bytes)
+            .map_err(|source| StoreError::Corrupt { path: path.to_path_buf(), source })?;
+        Ok(Some(Loaded { value, sha256: sha256_hex(&bytes) }))
+    }
+
+    fn remove_path(&self, path: &Path) -> Result<bool, StoreError> {
+        let result = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::Io { action: "remove", path: path.to_path_buf(), source: e }),
+        }
+    }
+
+    /// Names of the entries of `dir` that parse as `T`, sorted; other entries are skipped.
+    fn names<T>(&self, dir: &Path, strip: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, StoreError>
+    where
+        T: Ord,
+    {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(StoreError::Io { action: "list", path: dir.to_path_buf(), source: e }),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("list", dir))?;
+            if let Some(name) = entry.file_name().to_str() {
+                if let Some(stem) = name.strip_suffix(strip) {
+                    if let Some(t) = parse(stem) {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    // Base catalogs.
+
+    fn base_dir(&self, name: &CatalogName) -> PathBuf {
+        self.root.join("catalogs/base").join(name.as_str())
+    }
+
+    pub fn base_names(&self) -> Result<Vec<CatalogName>, StoreError> {
+        let dir = self.root.join("catalogs/base");
+        let names = self.names(&dir, "", |s| CatalogName::parse(s).ok())?;
+        Ok(names.into_iter().filter(|n| self.base_dir(n).join("current").exists()).collect())
+    }
+
+    pub fn base_revisions(&self, name: &CatalogName) -> Result<Vec<u32>, StoreError> {
+        self.names(&self.base_dir(name), ".json", |s| s.strip_prefix('r')?.parse().ok())
+    }
+
+    pub fn current_revision(&self, name: &CatalogName) -> Result<Option<u32>, StoreError> {
+        let path = self.base_dir(name).join("current");
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map(Some).map_err(|_| StoreError::Io {
+                action: "read",
+                path: path.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidData, "not a revision number"),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io { action: "read", path, source: e }),
+        }
+    }
+
+    pub fn read_base(&self, name: &CatalogName, revision: u32) -> Result<Option<Loaded<StoredCatalog>>, StoreError> {
+        self.read_json(&self.base_dir(name).join(format!("r{revision:06}.json")))
+    }
+
+    /// Stores a new revision and makes it current (the revision file first, then the pointer).
+    pub fn write_base(&self, name: &CatalogName, record: &StoredCatalog) -> Result<(), StoreError> {
+        let dir = self.base_dir(name);
+        self.write_json(&dir.join(format!("r{:06}.json", record.revision)), record)?;
+        self.set_current(name, record.revision)
+    }
+
+    pub fn set_current(&self, name: &CatalogName, revision: u32) -> Result<(), StoreError> {
+        self.write_atomic(&self.base_dir(name).join("current"), format!("{revision}\n").as_bytes())
+    }
+
+    pub fn remove_base(&self, name: &CatalogName) -> Result<bool, StoreError> {
+        self.remove_path(&self.base_dir(name))
+    }
+
+    // Overlays.
+
+    fn overlay_path(&self, name: &CatalogName) -> PathBuf {
+        self.root.join("catalogs/overlays").join(format!("{name}.json"))
+    }
+
+    pub fn overlay_names(&self) -> Result<Vec<CatalogName>, StoreError> {
+        self.names(&self.root.join("catalogs/overlays"), ".json", |s| CatalogName::parse(s).ok())
+    }
+
+    pub fn read_overlay(&self, name: &CatalogName) -> Result<Option<Loaded<StoredOverlay>>, StoreError> {
+        self.read_json(&self.overlay_path(name))
+    }
+
+    pub fn write_overlay(&self, name: &CatalogName, record: &StoredOverlay) -> Result<(), StoreError> {
+        self.write_json(&self.overlay_path(name), record).map(drop)
+    }
+
+    pub fn remove_overlay(&self, name: &CatalogName) -> Result<bool, StoreError> {
+        self.remove_path(&self.overlay_path(name))
+    }
+
+    // Users.
+
+    fn user_dir(&self, id: &UserId) -> PathBuf {
+        self.root.join("users").join(id.as_str())
+    }
+
+    pub fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
+        let ids = self.names(&self.root.join("users"), "", |s| UserId::parse(s).ok())?;
+        Ok(ids.into_iter().filter(|u| self.user_dir(u).join("user.json").exists()).collect())
+    }
+
+    pub fn read_user(&self, id: &UserId) -> Result<Option<Loaded<StoredUser>>, StoreError> {
+        self.read_json(&self.user_dir(id).join("user.json"))
+    }
+
+    pub fn write_user(&self, record: &StoredUser) -> Result<(), StoreError> {
+        self.write_json(&self.user_dir(&record.profile.id).join("user.json"), record).map(drop)
+    }
+
+    /// Removes the user's folder (profile and custom servers) and cached catalog.
+    pub fn remove_user(&self, id: &UserId) -> Result<bool, StoreError> {
+        self.remove_path(&self.cache_path(id))?;
+        self.remove_path(&self.user_dir(id))
+    }
+
+    pub fn read_custom(&self, id: &UserId) -> Result<Option<Loaded<StoredCustom>>, StoreError> {
+        self.read_json(&self.user_dir(id).join("custom-servers.json"))
+    }
+
+    pub fn write_custom(&self, id: &UserId, record: &StoredCustom) -> Result<(), StoreError> {
+        self.write_json(&self.user_dir(id).join("custom-servers.json"), record).map(drop)
+    }
+
+    // Cache.
+
+    fn cache_path(&self, id: &UserId) -> PathBuf {
+        self.root.join("cache").join(format!("merged-{id}.json"))
+    }
+
+    /// The cached merged catalog; a damaged cache reads as missing, since it can be rebuilt.
+    pub fn read_cache<T: DeserializeOwned>(&self, id: &UserId) -> Option<T> {
+        self.read_json(&self.cache_path(id)).ok().flatten().map(|l| l.value)
+    }
+
+    pub fn write_cache<T: Serialize>(&self, id: &UserId, value: &T) -> Result<(), StoreError> {
+        self.write_json(&self.cache_path(id), value).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_leave_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let name = CatalogName::parse("x").unwrap();
+        store.set_current(&name, 3).unwrap();
+        store.set_current(&name, 4).unwrap();
+        assert_eq!(store.current_revision(&name).unwrap(), Some(4));
+        let leftovers: Vec<_> = fs::read_dir(store.base_dir(&name)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, ["current"]);
+    }
+
+    #[test]
+    fn a_damaged_file_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let id = UserId::parse("u1").unwrap();
+        fs::create_dir_all(store.user_dir(&id)).unwrap();
+        fs::write(store.user_dir(&id).join("user.json"), "{oops").unwrap();
+        let err = store.read_user(&id).unwrap_err().to_string();
+        assert!(err.contains("users/u1/user.json is damaged"), "{err}");
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_between_handles() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let held = store.lock().unwrap();
+        let other = File::options().write(true).open(dir.path().join(".lock")).unwrap();
+        assert!(other.try_lock().is_err());
+        drop(held);
+        assert!(other.try_lock().is_ok());
+    }
+}
