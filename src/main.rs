@@ -1,1 +1,56 @@
-fn main(){}
+//! `portalctl`: prints the whole error chain once and exits with a documented code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use mcp_portal::catalog::report::Invalid;
+use mcp_portal::cli::{run, Cli};
+use mcp_portal::manager::PortalError;
+
+fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.downcast_ref::<Invalid>().is_some() {
+            return 3;
+        }
+        if let Some(e) = cause.downcast_ref::<PortalError>() {
+            return match e {
+                PortalError::Invalid(_) => 3,
+                PortalError::NotFound { .. } => 4,
+                PortalError::Exists { .. } | PortalError::Refused(_) => 5,
+                PortalError::Usage(_) => 2,
+                PortalError::Store(_) => 1,
+            };
+        }
+    }
+    1
+}
+
+fn report(err: &anyhow::Error) {
+    let invalid = err.chain().find_map(|c| {
+        c.downcast_ref::<Invalid>().or_else(|| match c.downcast_ref::<PortalError>() {
+            Some(PortalError::Invalid(i)) => Some(i),
+            _ => None,
+        })
+    });
+    if let Some(invalid) = invalid {
+        for w in invalid.diagnostics.warnings() {
+            eprintln!("warning: {w}");
+        }
+        for e in invalid.diagnostics.errors() {
+            eprintln!("error: {e}");
+        }
+    }
+    let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+    eprintln!("error: {}", chain.join(": "));
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            report(&err);
+            ExitCode::from(exit_code(&err))
+        }
+    }
+}

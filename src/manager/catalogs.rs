@@ -62,6 +62,11 @@ impl Portal {
         parse_catalog(file, bytes, &self.config.limits())
     }
 
+    /// Parses and validates a Docker MCP registry folder; stores nothing.
+    pub fn validate_registry(&self, dir: &str, entries: Vec<(String, Vec<u8>)>) -> std::result::Result<Parsed, Invalid> {
+        parse_registry(dir, entries, &self.config.limits())
+    }
+
     /// Validates a catalog file and stores it as the catalog's next revision.
     pub fn upload_catalog(&self, file: &str, bytes: &[u8], name: Option<CatalogName>) -> Result<UploadReport> {
         let parsed = parse_catalog(file, bytes, &self.config.limits())?;

@@ -1,0 +1,214 @@
+//! `portalctl catalog ...`
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Subcommand};
+use serde_json::json;
+
+use super::input::{read_file, read_registry};
+use super::output::{self, plural, short, table, time};
+use crate::ids::{CatalogName, UserId};
+use crate::manager::{Portal, RegenReport, UploadReport};
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCmd {
+    /// Validate a catalog file and store it as the catalog's next revision
+    Upload {
+        /// Native, Docker MCP catalog or registry server.yaml, in YAML or JSON ('-' for stdin)
+        file: PathBuf,
+        /// Store under this name (default: the catalog's own name)
+        #[arg(long)]
+        name: Option<CatalogName>,
+    },
+    /// Import a Docker MCP registry folder (servers/<name>/server.yaml)
+    Import {
+        dir: PathBuf,
+        /// Store under this name (default: the folder's name)
+        #[arg(long)]
+        name: Option<CatalogName>,
+    },
+    /// List the stored catalogs with their current revision
+    Ls,
+    /// List every stored revision of a catalog, newest first (* marks the current one)
+    History { name: CatalogName },
+    /// Make an earlier revision current (default: the one before the current)
+    Rollback {
+        name: CatalogName,
+        /// The revision to make current
+        #[arg(long, value_name = "VERSION")]
+        to: Option<u32>,
+    },
+    /// Remove a catalog with all its revisions
+    Rm { name: CatalogName },
+    /// Check a catalog file or registry folder and report; stores nothing
+    Validate { file: PathBuf },
+    /// Rebuild users' cached merged catalogs
+    #[command(group(ArgGroup::new("who").required(true).args(["user", "all"])))]
+    Regenerate(RegenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RegenerateArgs {
+    /// Only this user
+    #[arg(long, value_name = "U")]
+    user: Option<UserId>,
+    /// Every user
+    #[arg(long)]
+    all: bool,
+}
+
+pub fn regen_line(r: &RegenReport) -> Option<String> {
+    if r.regenerated.is_empty() && r.failed.is_empty() {
+        return None;
+    }
+    let mut line = format!("regenerated the merged catalogs of {}", plural(r.regenerated.len(), "user", "users"));
+    if !r.failed.is_empty() {
+        line.push_str(&format!("; {} failed", plural(r.failed.len(), "error", "errors")));
+    }
+    Some(line)
+}
+
+fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(r);
+    }
+    output::warnings(&r.warnings);
+    if r.changed {
+        let version = if r.version.is_empty() { String::new() } else { format!("version {}, ", r.version) };
+        println!(
+            "{verb} catalog {} revision {} ({version}{}, sha256 {})",
+            r.name,
+            r.revision,
+            plural(r.servers, "server", "servers"),
+            short(&r.sha256)
+        );
+    } else {
+        println!("catalog {} unchanged: revision {} is current", r.name, r.revision);
+    }
+    if let Some(line) = regen_line(&r.regenerated) {
+        println!("{line}");
+    }
+    for f in &r.regenerated.failed {
+        eprintln!("error: {f}");
+    }
+    Ok(())
+}
+
+pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
+    let max = portal.config().max_catalog_bytes;
+    match cmd {
+        CatalogCmd::Upload { file, name } => {
+            let (file, bytes) = read_file(&file, max)?;
+            print_upload(&portal.upload_catalog(&file, &bytes, name)?, "stored", json)
+        }
+        CatalogCmd::Import { dir, name } => {
+            let (shown, entries) = read_registry(&dir, max)?;
+            let name = match name {
+                Some(n) => n,
+                None => {
+                    let folder = dir.canonicalize().unwrap_or(dir.clone());
+                    let base = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                    CatalogName::parse(&base)
+                        .map_err(|e| anyhow::anyhow!("{e}; give the catalog a name with --name"))?
+                }
+            };
+            print_upload(&portal.import_registry(&shown, entries, Some(name))?, "imported", json)
+        }
+        CatalogCmd::Ls => {
+            let list = portal.list_catalogs()?;
+            if json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|c| {
+                    vec![
+                        c.name.to_string(),
+                        c.revision.to_string(),
+                        output::or_dash(&c.version),
+                        c.servers.to_string(),
+                        c.format.as_str().to_string(),
+                        time(&c.uploaded_at),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["NAME", "REVISION", "VERSION", "SERVERS", "FORMAT", "UPLOADED"], &rows);
+            Ok(())
+        }
+        CatalogCmd::History { name } => {
+            let list = portal.catalog_history(&name)?;
+            if json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("{}{}", if r.current { "*" } else { " " }, r.revision),
+                        output::or_dash(&r.version),
+                        r.servers.to_string(),
+                        short(&r.sha256).to_string(),
+                        time(&r.uploaded_at),
+                        r.file.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&[" REVISION", "VERSION", "SERVERS", "SHA256", "UPLOADED", "FILE"], &rows);
+            Ok(())
+        }
+        CatalogCmd::Rollback { name, to } => {
+            print_upload(&portal.rollback_catalog(&name, to)?, "rolled back to", json)
+        }
+        CatalogCmd::Rm { name } => {
+            let r = portal.remove_catalog(&name)?;
+            if json {
+                return output::json(&json!({ "removed": name, "regenerated": r }));
+            }
+            println!("removed catalog {name}");
+            if let Some(line) = regen_line(&r) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        CatalogCmd::Validate { file } => {
+            let parsed = if file.is_dir() {
+                let (shown, entries) = read_registry(&file, max)?;
+                portal.validate_registry(&shown, entries)?
+            } else {
+                let (shown, bytes) = read_file(&file, max)?;
+                portal.validate_catalog(&shown, &bytes)?
+            };
+            if json {
+                let ids: Vec<&str> = parsed.catalog.servers.iter().map(|s| s.id.as_str()).collect();
+                return output::json(&json!({
+                    "valid": true,
+                    "format": parsed.format,
+                    "servers": ids,
+                    "warnings": parsed.warnings,
+                }));
+            }
+            output::warnings(&parsed.warnings);
+            println!(
+                "{} is valid: {} catalog, {}",
+                file.display(),
+                parsed.format.as_str(),
+                plural(parsed.catalog.servers.len(), "server", "servers")
+            );
+            Ok(())
+        }
+        CatalogCmd::Regenerate(args) => {
+            let r = portal.regenerate(args.user.as_ref(), true)?;
+            if json {
+                return output::json(&r);
+            }
+            for f in &r.failed {
+                eprintln!("error: {f}");
+            }
+            println!("{}", regen_line(&r).unwrap_or_else(|| "no users to regenerate".into()));
+            if !r.failed.is_empty() {
+                anyhow::bail!("some merged catalogs could not be regenerated; fix the errors above");
+            }
+            Ok(())
+        }
+    }
+}

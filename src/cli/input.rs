@@ -1,0 +1,58 @@
+//! Reading the files a command names (`-` is standard input), refusing oversized ones
+//! before reading them.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+
+use crate::catalog::parse::check_size;
+
+/// Reads FILE (or stdin for `-`) and returns the name to report it under with its bytes.
+pub fn read_file(path: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<u8>)> {
+    if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(max_bytes + 1)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+        check_size("<stdin>", bytes.len() as u64, max_bytes)?;
+        return Ok(("<stdin>".to_string(), bytes));
+    }
+    let name = path.display().to_string();
+    let meta = fs::metadata(path).with_context(|| format!("cannot read {name}: check the path"))?;
+    if meta.is_dir() {
+        bail!("{name} is a folder; give a catalog file (or use `portalctl catalog import` for a registry folder)");
+    }
+    check_size(&name, meta.len(), max_bytes)?;
+    let bytes = fs::read(path).with_context(|| format!("cannot read {name}"))?;
+    check_size(&name, bytes.len() as u64, max_bytes)?;
+    Ok((name, bytes))
+}
+
+/// Reads a Docker MCP registry folder: `DIR/servers/<name>/server.yaml` (or `DIR/<name>/server.yaml`).
+pub fn read_registry(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<(String, Vec<u8>)>)> {
+    let name = dir.display().to_string();
+    if !dir.is_dir() {
+        bail!("{name} is not a folder; give the folder that holds servers/<name>/server.yaml");
+    }
+    let servers: PathBuf = if dir.join("servers").is_dir() { dir.join("servers") } else { dir.to_path_buf() };
+    let mut folders: Vec<PathBuf> = fs::read_dir(&servers)
+        .with_context(|| format!("cannot list {}", servers.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("server.yaml").is_file())
+        .collect();
+    folders.sort();
+    let mut entries = Vec::new();
+    for folder in folders {
+        let file = folder.join("server.yaml");
+        let folder_name = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let shown = file.display().to_string();
+        let len = fs::metadata(&file).with_context(|| format!("cannot read {shown}"))?.len();
+        check_size(&shown, len, max_bytes)?;
+        let bytes = fs::read(&file).with_context(|| format!("cannot read {shown}"))?;
+        entries.push((folder_name, bytes));
+    }
+    Ok((name.trim_end_matches('/').to_string(), entries))
+}

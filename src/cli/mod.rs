@@ -1,0 +1,104 @@
+//! `portalctl`: the command line. Arguments are parsed and validated by clap (ids through
+//! their own types), then each command calls one manager operation and prints its result.
+
+mod catalog;
+mod custom;
+mod input;
+mod output;
+mod overlay;
+mod servers;
+mod user;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::manager::Portal;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  failure (the data folder could not be read or written, a file is damaged)
+  2  usage error (bad arguments or ids)
+  3  invalid input refused (every error is listed; nothing was stored)
+  4  not found (no such catalog, overlay, user or server)
+  5  refused in the current state (already exists, nothing to roll back to)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portalctl",
+    version,
+    about = "Run MCP servers for many users on a plain Docker Engine",
+    after_help = EXIT_CODES,
+)]
+pub struct Cli {
+    /// The portal's data folder
+    #[arg(long, global = true, env = "MCP_PORTAL_DATA_DIR", default_value = "./data", value_name = "DIR")]
+    pub data_dir: PathBuf,
+
+    /// Print data as JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Base catalogs (admin): upload, import, list, history, rollback, remove, validate
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Catalog(catalog::CatalogCmd),
+    /// Overlays (admin): environment-specific changes applied over the base catalogs
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Overlay(overlay::OverlayCmd),
+    /// A user's own server definitions, which replace catalog servers of the same id
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Custom(custom::CustomCmd),
+    /// Portal users and the roles and organization that decide what they see
+    #[command(subcommand, after_help = EXIT_CODES)]
+    User(user::UserCmd),
+    /// A user's merged servers: base catalogs, then overlays, then their custom servers
+    #[command(after_help = EXIT_CODES)]
+    Servers(servers::ServersArgs),
+}
+
+/// `--user U`, shared by the commands that act for one user.
+#[derive(Debug, Args)]
+pub struct UserArg {
+    /// The user (1-32 letters, digits or '-')
+    #[arg(long, value_name = "U")]
+    pub user: crate::ids::UserId,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env(cli.data_dir.clone())?;
+    let portal = Portal::open(config)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Catalog(cmd) => catalog::run(&portal, cmd, json),
+        Command::Overlay(cmd) => overlay::run(&portal, cmd, json),
+        Command::Custom(cmd) => custom::run(&portal, cmd, json),
+        Command::User(cmd) => user::run(&portal, cmd, json),
+        Command::Servers(args) => servers::run(&portal, args, json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn ids_are_validated_while_parsing() {
+        let err = Cli::try_parse_from(["portalctl", "servers", "--user", "bad/id"]).unwrap_err();
+        assert!(err.to_string().contains("invalid user id \"bad/id\""), "{err}");
+    }
+}

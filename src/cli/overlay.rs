@@ -1,0 +1,78 @@
+//! `portalctl overlay ...`
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::catalog::regen_line;
+use super::input::read_file;
+use super::output::{self, plural, table, time};
+use crate::ids::CatalogName;
+use crate::manager::Portal;
+
+#[derive(Debug, Subcommand)]
+pub enum OverlayCmd {
+    /// Validate an overlay file and store it (replacing the overlay of the same name)
+    Upload {
+        /// Overlay file in YAML or JSON ('-' for stdin)
+        file: PathBuf,
+        /// The overlay's name, e.g. dev, staging, prod
+        #[arg(long)]
+        name: CatalogName,
+    },
+    /// List the stored overlays
+    Ls,
+    /// Remove an overlay
+    Rm { name: CatalogName },
+}
+
+pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        OverlayCmd::Upload { file, name } => {
+            let (file, bytes) = read_file(&file, portal.config().max_catalog_bytes)?;
+            let r = portal.upload_overlay(&file, &bytes, name)?;
+            if json {
+                return output::json(&r);
+            }
+            output::warnings(&r.warnings);
+            let verb = if r.replaced { "replaced" } else { "stored" };
+            println!("{verb} overlay {} ({})", r.name, plural(r.servers, "server entry", "server entries"));
+            if let Some(line) = regen_line(&r.regenerated) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        OverlayCmd::Ls => {
+            let list = portal.list_overlays()?;
+            if json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|o| {
+                    let who = &o.applies_to;
+                    let mut applies: Vec<String> = Vec::new();
+                    applies.extend(who.roles.iter().map(|r| format!("role:{r}")));
+                    applies.extend(who.organizations.iter().map(|r| format!("org:{r}")));
+                    applies.extend(who.users.iter().map(|r| format!("user:{r}")));
+                    let applies = if applies.is_empty() { "everyone".to_string() } else { applies.join(",") };
+                    vec![o.name.to_string(), o.servers.to_string(), applies, time(&o.uploaded_at)]
+                })
+                .collect::<Vec<_>>();
+            table(&["NAME", "SERVERS", "APPLIES TO", "UPLOADED"], &rows);
+            Ok(())
+        }
+        OverlayCmd::Rm { name } => {
+            let r = portal.remove_overlay(&name)?;
+            if json {
+                return output::json(&json!({ "removed": name, "regenerated": r }));
+            }
+            println!("removed overlay {name}");
+            if let Some(line) = regen_line(&r) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+    }
+}

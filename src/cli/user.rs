@@ -1,0 +1,68 @@
+//! `portalctl user ...`
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::output::{self, table, time};
+use crate::ids::{Label, UserId};
+use crate::manager::Portal;
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a user
+    Add {
+        id: UserId,
+        /// A role the user has (repeat for several); visibility rules match on roles
+        #[arg(long = "role", value_name = "R")]
+        roles: Vec<Label>,
+        /// The user's organization
+        #[arg(long = "org", value_name = "O")]
+        org: Option<Label>,
+    },
+    /// List users
+    Ls,
+    /// Remove a user with their custom servers
+    Rm { id: UserId },
+}
+
+pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add { id, roles, org } => {
+            let u = portal.add_user(id, roles, org)?;
+            if json {
+                return output::json(&u);
+            }
+            println!("added user {}", u.id);
+            Ok(())
+        }
+        UserCmd::Ls => {
+            let list = portal.list_users()?;
+            if json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|u| {
+                    let roles: Vec<&str> = u.roles.iter().map(Label::as_str).collect();
+                    vec![
+                        u.id.to_string(),
+                        output::or_dash(&roles.join(",")),
+                        u.organization.as_ref().map_or("-".into(), ToString::to_string),
+                        u.custom_servers.to_string(),
+                        time(&u.created_at),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
+            Ok(())
+        }
+        UserCmd::Rm { id } => {
+            portal.remove_user(&id)?;
+            if json {
+                return output::json(&json!({ "removed": id }));
+            }
+            println!("removed user {id}");
+            Ok(())
+        }
+    }
+}
