@@ -2,9 +2,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use mcp_portal::catalog::report::Invalid;
-use mcp_portal::cli::{run, Cli};
+use mcp_portal::cli::{parse, run};
 use mcp_portal::manager::PortalError;
 
 fn exit_code(err: &anyhow::Error) -> u8 {
@@ -45,7 +44,7 @@ fn report(err: &anyhow::Error) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

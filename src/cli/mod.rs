@@ -11,7 +11,7 @@ mod user;
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::manager::Portal;
@@ -29,8 +29,7 @@ Exit codes:
 #[command(
     name = "portalctl",
     version,
-    about = "Run MCP servers for many users on a plain Docker Engine",
-    after_help = EXIT_CODES,
+    about = "Run MCP servers for many users on a plain Docker Engine"
 )]
 pub struct Cli {
     /// The portal's data folder
@@ -48,19 +47,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Base catalogs (admin): upload, import, list, history, rollback, remove, validate
-    #[command(subcommand, after_help = EXIT_CODES)]
+    #[command(subcommand)]
     Catalog(catalog::CatalogCmd),
     /// Overlays (admin): environment-specific changes applied over the base catalogs
-    #[command(subcommand, after_help = EXIT_CODES)]
+    #[command(subcommand)]
     Overlay(overlay::OverlayCmd),
     /// A user's own server definitions, which replace catalog servers of the same id
-    #[command(subcommand, after_help = EXIT_CODES)]
+    #[command(subcommand)]
     Custom(custom::CustomCmd),
     /// Portal users and the roles and organization that decide what they see
-    #[command(subcommand, after_help = EXIT_CODES)]
+    #[command(subcommand)]
     User(user::UserCmd),
     /// A user's merged servers: base catalogs, then overlays, then their custom servers
-    #[command(after_help = EXIT_CODES)]
     Servers(servers::ServersArgs),
 }
 
@@ -70,6 +68,20 @@ pub struct UserArg {
     /// The user (1-32 letters, digits or '-')
     #[arg(long, value_name = "U")]
     pub user: crate::ids::UserId,
+}
+
+/// The command line definition, with the exit codes in every command's help.
+pub fn command() -> clap::Command {
+    fn with_exit_codes(cmd: clap::Command) -> clap::Command {
+        cmd.after_help(EXIT_CODES).mut_subcommands(with_exit_codes)
+    }
+    with_exit_codes(Cli::command())
+}
+
+/// Parses the process's arguments; on a usage error prints it and exits with code 2.
+pub fn parse() -> Cli {
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
 /// Runs a parsed command line.
@@ -89,11 +101,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_definition_is_consistent() {
-        Cli::command().debug_assert();
+        command().debug_assert();
     }
 
     #[test]
