@@ -59,7 +59,11 @@ impl Config {
                 allowed_host_paths.push(p.to_string());
             }
         }
-        Ok(Self { data_dir, max_catalog_bytes, allowed_host_paths })
+        Ok(Self {
+            data_dir,
+            max_catalog_bytes,
+            allowed_host_paths,
+        })
     }
 
     pub fn from_env(data_dir: PathBuf) -> Result<Self, ConfigError> {
@@ -69,7 +73,11 @@ impl Config {
     pub fn limits(&self) -> Limits {
         Limits {
             max_bytes: self.max_catalog_bytes,
-            policy: Policy { host_paths: HostPathPolicy { allowed: self.allowed_host_paths.clone() } },
+            policy: Policy {
+                host_paths: HostPathPolicy {
+                    allowed: self.allowed_host_paths.clone(),
+                },
+            },
         }
     }
 }
@@ -80,8 +88,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup("data".into(), |k| map.get(k).cloned())
     }
 
@@ -106,6 +116,9 @@ mod tests {
     #[test]
     fn host_paths_are_a_comma_list() {
         let c = config(&[(ALLOWED_HOST_PATHS, "/srv/shared, /var/run/docker.sock")]).unwrap();
-        assert_eq!(c.allowed_host_paths, ["/srv/shared", "/var/run/docker.sock"]);
+        assert_eq!(
+            c.allowed_host_paths,
+            ["/srv/shared", "/var/run/docker.sock"]
+        );
     }
 }

@@ -29,7 +29,11 @@ fn check(
     if ok {
         Ok(())
     } else {
-        Err(IdError { kind, value: value.to_string(), rule })
+        Err(IdError {
+            kind,
+            value: value.to_string(),
+            rule,
+        })
     }
 }
 

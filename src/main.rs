@@ -26,10 +26,11 @@ fn exit_code(err: &anyhow::Error) -> u8 {
 
 fn report(err: &anyhow::Error) {
     let invalid = err.chain().find_map(|c| {
-        c.downcast_ref::<Invalid>().or_else(|| match c.downcast_ref::<PortalError>() {
-            Some(PortalError::Invalid(i)) => Some(i),
-            _ => None,
-        })
+        c.downcast_ref::<Invalid>()
+            .or_else(|| match c.downcast_ref::<PortalError>() {
+                Some(PortalError::Invalid(i)) => Some(i),
+                _ => None,
+            })
     });
     if let Some(invalid) = invalid {
         for w in invalid.diagnostics.warnings() {

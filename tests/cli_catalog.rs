@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! `portalctl catalog ...` end to end over a temporary data folder: exact output,
 //! exit codes, and that refused input stores nothing.
 
@@ -15,7 +16,10 @@ fn upload_stores_a_revision_and_reports_skipped_entries() {
     let sha = mcp_portal::store::sha256_hex(TEAM.as_bytes());
     assert_eq!(
         out.stdout,
-        format!("stored catalog team revision 1 (version 1.0.0, 2 servers, sha256 {})\n", &sha[..12])
+        format!(
+            "stored catalog team revision 1 (version 1.0.0, 2 servers, sha256 {})\n",
+            &sha[..12]
+        )
     );
     let out = env.run(&["catalog", "upload", &env.path(&docker)]);
     assert_eq!(out.code, 0);
@@ -66,7 +70,10 @@ fn an_invalid_catalog_lists_every_error_and_stores_nothing() {
              error: {f} refused with 4 error(s); nothing was stored\n"
         )
     );
-    assert_eq!(env.ok(&["catalog", "ls"]), "NAME  REVISION  VERSION  SERVERS  FORMAT  UPLOADED\n");
+    assert_eq!(
+        env.ok(&["catalog", "ls"]),
+        "NAME  REVISION  VERSION  SERVERS  FORMAT  UPLOADED\n"
+    );
 }
 
 #[test]
@@ -74,7 +81,10 @@ fn admins_may_allow_a_host_path() {
     let env = Env::new();
     let cat = env.file("c.yaml", "name: c\nservers:\n  - id: a\n    image: mcp/a\n    volumes: [/srv/shared/data:/data:ro]\n");
     assert_eq!(env.run(&["catalog", "upload", &env.path(&cat)]).code, 3);
-    let out = env.run_with(&["catalog", "upload", &env.path(&cat)], &[("MCP_PORTAL_ALLOWED_HOST_PATHS", "/srv/shared")]);
+    let out = env.run_with(
+        &["catalog", "upload", &env.path(&cat)],
+        &[("MCP_PORTAL_ALLOWED_HOST_PATHS", "/srv/shared")],
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -82,17 +92,37 @@ fn admins_may_allow_a_host_path() {
 fn oversized_and_non_utf8_files_are_refused_before_parsing() {
     let env = Env::new();
     let team = env.file("team.yaml", TEAM);
-    let out = env.run_with(&["catalog", "upload", &env.path(&team)], &[("MCP_PORTAL_MAX_CATALOG_BYTES", "100")]);
+    let out = env.run_with(
+        &["catalog", "upload", &env.path(&team)],
+        &[("MCP_PORTAL_MAX_CATALOG_BYTES", "100")],
+    );
     assert_eq!(out.code, 3);
-    assert!(out.stderr.contains(&format!("file is {} bytes, over the 100-byte limit", TEAM.len())), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "file is {} bytes, over the 100-byte limit",
+            TEAM.len()
+        )),
+        "{}",
+        out.stderr
+    );
     let bin = env.dir.path().join("bin.yaml");
     std::fs::write(&bin, b"name: x\nservers: []\n\xfe\xff").unwrap();
     let out = env.run(&["catalog", "upload", &env.path(&bin)]);
     assert_eq!(out.code, 3);
-    assert!(out.stderr.contains("file is not UTF-8 (invalid byte at offset 20)"), "{}", out.stderr);
-    let bad_limit = env.run_with(&["catalog", "ls"], &[("MCP_PORTAL_MAX_CATALOG_BYTES", "lots")]);
+    assert!(
+        out.stderr
+            .contains("file is not UTF-8 (invalid byte at offset 20)"),
+        "{}",
+        out.stderr
+    );
+    let bad_limit = env.run_with(
+        &["catalog", "ls"],
+        &[("MCP_PORTAL_MAX_CATALOG_BYTES", "lots")],
+    );
     assert_eq!(bad_limit.code, 1);
-    assert!(bad_limit.stderr.contains("invalid MCP_PORTAL_MAX_CATALOG_BYTES=\"lots\""));
+    assert!(bad_limit
+        .stderr
+        .contains("invalid MCP_PORTAL_MAX_CATALOG_BYTES=\"lots\""));
 }
 
 #[test]
@@ -101,7 +131,13 @@ fn validate_reports_and_stores_nothing() {
     let docker = env.file("docker.yaml", DOCKER);
     let out = env.run(&["catalog", "validate", &env.path(&docker)]);
     assert_eq!(out.code, 0);
-    assert_eq!(out.stdout, format!("{} is valid: docker-catalog catalog, 1 server\n", env.path(&docker)));
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{} is valid: docker-catalog catalog, 1 server\n",
+            env.path(&docker)
+        )
+    );
     assert!(out.stderr.contains("server notion: remote"));
     assert_eq!(env.ok(&["catalog", "ls"]).lines().count(), 1);
 }
@@ -109,12 +145,18 @@ fn validate_reports_and_stores_nothing() {
 #[test]
 fn history_and_rollback_switch_the_current_revision() {
     let env = Env::new();
-    let v1 = env.file("v1.yaml", "name: team\nversion: '1'\nservers:\n  - {id: a, image: mcp/a}\n");
+    let v1 = env.file(
+        "v1.yaml",
+        "name: team\nversion: '1'\nservers:\n  - {id: a, image: mcp/a}\n",
+    );
     let v2 = env.file("v2.yaml", "name: team\nversion: '2'\nservers:\n  - {id: a, image: mcp/a, tag: v2}\n  - {id: b, image: mcp/b}\n");
     env.ok(&["user", "add", "u1"]);
     env.ok(&["catalog", "upload", &env.path(&v1)]);
     let out = env.ok(&["catalog", "upload", &env.path(&v2)]);
-    assert!(out.ends_with("regenerated the merged catalogs of 1 user\n"), "{out}");
+    assert!(
+        out.ends_with("regenerated the merged catalogs of 1 user\n"),
+        "{out}"
+    );
     assert_eq!(
         normalize(&env.ok(&["catalog", "history", "team"])),
         format!(
@@ -126,8 +168,13 @@ fn history_and_rollback_switch_the_current_revision() {
         )
     );
     let out = env.ok(&["catalog", "rollback", "team"]);
-    assert!(out.starts_with("rolled back to catalog team revision 1 (version 1, 1 server"), "{out}");
-    assert!(env.ok(&["servers", "--user", "u1"]).contains("mcp/a:latest"));
+    assert!(
+        out.starts_with("rolled back to catalog team revision 1 (version 1, 1 server"),
+        "{out}"
+    );
+    assert!(env
+        .ok(&["servers", "--user", "u1"])
+        .contains("mcp/a:latest"));
     env.ok(&["catalog", "rollback", "team", "--to", "2"]);
     assert!(env.ok(&["servers", "--user", "u1"]).contains("mcp/a:v2"));
     let out = env.run(&["catalog", "rollback", "team", "--to", "9"]);
@@ -136,7 +183,10 @@ fn history_and_rollback_switch_the_current_revision() {
     env.ok(&["catalog", "rollback", "team", "--to", "1"]);
     let out = env.run(&["catalog", "rollback", "team"]);
     assert_eq!(out.code, 5);
-    assert_eq!(out.stderr, "error: catalog team has no revision before 1 to roll back to\n");
+    assert_eq!(
+        out.stderr,
+        "error: catalog team has no revision before 1 to roll back to\n"
+    );
 }
 
 #[test]
@@ -145,28 +195,47 @@ fn rm_removes_the_catalog_and_its_servers() {
     let team = env.file("team.yaml", TEAM);
     env.ok(&["user", "add", "u1"]);
     env.ok(&["catalog", "upload", &env.path(&team)]);
-    assert_eq!(env.ok(&["catalog", "rm", "team"]), "removed catalog team\nregenerated the merged catalogs of 1 user\n");
-    assert_eq!(env.ok(&["servers", "--user", "u1"]), "ID  IMAGE  TRANSPORT  CATEGORY  SECRETS  SOURCE\n");
+    assert_eq!(
+        env.ok(&["catalog", "rm", "team"]),
+        "removed catalog team\nregenerated the merged catalogs of 1 user\n"
+    );
+    assert_eq!(
+        env.ok(&["servers", "--user", "u1"]),
+        "ID  IMAGE  TRANSPORT  CATEGORY  SECRETS  SOURCE\n"
+    );
     let out = env.run(&["catalog", "rm", "team"]);
     assert_eq!(out.code, 4);
-    assert_eq!(out.stderr, "error: catalog team does not exist; see the stored catalogs with `portalctl catalog ls`\n");
+    assert_eq!(
+        out.stderr,
+        "error: catalog team does not exist; see the stored catalogs with `portalctl catalog ls`\n"
+    );
 }
 
 #[test]
 fn import_reads_a_docker_registry_folder() {
     let env = Env::new();
     env.file("reg/servers/sqlite/server.yaml", "name: sqlite\nimage: mcp/sqlite\ntype: server\nmeta: {category: database}\nrun:\n  volumes: ['mcp-sqlite:/mcp']\n");
-    env.file("reg/servers/notion/server.yaml", "name: notion\ntype: remote\nremote: {url: 'https://x'}\n");
+    env.file(
+        "reg/servers/notion/server.yaml",
+        "name: notion\ntype: remote\nremote: {url: 'https://x'}\n",
+    );
     env.file("reg/servers/readme.md", "not a server");
     let reg = env.dir.path().join("reg");
     let out = env.run(&["catalog", "import", &env.path(&reg)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("imported catalog reg revision 1 (1 server, sha256 "), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .starts_with("imported catalog reg revision 1 (1 server, sha256 "),
+        "{}",
+        out.stdout
+    );
     assert_eq!(
         out.stderr,
         format!("warning: {}/servers/notion/server.yaml: server notion: type: remote servers are not run by the portal; server skipped\n", env.path(&reg))
     );
-    assert!(env.ok(&["catalog", "validate", &env.path(&reg)]).ends_with("is valid: docker-registry catalog, 1 server\n"));
+    assert!(env
+        .ok(&["catalog", "validate", &env.path(&reg)])
+        .ends_with("is valid: docker-registry catalog, 1 server\n"));
 }
 
 #[test]
@@ -176,9 +245,18 @@ fn regenerate_needs_a_user_or_all() {
     assert_eq!(out.code, 2);
     env.ok(&["user", "add", "u1"]);
     env.ok(&["user", "add", "u2"]);
-    assert_eq!(env.ok(&["catalog", "regenerate", "--all"]), "regenerated the merged catalogs of 2 users\n");
-    assert_eq!(env.ok(&["catalog", "regenerate", "--user", "u2"]), "regenerated the merged catalogs of 1 user\n");
-    assert_eq!(env.run(&["catalog", "regenerate", "--user", "nobody"]).code, 4);
+    assert_eq!(
+        env.ok(&["catalog", "regenerate", "--all"]),
+        "regenerated the merged catalogs of 2 users\n"
+    );
+    assert_eq!(
+        env.ok(&["catalog", "regenerate", "--user", "u2"]),
+        "regenerated the merged catalogs of 1 user\n"
+    );
+    assert_eq!(
+        env.run(&["catalog", "regenerate", "--user", "nobody"]).code,
+        4
+    );
 }
 
 #[test]
@@ -186,7 +264,9 @@ fn help_documents_the_exit_codes() {
     let env = Env::new();
     let help = env.ok(&["--help"]);
     assert!(help.contains("3  invalid input refused"), "{help}");
-    assert!(env.ok(&["catalog", "upload", "--help"]).contains("Exit codes:"));
+    assert!(env
+        .ok(&["catalog", "upload", "--help"])
+        .contains("Exit codes:"));
 }
 
 #[test]
@@ -195,9 +275,15 @@ fn concurrent_uploads_never_corrupt_the_data_folder() {
     env.ok(&["user", "add", "u1"]);
     let children: Vec<_> = (0..8)
         .map(|i| {
-            let f = env.file(&format!("c{i}.yaml"), &format!("name: c{i}\nservers:\n  - {{id: s{i}, image: mcp/s{i}}}\n"));
+            let f = env.file(
+                &format!("c{i}.yaml"),
+                &format!("name: c{i}\nservers:\n  - {{id: s{i}, image: mcp/s{i}}}\n"),
+            );
             let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("portalctl"));
-            cmd.arg("--data-dir").arg(env.data()).args(["catalog", "upload"]).arg(f);
+            cmd.arg("--data-dir")
+                .arg(env.data())
+                .args(["catalog", "upload"])
+                .arg(f);
             cmd.stdout(std::process::Stdio::null()).spawn().unwrap()
         })
         .collect();

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! Overlays, custom servers, users and `servers --user`: what a user sees after each
 //! change, checked through the binary.
 
@@ -44,17 +45,27 @@ fn servers_json_has_the_contract_fields() {
     let env = setup();
     let dev = env.file("dev.yaml", DEV);
     env.ok(&["overlay", "upload", &env.path(&dev), "--name", "dev"]);
-    let list: Vec<Value> = serde_json::from_str(&env.ok(&["servers", "--user", "u1", "--json"])).unwrap();
+    let list: Vec<Value> =
+        serde_json::from_str(&env.ok(&["servers", "--user", "u1", "--json"])).unwrap();
     assert_eq!(list.len(), 2);
     let echo = &list[0];
     assert_eq!(echo["id"], "echo-http");
     assert_eq!(echo["image"], "mcp-echo:dev");
     assert_eq!(echo["env"], serde_json::json!({"LOG_LEVEL": "debug"}));
     assert_eq!(echo["secrets"], serde_json::json!([]));
-    assert_eq!(echo["resources"]["memory"], "64m", "overlay kept the fields it did not name");
-    assert_eq!(echo["source"], serde_json::json!({"base": {"name": "team", "version": "1.0.0", "revision": 1}, "overlays": ["dev"]}));
+    assert_eq!(
+        echo["resources"]["memory"], "64m",
+        "overlay kept the fields it did not name"
+    );
+    assert_eq!(
+        echo["source"],
+        serde_json::json!({"base": {"name": "team", "version": "1.0.0", "revision": 1}, "overlays": ["dev"]})
+    );
     let gh = &list[1];
-    assert_eq!(gh["secrets"], serde_json::json!([{"name": "github.personal_access_token", "env": "GITHUB_PERSONAL_ACCESS_TOKEN"}]));
+    assert_eq!(
+        gh["secrets"],
+        serde_json::json!([{"name": "github.personal_access_token", "env": "GITHUB_PERSONAL_ACCESS_TOKEN"}])
+    );
 }
 
 #[test]
@@ -71,39 +82,82 @@ fn an_overlay_that_breaks_a_server_is_refused_and_not_stored() {
             env.path(&bad)
         )
     );
-    assert_eq!(env.ok(&["overlay", "ls"]), "NAME  SERVERS  APPLIES TO  UPLOADED\n");
+    assert_eq!(
+        env.ok(&["overlay", "ls"]),
+        "NAME  SERVERS  APPLIES TO  UPLOADED\n"
+    );
     let typo = env.file("typo.yaml", "servers:\n  - id: github\n    imagee: x\n");
     let out = env.run(&["overlay", "upload", &env.path(&typo), "--name", "typo"]);
     assert_eq!(out.code, 3);
-    assert!(out.stderr.starts_with(&format!("error: {}: server github: imagee: unknown field `imagee`", env.path(&typo))), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(&format!(
+            "error: {}: server github: imagee: unknown field `imagee`",
+            env.path(&typo)
+        )),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn an_overlay_can_target_roles_and_be_removed() {
     let env = setup();
-    let beta = env.file("beta.yaml", "applies_to: {roles: [admin]}\nservers:\n  - id: github\n    tag: beta\n");
+    let beta = env.file(
+        "beta.yaml",
+        "applies_to: {roles: [admin]}\nservers:\n  - id: github\n    tag: beta\n",
+    );
     env.ok(&["overlay", "upload", &env.path(&beta), "--name", "beta"]);
-    assert!(env.ok(&["servers", "--user", "boss"]).contains("github-mcp-server:beta"));
-    assert!(env.ok(&["servers", "--user", "u1"]).contains("github-mcp-server:latest"));
-    assert!(env.ok(&["overlay", "ls"]).contains("beta  1        role:admin"));
-    assert_eq!(env.ok(&["overlay", "rm", "beta"]), "removed overlay beta\nregenerated the merged catalogs of 1 user\n");
-    assert!(env.ok(&["servers", "--user", "boss"]).contains("github-mcp-server:latest"));
+    assert!(env
+        .ok(&["servers", "--user", "boss"])
+        .contains("github-mcp-server:beta"));
+    assert!(env
+        .ok(&["servers", "--user", "u1"])
+        .contains("github-mcp-server:latest"));
+    assert!(env
+        .ok(&["overlay", "ls"])
+        .contains("beta  1        role:admin"));
+    assert_eq!(
+        env.ok(&["overlay", "rm", "beta"]),
+        "removed overlay beta\nregenerated the merged catalogs of 1 user\n"
+    );
+    assert!(env
+        .ok(&["servers", "--user", "boss"])
+        .contains("github-mcp-server:latest"));
     assert_eq!(env.run(&["overlay", "rm", "beta"]).code, 4);
 }
 
 #[test]
 fn a_custom_server_replaces_the_catalog_one_for_its_user_only() {
     let env = setup();
-    let mine = env.file("mine.yaml", "id: github\nimage: me/github\ntag: fork\nenv: {X: '1'}\n");
-    assert_eq!(env.ok(&["custom", "add", &env.path(&mine), "--user", "u1"]), "added custom server github for u1\n");
-    assert_eq!(env.ok(&["custom", "add", &env.path(&mine), "--user", "u1"]), "replaced custom server github for u1\n");
+    let mine = env.file(
+        "mine.yaml",
+        "id: github\nimage: me/github\ntag: fork\nenv: {X: '1'}\n",
+    );
+    assert_eq!(
+        env.ok(&["custom", "add", &env.path(&mine), "--user", "u1"]),
+        "added custom server github for u1\n"
+    );
+    assert_eq!(
+        env.ok(&["custom", "add", &env.path(&mine), "--user", "u1"]),
+        "replaced custom server github for u1\n"
+    );
     let u1 = env.ok(&["servers", "--user", "u1"]);
     assert!(u1.contains("github     me/github:fork"), "{u1}");
     assert!(u1.contains("custom"), "{u1}");
-    assert!(env.ok(&["servers", "--user", "boss"]).contains("ghcr.io/github/github-mcp-server:latest"));
-    assert_eq!(env.ok(&["custom", "ls", "--user", "u1"]), "ID      IMAGE           TRANSPORT\ngithub  me/github:fork  stdio\n");
-    assert_eq!(env.ok(&["custom", "rm", "github", "--user", "u1"]), "removed custom server github of u1\n");
-    assert!(env.ok(&["servers", "--user", "u1"]).contains("ghcr.io/github/github-mcp-server:latest"));
+    assert!(env
+        .ok(&["servers", "--user", "boss"])
+        .contains("ghcr.io/github/github-mcp-server:latest"));
+    assert_eq!(
+        env.ok(&["custom", "ls", "--user", "u1"]),
+        "ID      IMAGE           TRANSPORT\ngithub  me/github:fork  stdio\n"
+    );
+    assert_eq!(
+        env.ok(&["custom", "rm", "github", "--user", "u1"]),
+        "removed custom server github of u1\n"
+    );
+    assert!(env
+        .ok(&["servers", "--user", "u1"])
+        .contains("ghcr.io/github/github-mcp-server:latest"));
     let out = env.run(&["custom", "rm", "github", "--user", "u1"]);
     assert_eq!(out.code, 4);
     assert_eq!(out.stderr, "error: custom server github of user u1 does not exist; see them with `portalctl custom ls --user u1`\n");
@@ -112,11 +166,17 @@ fn a_custom_server_replaces_the_catalog_one_for_its_user_only() {
 #[test]
 fn a_bad_custom_server_is_refused() {
     let env = setup();
-    let bad = env.file("bad.yaml", "id: mine\nimage: me/mine\nvolumes: ['{USER_DATA}/../../etc:/etc']\n");
+    let bad = env.file(
+        "bad.yaml",
+        "id: mine\nimage: me/mine\nvolumes: ['{USER_DATA}/../../etc:/etc']\n",
+    );
     let out = env.run(&["custom", "add", &env.path(&bad), "--user", "u1"]);
     assert_eq!(out.code, 3);
     assert!(out.stderr.contains("server mine: volumes[0]: volume \"{USER_DATA}/../../etc:/etc\" leaves the user's folder"), "{}", out.stderr);
-    assert_eq!(env.ok(&["custom", "ls", "--user", "u1"]), "ID  IMAGE  TRANSPORT\n");
+    assert_eq!(
+        env.ok(&["custom", "ls", "--user", "u1"]),
+        "ID  IMAGE  TRANSPORT\n"
+    );
 }
 
 #[test]
@@ -130,15 +190,29 @@ fn users_are_validated_listed_and_removed() {
     );
     let out = env.run(&["user", "add", "u1"]);
     assert_eq!(out.code, 5);
-    assert_eq!(out.stderr, "error: user u1 already exists; remove it first with `portalctl user rm u1`\n");
+    assert_eq!(
+        out.stderr,
+        "error: user u1 already exists; remove it first with `portalctl user rm u1`\n"
+    );
     let out = env.run(&["user", "add", "bad_id"]);
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("invalid user id \"bad_id\": use 1-32 letters, digits or '-'"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("invalid user id \"bad_id\": use 1-32 letters, digits or '-'"),
+        "{}",
+        out.stderr
+    );
     assert_eq!(env.ok(&["user", "rm", "u1"]), "removed user u1\n");
     let out = env.run(&["servers", "--user", "u1"]);
     assert_eq!(out.code, 4);
-    assert_eq!(out.stderr, "error: user u1 does not exist; add it with `portalctl user add u1`\n");
-    assert!(!env.data().join("cache/merged-u1.json").exists(), "the user's cache went with them");
+    assert_eq!(
+        out.stderr,
+        "error: user u1 does not exist; add it with `portalctl user add u1`\n"
+    );
+    assert!(
+        !env.data().join("cache/merged-u1.json").exists(),
+        "the user's cache went with them"
+    );
 }
 
 #[test]
@@ -181,5 +255,8 @@ fn the_merged_catalog_is_the_same_bytes_whatever_the_upload_order() {
     b.ok(&["user", "add", "u1", "--role", "developer"]);
     b.ok(&["catalog", "upload", &b.path(&docker)]);
     b.ok(&["catalog", "upload", &b.path(&team)]);
-    assert_eq!(a.ok(&["servers", "--user", "u1", "--json"]), b.ok(&["servers", "--user", "u1", "--json"]));
+    assert_eq!(
+        a.ok(&["servers", "--user", "u1", "--json"]),
+        b.ok(&["servers", "--user", "u1", "--json"])
+    );
 }

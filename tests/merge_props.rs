@@ -1,10 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! Property tests of the merge (pure, no Docker, no files): the laws seed 004's merge
 //! must keep, over generated catalogs, overlays and custom servers.
 
 use std::collections::BTreeMap;
 
 use mcp_portal::catalog::merge::{merge_user, BaseLayer, OverlayLayer};
-use mcp_portal::catalog::model::{Catalog, Overlay, ServerDef, ServerPatch, UserProfile, Visibility};
+use mcp_portal::catalog::model::{
+    Catalog, Overlay, ServerDef, ServerPatch, UserProfile, Visibility,
+};
 use mcp_portal::catalog::validate::Policy;
 use mcp_portal::ids::{CatalogName, Label, ServerId, UserId};
 use proptest::prelude::*;
@@ -39,7 +42,13 @@ fn catalog() -> impl Strategy<Value = Catalog> {
         for s in servers {
             by_id.insert(s.id.clone(), s);
         }
-        Catalog { version: "1".into(), name: None, source: None, metadata: Default::default(), servers: by_id.into_values().collect() }
+        Catalog {
+            version: "1".into(),
+            name: None,
+            source: None,
+            metadata: Default::default(),
+            servers: by_id.into_values().collect(),
+        }
     })
 }
 
@@ -55,11 +64,16 @@ fn patch() -> impl Strategy<Value = ServerPatch> {
                 fields.insert("tag".into(), json!(tag));
             }
             if !env.is_empty() {
-                let env: Map<String, Value> =
-                    env.into_iter().map(|(k, v)| (k, v.map_or(Value::Null, Value::String))).collect();
+                let env: Map<String, Value> = env
+                    .into_iter()
+                    .map(|(k, v)| (k, v.map_or(Value::Null, Value::String)))
+                    .collect();
                 fields.insert("env".into(), Value::Object(env));
             }
-            ServerPatch { id: ServerId::parse(id).unwrap(), fields }
+            ServerPatch {
+                id: ServerId::parse(id).unwrap(),
+                fields,
+            }
         })
 }
 
@@ -69,20 +83,30 @@ fn overlay() -> impl Strategy<Value = Overlay> {
         for p in patches {
             by_id.insert(p.id.clone(), p);
         }
-        Overlay { description: None, applies_to: Visibility::default(), servers: by_id.into_values().collect() }
+        Overlay {
+            description: None,
+            applies_to: Visibility::default(),
+            servers: by_id.into_values().collect(),
+        }
     })
 }
 
 fn user(admin: bool) -> UserProfile {
     UserProfile {
         id: UserId::parse("u1").unwrap(),
-        roles: if admin { vec![Label::parse("admin").unwrap()] } else { Vec::new() },
+        roles: if admin {
+            vec![Label::parse("admin").unwrap()]
+        } else {
+            Vec::new()
+        },
         organization: None,
     }
 }
 
 fn names(prefix: &str, n: usize) -> Vec<CatalogName> {
-    (0..n).map(|i| CatalogName::parse(&format!("{prefix}{i}")).unwrap()).collect()
+    (0..n)
+        .map(|i| CatalogName::parse(&format!("{prefix}{i}")).unwrap())
+        .collect()
 }
 
 fn render(
@@ -91,9 +115,23 @@ fn render(
     custom: &[ServerDef],
     admin: bool,
 ) -> String {
-    let b: Vec<BaseLayer<'_>> = bases.iter().map(|(n, c)| BaseLayer { name: n, revision: 1, catalog: c }).collect();
-    let o: Vec<OverlayLayer<'_>> = overlays.iter().map(|(n, o)| OverlayLayer { name: n, overlay: o }).collect();
-    let merged = merge_user(&b, &o, &user(admin), custom, &Policy::default()).expect("generated inputs are valid");
+    let b: Vec<BaseLayer<'_>> = bases
+        .iter()
+        .map(|(n, c)| BaseLayer {
+            name: n,
+            revision: 1,
+            catalog: c,
+        })
+        .collect();
+    let o: Vec<OverlayLayer<'_>> = overlays
+        .iter()
+        .map(|(n, o)| OverlayLayer {
+            name: n,
+            overlay: o,
+        })
+        .collect();
+    let merged = merge_user(&b, &o, &user(admin), custom, &Policy::default())
+        .expect("generated inputs are valid");
     let servers: Vec<_> = merged.servers.iter().map(|s| &**s).collect();
     serde_json::to_string(&servers).unwrap()
 }

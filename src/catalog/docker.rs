@@ -15,8 +15,22 @@ use crate::ids::{SecretName, ServerId};
 
 /// Descriptive fields: kept out of the container, so there is nothing to honour.
 const INFORMATIONAL: &[&str] = &[
-    "icon", "readme", "toolsUrl", "tools", "prompts", "resources", "upstream", "source",
-    "dateAdded", "longLived", "dynamic", "meta", "about", "metadata", "title", "description",
+    "icon",
+    "readme",
+    "toolsUrl",
+    "tools",
+    "prompts",
+    "resources",
+    "upstream",
+    "source",
+    "dateAdded",
+    "longLived",
+    "dynamic",
+    "meta",
+    "about",
+    "metadata",
+    "title",
+    "description",
 ];
 
 /// Reads fields off one entry, reporting wrong types with the field's path.
@@ -28,11 +42,13 @@ struct Entry<'a> {
 
 impl Entry<'_> {
     fn error(&mut self, field: &str, msg: impl Into<String>) {
-        self.d.error(self.file, Some(&self.server), Some(field), msg);
+        self.d
+            .error(self.file, Some(&self.server), Some(field), msg);
     }
 
     fn warning(&mut self, field: &str, msg: impl Into<String>) {
-        self.d.warning(self.file, Some(&self.server), Some(field), msg);
+        self.d
+            .warning(self.file, Some(&self.server), Some(field), msg);
     }
 
     fn text(&mut self, v: Option<&Value>, field: &str) -> Option<String> {
@@ -76,7 +92,9 @@ impl Entry<'_> {
 
     fn secrets(&mut self, v: Option<&Value>, field: &str) -> Vec<SecretRef> {
         let mut out = Vec::new();
-        let Some(items) = self.list(v, field) else { return out };
+        let Some(items) = self.list(v, field) else {
+            return out;
+        };
         for (i, item) in items.iter().enumerate() {
             let f = format!("{field}[{i}]");
             let name = self.text(item.get("name"), &format!("{f}.name"));
@@ -94,7 +112,9 @@ impl Entry<'_> {
 
     /// `[{name, value}]` env lists; an item without a value is only an example.
     fn env_list(&mut self, v: Option<&Value>, field: &str, env: &mut BTreeMap<String, String>) {
-        let Some(items) = self.list(v, field) else { return };
+        let Some(items) = self.list(v, field) else {
+            return;
+        };
         for (i, item) in items.iter().enumerate() {
             let f = format!("{field}[{i}]");
             let Some(name) = self.text(item.get("name"), &format!("{f}.name")) else {
@@ -105,7 +125,10 @@ impl Entry<'_> {
                 Some(value) => {
                     env.insert(name, value);
                 }
-                None => self.warning(&f, format!("{name} has no value and is not set; give it a value in an overlay")),
+                None => self.warning(
+                    &f,
+                    format!("{name} has no value and is not set; give it a value in an overlay"),
+                ),
             }
         }
     }
@@ -123,8 +146,11 @@ impl Entry<'_> {
 
     /// A JSON-schema object (`properties`, `required`) as template parameters.
     fn parameters(&mut self, schema: &Value, field: &str, out: &mut BTreeMap<String, Parameter>) {
-        let required: Vec<String> = self.texts(schema.get("required"), &format!("{field}.required"));
-        let Some(props) = schema.get("properties") else { return };
+        let required: Vec<String> =
+            self.texts(schema.get("required"), &format!("{field}.required"));
+        let Some(props) = schema.get("properties") else {
+            return;
+        };
         let Some(props) = props.as_object() else {
             self.error(&format!("{field}.properties"), "must be a mapping");
             return;
@@ -133,7 +159,10 @@ impl Entry<'_> {
             let f = format!("{field}.properties.{name}");
             let default = match p.get("default") {
                 Some(Value::Array(_) | Value::Object(_)) => {
-                    self.warning(&format!("{f}.default"), "a list or mapping default is not supported; set the parameter per user");
+                    self.warning(
+                        &format!("{f}.default"),
+                        "a list or mapping default is not supported; set the parameter per user",
+                    );
                     None
                 }
                 other => self.text(other, &format!("{f}.default")),
@@ -141,7 +170,11 @@ impl Entry<'_> {
             let description = self.text(p.get("description"), &format!("{f}.description"));
             out.insert(
                 name.clone(),
-                Parameter { description, default, required: required.contains(name) },
+                Parameter {
+                    description,
+                    default,
+                    required: required.contains(name),
+                },
             );
         }
     }
@@ -149,7 +182,10 @@ impl Entry<'_> {
     fn unknown_fields(&mut self, obj: &Map<String, Value>, known: &[&str], prefix: &str) {
         for key in obj.keys() {
             if !known.contains(&key.as_str()) && !INFORMATIONAL.contains(&key.as_str()) {
-                self.warning(&format!("{prefix}{key}"), "is not supported by the portal and is ignored");
+                self.warning(
+                    &format!("{prefix}{key}"),
+                    "is not supported by the portal and is ignored",
+                );
             }
         }
     }
@@ -171,19 +207,37 @@ fn finish(file: &str, def: ServerDef, policy: &Policy, d: &mut Diagnostics) -> S
 }
 
 /// One entry of a Docker MCP gateway catalog's `registry:` mapping.
-fn gateway_entry(file: &str, name: &str, v: &Value, policy: &Policy, d: &mut Diagnostics) -> Option<ServerDef> {
+fn gateway_entry(
+    file: &str,
+    name: &str,
+    v: &Value,
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Option<ServerDef> {
     let Some(obj) = v.as_object() else {
         d.error(file, Some(name), None, "a registry entry must be a mapping");
         return None;
     };
-    let mut e = Entry { file, server: name.to_string(), d };
-    let kind = e.text(obj.get("type"), "type").unwrap_or_else(|| "server".into());
+    let mut e = Entry {
+        file,
+        server: name.to_string(),
+        d,
+    };
+    let kind = e
+        .text(obj.get("type"), "type")
+        .unwrap_or_else(|| "server".into());
     if obj.get("remote").is_some_and(|r| !r.is_null()) || kind == "remote" {
-        e.warning("remote", "remote servers are not run by the portal; server skipped");
+        e.warning(
+            "remote",
+            "remote servers are not run by the portal; server skipped",
+        );
         return None;
     }
     if kind != "server" {
-        e.warning("type", format!("{kind:?} servers are not supported (only \"server\"); server skipped"));
+        e.warning(
+            "type",
+            format!("{kind:?} servers are not supported (only \"server\"); server skipped"),
+        );
         return None;
     }
     let Some(image) = e.text(obj.get("image"), "image") else {
@@ -194,7 +248,10 @@ fn gateway_entry(file: &str, name: &str, v: &Value, policy: &Policy, d: &mut Dia
     let mut def = ServerDef::new(id, &image);
     def.display_name = e.text(obj.get("title"), "title");
     def.description = e.text(obj.get("description"), "description");
-    def.category = e.text(obj.get("metadata").and_then(|m| m.get("category")), "metadata.category");
+    def.category = e.text(
+        obj.get("metadata").and_then(|m| m.get("category")),
+        "metadata.category",
+    );
     def.command = e.texts(obj.get("command"), "command");
     def.volumes = e.texts(obj.get("volumes"), "volumes");
     def.user = e.text(obj.get("user"), "user");
@@ -208,11 +265,27 @@ fn gateway_entry(file: &str, name: &str, v: &Value, policy: &Policy, d: &mut Dia
         }
     }
     if obj.contains_key("oauth") {
-        e.warning("oauth", "OAuth sign-in is not supported; set the token as a secret instead");
+        e.warning(
+            "oauth",
+            "OAuth sign-in is not supported; set the token as a secret instead",
+        );
     }
     e.unknown_fields(
         obj,
-        &["type", "image", "command", "volumes", "user", "disableNetwork", "allowHosts", "secrets", "env", "config", "oauth", "remote"],
+        &[
+            "type",
+            "image",
+            "command",
+            "volumes",
+            "user",
+            "disableNetwork",
+            "allowHosts",
+            "secrets",
+            "env",
+            "config",
+            "oauth",
+            "remote",
+        ],
         "",
     );
     Some(finish(file, def, policy, d))
@@ -223,16 +296,31 @@ pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> 
     let Value::Object(obj) = doc else { return None };
     for key in obj.keys() {
         if !["version", "name", "displayName", "registry"].contains(&key.as_str()) {
-            d.warning(file, None, Some(key), "is not supported by the portal and is ignored");
+            d.warning(
+                file,
+                None,
+                Some(key),
+                "is not supported by the portal and is ignored",
+            );
         }
     }
     match obj.get("version") {
         Some(Value::Number(n)) if n.as_u64() == Some(2) => {}
         None => {}
-        Some(other) => d.error(file, None, Some("version"), format!("Docker catalog version {other} is not supported; expected 2")),
+        Some(other) => d.error(
+            file,
+            None,
+            Some("version"),
+            format!("Docker catalog version {other} is not supported; expected 2"),
+        ),
     }
     let Some(registry) = obj.get("registry").and_then(Value::as_object) else {
-        d.error(file, None, Some("registry"), "must be a mapping from server name to entry");
+        d.error(
+            file,
+            None,
+            Some("registry"),
+            "must be a mapping from server name to entry",
+        );
         return None;
     };
     let servers: Vec<ServerDef> = registry
@@ -245,13 +333,22 @@ pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> 
         version: String::new(),
         name: text("name"),
         source: Some("docker-catalog".into()),
-        metadata: Metadata { name: text("displayName").or_else(|| text("name")), description: None, maintainer: None },
+        metadata: Metadata {
+            name: text("displayName").or_else(|| text("name")),
+            description: None,
+            maintainer: None,
+        },
         servers,
     })
 }
 
 /// One `servers/<name>/server.yaml` of Docker's MCP registry.
-pub fn registry_server(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> Option<ServerDef> {
+pub fn registry_server(
+    file: &str,
+    doc: Value,
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Option<ServerDef> {
     let Value::Object(obj) = doc else {
         d.error(file, None, None, "server.yaml must be a mapping");
         return None;
@@ -260,16 +357,28 @@ pub fn registry_server(file: &str, doc: Value, policy: &Policy, d: &mut Diagnost
         d.error(file, None, Some("name"), "is required");
         return None;
     };
-    let mut e = Entry { file, server: name.to_string(), d };
-    let kind = e.text(obj.get("type"), "type").unwrap_or_else(|| "server".into());
+    let mut e = Entry {
+        file,
+        server: name.to_string(),
+        d,
+    };
+    let kind = e
+        .text(obj.get("type"), "type")
+        .unwrap_or_else(|| "server".into());
     match kind.as_str() {
         "server" => {}
         "remote" => {
-            e.warning("type", "remote servers are not run by the portal; server skipped");
+            e.warning(
+                "type",
+                "remote servers are not run by the portal; server skipped",
+            );
             return None;
         }
         other => {
-            e.warning("type", format!("{other:?} servers are not supported (only \"server\"); server skipped"));
+            e.warning(
+                "type",
+                format!("{other:?} servers are not supported (only \"server\"); server skipped"),
+            );
             return None;
         }
     }
@@ -282,8 +391,14 @@ pub fn registry_server(file: &str, doc: Value, policy: &Policy, d: &mut Diagnost
     def.transport = Transport::Stdio;
     let about = obj.get("about");
     def.display_name = e.text(about.and_then(|a| a.get("title")), "about.title");
-    def.description = e.text(about.and_then(|a| a.get("description")), "about.description");
-    def.category = e.text(obj.get("meta").and_then(|m| m.get("category")), "meta.category");
+    def.description = e.text(
+        about.and_then(|a| a.get("description")),
+        "about.description",
+    );
+    def.category = e.text(
+        obj.get("meta").and_then(|m| m.get("category")),
+        "meta.category",
+    );
 
     if let Some(run) = obj.get("run") {
         let Some(run) = run.as_object() else {
@@ -306,7 +421,18 @@ pub fn registry_server(file: &str, doc: Value, policy: &Policy, d: &mut Diagnost
             }
             Some(_) => e.error("run.env", "must be a mapping of NAME: value"),
         }
-        e.unknown_fields(run, &["command", "volumes", "user", "disableNetwork", "allowHosts", "env"], "run.");
+        e.unknown_fields(
+            run,
+            &[
+                "command",
+                "volumes",
+                "user",
+                "disableNetwork",
+                "allowHosts",
+                "env",
+            ],
+            "run.",
+        );
     }
     if let Some(config) = obj.get("config") {
         def.secrets = e.secrets(config.get("secrets"), "config.secrets");
@@ -316,12 +442,31 @@ pub fn registry_server(file: &str, doc: Value, policy: &Policy, d: &mut Diagnost
         }
     }
     if obj.contains_key("oauth") {
-        e.warning("oauth", "OAuth sign-in is not supported; set the token as a secret instead");
+        e.warning(
+            "oauth",
+            "OAuth sign-in is not supported; set the token as a secret instead",
+        );
     }
     if obj.contains_key("requirement") {
-        e.warning("requirement", "companion services are not started by the portal");
+        e.warning(
+            "requirement",
+            "companion services are not started by the portal",
+        );
     }
-    e.unknown_fields(&obj, &["name", "image", "type", "run", "config", "oauth", "requirement", "remote"], "");
+    e.unknown_fields(
+        &obj,
+        &[
+            "name",
+            "image",
+            "type",
+            "run",
+            "config",
+            "oauth",
+            "requirement",
+            "remote",
+        ],
+        "",
+    );
     Some(finish(file, def, policy, d))
 }
 
@@ -421,7 +566,10 @@ config:
         let entries = vec![
             ("SQLite".to_string(), SQLITE.as_bytes().to_vec()),
             ("astra-db".to_string(), ASTRA.as_bytes().to_vec()),
-            ("notion".to_string(), b"name: notion\ntype: remote\nremote: {url: x}\n".to_vec()),
+            (
+                "notion".to_string(),
+                b"name: notion\ntype: remote\nremote: {url: x}\n".to_vec(),
+            ),
         ];
         let p = parse_registry("reg", entries, &Limits::default()).unwrap();
         let ids: Vec<&str> = p.catalog.servers.iter().map(|s| s.id.as_str()).collect();
@@ -435,14 +583,24 @@ config:
         assert_eq!(astra.secrets[0].name.as_str(), "astra-db.application_token");
         assert!(!astra.parameters["endpoint"].required);
         assert_eq!(p.warnings.len(), 1);
-        assert!(p.warnings[0].to_string().starts_with("reg/servers/notion/server.yaml: server notion: type: remote"));
+        assert!(p.warnings[0]
+            .to_string()
+            .starts_with("reg/servers/notion/server.yaml: server notion: type: remote"));
     }
 
     #[test]
     fn registry_host_paths_are_refused_with_the_file_named() {
         let bad = b"name: dock\nimage: docker:cli\nrun:\n  volumes: [/var/run/docker.sock:/var/run/docker.sock]\n";
-        let err = parse_registry("reg", vec![("dock".into(), bad.to_vec())], &Limits::default()).unwrap_err();
+        let err = parse_registry(
+            "reg",
+            vec![("dock".into(), bad.to_vec())],
+            &Limits::default(),
+        )
+        .unwrap_err();
         let e = err.diagnostics.errors().next().unwrap().to_string();
-        assert!(e.starts_with("reg/servers/dock/server.yaml: server dock: volumes[0]: volume"), "{e}");
+        assert!(
+            e.starts_with("reg/servers/dock/server.yaml: server dock: volumes[0]: volume"),
+            "{e}"
+        );
     }
 }

@@ -61,7 +61,9 @@ impl ImageRef {
         };
         if let Some(tag) = &tag {
             if !TAG.is_match(tag) {
-                return Err(bad("the tag must be 1-128 letters, digits, '_', '.' or '-'"));
+                return Err(bad(
+                    "the tag must be 1-128 letters, digits, '_', '.' or '-'",
+                ));
             }
         }
         if name.len() > 255 {
@@ -87,7 +89,11 @@ impl ImageRef {
                 )));
             }
         }
-        Ok(Self { name: name.to_string(), tag, digest })
+        Ok(Self {
+            name: name.to_string(),
+            tag,
+            digest,
+        })
     }
 
     /// This reference with `tag` in place of its own.
@@ -170,7 +176,10 @@ mod tests {
 
     #[test]
     fn with_tag_replaces_the_tag() {
-        let r = ImageRef::parse("ghcr.io/x/y:v1").unwrap().with_tag("v2").unwrap();
+        let r = ImageRef::parse("ghcr.io/x/y:v1")
+            .unwrap()
+            .with_tag("v2")
+            .unwrap();
         assert_eq!(r.to_string(), "ghcr.io/x/y:v2");
     }
 }

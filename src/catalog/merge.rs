@@ -36,7 +36,10 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 fn strip_nulls(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
-            m.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), strip_nulls(v))).collect(),
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -68,7 +71,11 @@ impl std::fmt::Display for Provenance {
         }
         let mut parts = Vec::new();
         if let Some(b) = &self.base {
-            let version = if b.version.is_empty() { String::new() } else { format!("@{}", b.version) };
+            let version = if b.version.is_empty() {
+                String::new()
+            } else {
+                format!("@{}", b.version)
+            };
             parts.push(format!("{}{version} r{}", b.name, b.revision));
         }
         parts.extend(self.overlays.iter().map(|o| format!("+{o}")));
@@ -125,11 +132,21 @@ fn apply_patch(
         Ok(def) => def,
         Err(_) if existing.is_none() => {
             // Removing a base catalog must not break the overlays written for it.
-            d.warning(&file, Some(id), None, "changes a server that no base catalog defines; entry ignored");
+            d.warning(
+                &file,
+                Some(id),
+                None,
+                "changes a server that no base catalog defines; entry ignored",
+            );
             return None;
         }
         Err(e) => {
-            d.error(&file, Some(id), Some(&e.path().to_string()), e.into_inner().to_string());
+            d.error(
+                &file,
+                Some(id),
+                Some(&e.path().to_string()),
+                e.into_inner().to_string(),
+            );
             return None;
         }
     };
@@ -138,9 +155,11 @@ fn apply_patch(
     if d.errors().count() > before {
         return None;
     }
-    let mut source = existing
-        .map(|m| m.source.clone())
-        .unwrap_or(Provenance { base: None, overlays: Vec::new(), custom: false });
+    let mut source = existing.map(|m| m.source.clone()).unwrap_or(Provenance {
+        base: None,
+        overlays: Vec::new(),
+        custom: false,
+    });
     source.overlays.push(layer.clone());
     match pin_image(def) {
         Ok(def) => Some(MergedServer { def, source }),
@@ -180,9 +199,12 @@ pub fn layer(
                 Ok(def) => {
                     out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
                 }
-                Err(e) => {
-                    d.error(&format!("catalog {}", b.name), Some(def.id.as_str()), Some("image"), e)
-                }
+                Err(e) => d.error(
+                    &format!("catalog {}", b.name),
+                    Some(def.id.as_str()),
+                    Some("image"),
+                    e,
+                ),
             }
         }
     }
@@ -217,7 +239,11 @@ pub fn for_user(
         .map(|(id, m)| (id.clone(), Arc::clone(m)))
         .collect();
     for def in custom {
-        let source = Provenance { base: None, overlays: Vec::new(), custom: true };
+        let source = Provenance {
+            base: None,
+            overlays: Vec::new(),
+            custom: true,
+        };
         match pin_image(def.clone()) {
             Ok(def) => {
                 out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
@@ -255,7 +281,8 @@ pub fn merge_user(
 ) -> Result<UserCatalog, Diagnostics> {
     let mut all = merge_all(bases, overlays, [(user, custom)], policy);
     // merge_all answers for every user it is given, and it was given this one.
-    all.remove(&user.id).unwrap_or_else(|| Err(Diagnostics::new()))
+    all.remove(&user.id)
+        .unwrap_or_else(|| Err(Diagnostics::new()))
 }
 
 /// Every user's merged servers; users that see the same overlays share one layering pass.
@@ -312,16 +339,28 @@ mod tests {
     }
 
     fn catalog(servers: Vec<ServerDef>) -> Catalog {
-        Catalog { version: "1.0".into(), name: None, source: None, metadata: Default::default(), servers }
+        Catalog {
+            version: "1.0".into(),
+            name: None,
+            source: None,
+            metadata: Default::default(),
+            servers,
+        }
     }
 
     fn patch(s: &str, fields: Value) -> ServerPatch {
-        let Value::Object(fields) = fields else { panic!() };
+        let Value::Object(fields) = fields else {
+            panic!()
+        };
         ServerPatch { id: id(s), fields }
     }
 
     fn overlay(patches: Vec<ServerPatch>) -> Overlay {
-        Overlay { description: None, applies_to: Visibility::default(), servers: patches }
+        Overlay {
+            description: None,
+            applies_to: Visibility::default(),
+            servers: patches,
+        }
     }
 
     fn user(u: &str, roles: &[&str]) -> UserProfile {
@@ -335,21 +374,44 @@ mod tests {
     #[test]
     fn merge_patch_follows_rfc_7396() {
         let mut t = json!({"a": {"b": 1, "c": 2}, "l": [1, 2], "s": "x"});
-        merge_patch(&mut t, &json!({"a": {"b": 9, "c": null}, "l": [3], "n": {"k": null}}));
+        merge_patch(
+            &mut t,
+            &json!({"a": {"b": 9, "c": null}, "l": [3], "n": {"k": null}}),
+        );
         assert_eq!(t, json!({"a": {"b": 9}, "l": [3], "s": "x", "n": {}}));
     }
 
     #[test]
     fn overlay_changes_only_the_fields_it_names() {
         let base = catalog(vec![server("github")]);
-        let o = overlay(vec![patch("github", json!({"tag": "dev", "env": {"B": "debug", "C": "3"}, "command": ["--y"]}))]);
-        let bases = [BaseLayer { name: &name("official"), revision: 2, catalog: &base }];
-        let overlays = [OverlayLayer { name: &name("dev"), overlay: &o }];
-        let merged = merge_user(&bases, &overlays, &user("u1", &[]), &[], &Policy::default()).unwrap();
+        let o = overlay(vec![patch(
+            "github",
+            json!({"tag": "dev", "env": {"B": "debug", "C": "3"}, "command": ["--y"]}),
+        )]);
+        let bases = [BaseLayer {
+            name: &name("official"),
+            revision: 2,
+            catalog: &base,
+        }];
+        let overlays = [OverlayLayer {
+            name: &name("dev"),
+            overlay: &o,
+        }];
+        let merged =
+            merge_user(&bases, &overlays, &user("u1", &[]), &[], &Policy::default()).unwrap();
         let gh = &merged.servers[0];
         assert_eq!(gh.def.image, "mcp/github:dev");
-        let env: Vec<(&str, &str)> = gh.def.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(env, [("A", "1"), ("B", "debug"), ("C", "3")], "maps merge by key");
+        let env: Vec<(&str, &str)> = gh
+            .def
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            env,
+            [("A", "1"), ("B", "debug"), ("C", "3")],
+            "maps merge by key"
+        );
         assert_eq!(gh.def.command, ["--y"], "lists replace");
         assert_eq!(gh.source.to_string(), "official@1.0 r2 +dev");
     }
@@ -357,10 +419,20 @@ mod tests {
     #[test]
     fn an_overlay_may_remove_a_field_with_null() {
         let base = catalog(vec![server("github")]);
-        let o = overlay(vec![patch("github", json!({"env": {"A": null}, "command": null}))]);
+        let o = overlay(vec![patch(
+            "github",
+            json!({"env": {"A": null}, "command": null}),
+        )]);
         let merged = merge_user(
-            &[BaseLayer { name: &name("b"), revision: 1, catalog: &base }],
-            &[OverlayLayer { name: &name("o"), overlay: &o }],
+            &[BaseLayer {
+                name: &name("b"),
+                revision: 1,
+                catalog: &base,
+            }],
+            &[OverlayLayer {
+                name: &name("o"),
+                overlay: &o,
+            }],
             &user("u1", &[]),
             &[],
             &Policy::default(),
@@ -374,10 +446,20 @@ mod tests {
     #[test]
     fn an_overlay_that_breaks_a_definition_is_reported() {
         let base = catalog(vec![server("github")]);
-        let o = overlay(vec![patch("github", json!({"transport": "sse"})), patch("newone", json!({"tag": "x"}))]);
+        let o = overlay(vec![
+            patch("github", json!({"transport": "sse"})),
+            patch("newone", json!({"tag": "x"})),
+        ]);
         let err = merge_user(
-            &[BaseLayer { name: &name("b"), revision: 1, catalog: &base }],
-            &[OverlayLayer { name: &name("dev"), overlay: &o }],
+            &[BaseLayer {
+                name: &name("b"),
+                revision: 1,
+                catalog: &base,
+            }],
+            &[OverlayLayer {
+                name: &name("dev"),
+                overlay: &o,
+            }],
             &user("u1", &[]),
             &[],
             &Policy::default(),
@@ -396,12 +478,31 @@ mod tests {
         let base = catalog(vec![server("github"), secret]);
         let mut mine = ServerDef::new(id("github"), "me/github");
         mine.tag = Some("mine".into());
-        let bases = [BaseLayer { name: &name("b"), revision: 1, catalog: &base }];
-        let plain = merge_user(&bases, &[], &user("u1", &[]), std::slice::from_ref(&mine), &Policy::default()).unwrap().servers;
+        let bases = [BaseLayer {
+            name: &name("b"),
+            revision: 1,
+            catalog: &base,
+        }];
+        let plain = merge_user(
+            &bases,
+            &[],
+            &user("u1", &[]),
+            std::slice::from_ref(&mine),
+            &Policy::default(),
+        )
+        .unwrap()
+        .servers;
         assert_eq!(plain.len(), 1);
         assert_eq!(plain[0].def.image, "me/github:mine");
         assert!(plain[0].source.custom);
-        let admin = merge_user(&bases, &[], &user("u2", &["admin"]), &[], &Policy::default()).unwrap();
+        let admin = merge_user(
+            &bases,
+            &[],
+            &user("u2", &["admin"]),
+            &[],
+            &Policy::default(),
+        )
+        .unwrap();
         assert_eq!(admin.servers.len(), 2);
     }
 
@@ -410,13 +511,31 @@ mod tests {
         let base = catalog(vec![server("github")]);
         let mut o = overlay(vec![patch("github", json!({"tag": "beta"}))]);
         o.applies_to.roles = vec![Label::parse("beta").unwrap()];
-        let bases = [BaseLayer { name: &name("b"), revision: 1, catalog: &base }];
-        let overlays = [OverlayLayer { name: &name("beta"), overlay: &o }];
+        let bases = [BaseLayer {
+            name: &name("b"),
+            revision: 1,
+            catalog: &base,
+        }];
+        let overlays = [OverlayLayer {
+            name: &name("beta"),
+            overlay: &o,
+        }];
         let u1 = user("u1", &["beta"]);
         let u2 = user("u2", &[]);
-        let all = merge_all(&bases, &overlays, [(&u1, &[][..]), (&u2, &[][..])], &Policy::default());
-        assert_eq!(all[&u1.id].as_ref().unwrap().servers[0].def.image, "mcp/github:beta");
-        assert_eq!(all[&u2.id].as_ref().unwrap().servers[0].def.image, "mcp/github:latest");
+        let all = merge_all(
+            &bases,
+            &overlays,
+            [(&u1, &[][..]), (&u2, &[][..])],
+            &Policy::default(),
+        );
+        assert_eq!(
+            all[&u1.id].as_ref().unwrap().servers[0].def.image,
+            "mcp/github:beta"
+        );
+        assert_eq!(
+            all[&u2.id].as_ref().unwrap().servers[0].def.image,
+            "mcp/github:latest"
+        );
     }
 
     #[test]
@@ -424,7 +543,18 @@ mod tests {
         let a = catalog(vec![ServerDef::new(id("x"), "mcp/from-a")]);
         let z = catalog(vec![ServerDef::new(id("x"), "mcp/from-z")]);
         let (na, nz) = (name("a"), name("z"));
-        let one = [BaseLayer { name: &na, revision: 1, catalog: &a }, BaseLayer { name: &nz, revision: 1, catalog: &z }];
+        let one = [
+            BaseLayer {
+                name: &na,
+                revision: 1,
+                catalog: &a,
+            },
+            BaseLayer {
+                name: &nz,
+                revision: 1,
+                catalog: &z,
+            },
+        ];
         let two = [one[1], one[0]];
         for bases in [&one[..], &two[..]] {
             let m = merge_user(bases, &[], &user("u1", &[]), &[], &Policy::default()).unwrap();
@@ -435,9 +565,24 @@ mod tests {
     #[test]
     fn merged_servers_round_trip_through_json() {
         let base = catalog(vec![server("github")]);
-        let m = merge_user(&[BaseLayer { name: &name("b"), revision: 1, catalog: &base }], &[], &user("u1", &[]), &[], &Policy::default()).unwrap().servers;
+        let m = merge_user(
+            &[BaseLayer {
+                name: &name("b"),
+                revision: 1,
+                catalog: &base,
+            }],
+            &[],
+            &user("u1", &[]),
+            &[],
+            &Policy::default(),
+        )
+        .unwrap()
+        .servers;
         let text = serde_json::to_string(&*m[0]).unwrap();
-        assert!(text.contains("\"source\":{\"base\":{\"name\":\"b\""), "{text}");
+        assert!(
+            text.contains("\"source\":{\"base\":{\"name\":\"b\""),
+            "{text}"
+        );
         let back: MergedServer = serde_json::from_str(&text).unwrap();
         assert_eq!(back, *m[0]);
     }

@@ -10,7 +10,9 @@ use crate::catalog::units::{Cpus, Duration, Memory};
 use crate::ids::{Label, SecretName, ServerId, UserId};
 
 /// How a client talks to the server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transport {
     #[default]
@@ -118,7 +120,10 @@ impl Visibility {
     pub fn admits(&self, user: &UserProfile) -> bool {
         let roles = self.roles.is_empty() || self.roles.iter().any(|r| user.roles.contains(r));
         let orgs = self.organizations.is_empty()
-            || user.organization.as_ref().is_some_and(|o| self.organizations.contains(o));
+            || user
+                .organization
+                .as_ref()
+                .is_some_and(|o| self.organizations.contains(o));
         let users = self.users.is_empty() || self.users.contains(&user.id);
         roles && orgs && users
     }

@@ -48,7 +48,13 @@ fn coerce_scalars_to_text(v: &mut Value) {
 }
 
 /// Reads one server entry into the model and validates it.
-pub fn server(file: &str, index: usize, mut v: Value, policy: &Policy, d: &mut Diagnostics) -> Option<ServerDef> {
+pub fn server(
+    file: &str,
+    index: usize,
+    mut v: Value,
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Option<ServerDef> {
     let name = entry_name(&v, index);
     coerce_scalars_to_text(&mut v);
     match serde_path_to_error::deserialize::<_, ServerDef>(v) {
@@ -59,19 +65,33 @@ pub fn server(file: &str, index: usize, mut v: Value, policy: &Policy, d: &mut D
         Err(e) => {
             let path = e.path().to_string();
             let field = (path != ".").then_some(path);
-            d.error(file, Some(&name), field.as_deref(), e.into_inner().to_string());
+            d.error(
+                file,
+                Some(&name),
+                field.as_deref(),
+                e.into_inner().to_string(),
+            );
             None
         }
     }
 }
 
 /// Sorts servers by id and refuses duplicate ids.
-pub fn sorted_unique(file: &str, mut servers: Vec<ServerDef>, d: &mut Diagnostics) -> Option<Vec<ServerDef>> {
+pub fn sorted_unique(
+    file: &str,
+    mut servers: Vec<ServerDef>,
+    d: &mut Diagnostics,
+) -> Option<Vec<ServerDef>> {
     servers.sort_by(|a, b| a.id.cmp(&b.id));
     let before = d.len();
     for pair in servers.windows(2) {
         if pair[0].id == pair[1].id {
-            d.error(file, Some(pair[0].id.as_str()), Some("id"), "is defined more than once; server ids must be unique");
+            d.error(
+                file,
+                Some(pair[0].id.as_str()),
+                Some("id"),
+                "is defined more than once; server ids must be unique",
+            );
         }
     }
     servers.dedup_by(|a, b| a.id == b.id);
@@ -81,32 +101,60 @@ pub fn sorted_unique(file: &str, mut servers: Vec<ServerDef>, d: &mut Diagnostic
 fn check_top_level(file: &str, obj: &Map<String, Value>, allowed: &[&str], d: &mut Diagnostics) {
     for key in obj.keys() {
         if !allowed.contains(&key.as_str()) {
-            d.error(file, None, Some(key), format!("unknown field; expected one of {}", allowed.join(", ")));
+            d.error(
+                file,
+                None,
+                Some(key),
+                format!("unknown field; expected one of {}", allowed.join(", ")),
+            );
         }
     }
 }
 
-fn header<T: for<'de> Deserialize<'de>>(file: &str, field: &str, v: Option<Value>, d: &mut Diagnostics) -> Option<T> {
+fn header<T: for<'de> Deserialize<'de>>(
+    file: &str,
+    field: &str,
+    v: Option<Value>,
+    d: &mut Diagnostics,
+) -> Option<T> {
     let v = v.unwrap_or(Value::Null);
-    let v = if v.is_null() { Value::Object(Map::new()) } else { v };
+    let v = if v.is_null() {
+        Value::Object(Map::new())
+    } else {
+        v
+    };
     match serde_path_to_error::deserialize::<_, T>(v) {
         Ok(t) => Some(t),
         Err(e) => {
             let path = e.path().to_string();
-            let f = if path == "." { field.to_string() } else { format!("{field}.{path}") };
+            let f = if path == "." {
+                field.to_string()
+            } else {
+                format!("{field}.{path}")
+            };
             d.error(file, None, Some(&f), e.into_inner().to_string());
             None
         }
     }
 }
 
-fn text_field(file: &str, obj: &mut Map<String, Value>, key: &str, d: &mut Diagnostics) -> Option<String> {
+fn text_field(
+    file: &str,
+    obj: &mut Map<String, Value>,
+    key: &str,
+    d: &mut Diagnostics,
+) -> Option<String> {
     match obj.remove(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
-            d.error(file, None, Some(key), format!("must be text, found {other}"));
+            d.error(
+                file,
+                None,
+                Some(key),
+                format!("must be text, found {other}"),
+            );
             None
         }
     }
@@ -117,7 +165,12 @@ fn server_list(file: &str, obj: &mut Map<String, Value>, d: &mut Diagnostics) ->
         Some(Value::Array(items)) => items,
         Some(Value::Null) | None => Vec::new(),
         Some(_) => {
-            d.error(file, None, Some("servers"), "must be a list of server definitions");
+            d.error(
+                file,
+                None,
+                Some("servers"),
+                "must be a list of server definitions",
+            );
             Vec::new()
         }
     }
@@ -126,7 +179,12 @@ fn server_list(file: &str, obj: &mut Map<String, Value>, d: &mut Diagnostics) ->
 /// A native catalog document.
 pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> Option<Catalog> {
     let Value::Object(mut obj) = doc else {
-        d.error(file, None, None, "a catalog must be a mapping with a servers list");
+        d.error(
+            file,
+            None,
+            None,
+            "a catalog must be a mapping with a servers list",
+        );
         return None;
     };
     check_top_level(file, &obj, CATALOG_KEYS, d);
@@ -144,11 +202,22 @@ pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> 
         .filter_map(|(i, v)| server(file, i, v, policy, d))
         .collect();
     let servers = sorted_unique(file, servers, d)?;
-    Some(Catalog { version, name, source, metadata: metadata?, servers })
+    Some(Catalog {
+        version,
+        name,
+        source,
+        metadata: metadata?,
+        servers,
+    })
 }
 
 /// The servers of a custom-server file: a catalog in any format, or a single server entry.
-pub fn single_or_catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> Option<Vec<ServerDef>> {
+pub fn single_or_catalog(
+    file: &str,
+    doc: Value,
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Option<Vec<ServerDef>> {
     if doc.get("id").is_some() && doc.get("servers").is_none() {
         let def = server(file, 0, doc, policy, d)?;
         return Some(vec![def]);
@@ -164,7 +233,12 @@ fn patch_probe(id: &ServerId) -> Value {
 /// An overlay document: partial server entries that change only the fields they name.
 pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
     let Value::Object(mut obj) = doc else {
-        d.error(file, None, None, "an overlay must be a mapping with a servers list");
+        d.error(
+            file,
+            None,
+            None,
+            "an overlay must be a mapping with a servers list",
+        );
         return None;
     };
     check_top_level(file, &obj, OVERLAY_KEYS, d);
@@ -176,17 +250,32 @@ pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
     for (i, item) in items.into_iter().enumerate() {
         let name = entry_name(&item, i);
         let Value::Object(mut fields) = item else {
-            d.error(file, Some(&name), None, "an overlay entry must be a mapping with an id");
+            d.error(
+                file,
+                Some(&name),
+                None,
+                "an overlay entry must be a mapping with an id",
+            );
             continue;
         };
-        let id = match fields.remove("id").as_ref().and_then(Value::as_str).map(ServerId::parse) {
+        let id = match fields
+            .remove("id")
+            .as_ref()
+            .and_then(Value::as_str)
+            .map(ServerId::parse)
+        {
             Some(Ok(id)) => id,
             Some(Err(e)) => {
                 d.error(file, Some(&name), Some("id"), e.to_string());
                 continue;
             }
             None => {
-                d.error(file, Some(&name), Some("id"), "is required: name the server this entry changes");
+                d.error(
+                    file,
+                    Some(&name),
+                    Some("id"),
+                    "is required: name the server this entry changes",
+                );
                 continue;
             }
         };
@@ -197,22 +286,38 @@ pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
         if let Err(e) = serde_path_to_error::deserialize::<_, ServerDef>(probe) {
             let path = e.path().to_string();
             let field = (path != ".").then_some(path);
-            d.error(file, Some(id.as_str()), field.as_deref(), e.into_inner().to_string());
+            d.error(
+                file,
+                Some(id.as_str()),
+                field.as_deref(),
+                e.into_inner().to_string(),
+            );
             continue;
         }
-        let Value::Object(fields) = typed else { continue };
+        let Value::Object(fields) = typed else {
+            continue;
+        };
         patches.push(ServerPatch { id, fields });
     }
     patches.sort_by(|a, b| a.id.cmp(&b.id));
     for pair in patches.windows(2) {
         if pair[0].id == pair[1].id {
-            d.error(file, Some(pair[0].id.as_str()), Some("id"), "appears more than once in this overlay");
+            d.error(
+                file,
+                Some(pair[0].id.as_str()),
+                Some("id"),
+                "appears more than once in this overlay",
+            );
         }
     }
     if d.has_errors() {
         return None;
     }
-    Some(Overlay { description, applies_to: applies_to?, servers: patches })
+    Some(Overlay {
+        description,
+        applies_to: applies_to?,
+        servers: patches,
+    })
 }
 
 /// Parses an overlay file from bytes.
@@ -221,7 +326,10 @@ pub fn parse_overlay(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Overlay
     let mut d = Diagnostics::new();
     match overlay(file, doc, &mut d) {
         Some(o) if !d.has_errors() => Ok(o),
-        _ => Err(Invalid { file: file.to_string(), diagnostics: d }),
+        _ => Err(Invalid {
+            file: file.to_string(),
+            diagnostics: d,
+        }),
     }
 }
 
@@ -235,7 +343,10 @@ pub fn parse_custom(
     let mut d = Diagnostics::new();
     if let Some(servers) = single_or_catalog(file, doc.clone(), &limits.policy, &mut d) {
         return if d.has_errors() {
-            Err(Invalid { file: file.to_string(), diagnostics: d })
+            Err(Invalid {
+                file: file.to_string(),
+                diagnostics: d,
+            })
         } else {
             Ok((servers, d.into_warnings()))
         };
@@ -288,7 +399,10 @@ servers:
         let ids: Vec<&str> = p.catalog.servers.iter().map(|s| s.id.as_str()).collect();
         assert_eq!(ids, ["echo", "github"], "sorted by id");
         assert_eq!(p.catalog.servers[1].env["PORT"], "8080");
-        assert_eq!(p.catalog.servers[1].resources.memory.unwrap().bytes(), 256 << 20);
+        assert_eq!(
+            p.catalog.servers[1].resources.memory.unwrap().bytes(),
+            256 << 20
+        );
     }
 
     #[test]
@@ -311,10 +425,18 @@ servers:
 "#,
         );
         assert_eq!(errs.len(), 4, "{errs:#?}");
-        assert!(errs.iter().any(|e| e.starts_with("c.yaml: server bad id: id: invalid server id")));
-        assert!(errs.iter().any(|e| e.starts_with("c.yaml: server typo: imgae: unknown field `imgae`")));
-        assert!(errs.iter().any(|e| e.starts_with("c.yaml: server mem: resources.memory: invalid memory unit")));
-        assert!(errs.iter().any(|e| e.starts_with("c.yaml: server ok: id: is defined more than once")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("c.yaml: server bad id: id: invalid server id")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("c.yaml: server typo: imgae: unknown field `imgae`")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("c.yaml: server mem: resources.memory: invalid memory unit")));
+        assert!(errs
+            .iter()
+            .any(|e| e.starts_with("c.yaml: server ok: id: is defined more than once")));
     }
 
     #[test]
@@ -325,10 +447,20 @@ servers:
 
     #[test]
     fn overlay_entries_are_type_checked_but_may_be_partial() {
-        let ok = parse_overlay("o.yaml", b"servers:\n  - id: github\n    tag: dev\n    env: {LOG_LEVEL: debug}\n", 1 << 20).unwrap();
+        let ok = parse_overlay(
+            "o.yaml",
+            b"servers:\n  - id: github\n    tag: dev\n    env: {LOG_LEVEL: debug}\n",
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(ok.servers.len(), 1);
         assert_eq!(ok.servers[0].fields.len(), 2);
-        let err = parse_overlay("o.yaml", b"servers:\n  - id: github\n    resources: {cpus: lots}\n  - tag: x\n", 1 << 20).unwrap_err();
+        let err = parse_overlay(
+            "o.yaml",
+            b"servers:\n  - id: github\n    resources: {cpus: lots}\n  - tag: x\n",
+            1 << 20,
+        )
+        .unwrap_err();
         let errs: Vec<String> = err.diagnostics.errors().map(ToString::to_string).collect();
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert!(errs[0].starts_with("o.yaml: server github: resources.cpus: invalid cpus"));
@@ -337,7 +469,8 @@ servers:
 
     #[test]
     fn a_custom_file_may_hold_one_server() {
-        let (servers, _) = parse_custom("s.yaml", b"id: mine\nimage: mcp/mine\n", &Limits::default()).unwrap();
+        let (servers, _) =
+            parse_custom("s.yaml", b"id: mine\nimage: mcp/mine\n", &Limits::default()).unwrap();
         assert_eq!(servers[0].id.as_str(), "mine");
     }
 }

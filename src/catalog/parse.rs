@@ -22,7 +22,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bytes: DEFAULT_MAX_BYTES, policy: Policy::default() }
+        Self {
+            max_bytes: DEFAULT_MAX_BYTES,
+            policy: Policy::default(),
+        }
     }
 }
 
@@ -37,7 +40,10 @@ pub struct Parsed {
 fn refuse(file: &str, message: String) -> Invalid {
     let mut d = Diagnostics::new();
     d.error(file, None, None, message);
-    Invalid { file: file.to_string(), diagnostics: d }
+    Invalid {
+        file: file.to_string(),
+        diagnostics: d,
+    }
 }
 
 /// Refuses a file larger than `max_bytes`; callers check before reading it.
@@ -55,7 +61,13 @@ pub fn check_size(file: &str, len: u64, max_bytes: u64) -> Result<(), Invalid> {
 pub fn load_document(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Value, Invalid> {
     check_size(file, bytes.len() as u64, max_bytes)?;
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        refuse(file, format!("file is not UTF-8 (invalid byte at offset {})", e.valid_up_to()))
+        refuse(
+            file,
+            format!(
+                "file is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
     })?;
     if text.trim().is_empty() {
         return Err(refuse(file, "file is empty".into()));
@@ -100,13 +112,21 @@ fn to_json(yaml: Yaml, at: &str) -> Result<Value, String> {
                     Yaml::Bool(b) => b.to_string(),
                     other => return Err(format!("{at}: mapping key {other:?} must be a string")),
                 };
-                let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+                let path = if at.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{at}.{key}")
+                };
                 out.insert(key, to_json(v, &path)?);
             }
             Value::Object(out)
         }
         Yaml::Tagged(t) => {
-            return Err(format!("{}: YAML tag {} is not supported", if at.is_empty() { "document" } else { at }, t.tag))
+            return Err(format!(
+                "{}: YAML tag {} is not supported",
+                if at.is_empty() { "document" } else { at },
+                t.tag
+            ))
         }
     })
 }
@@ -156,10 +176,13 @@ pub fn parse_catalog(file: &str, bytes: &[u8], limits: &Limits) -> Result<Parsed
     finish(file, catalog, format, d)
 }
 
-/// Parses a Docker MCP registry folder given as `(server folder name, server.yaml bytes)`.
+/// A Docker MCP registry folder's entries: `(server folder name, server.yaml bytes)`.
+pub type RegistryEntries = Vec<(String, Vec<u8>)>;
+
+/// Parses a Docker MCP registry folder.
 pub fn parse_registry(
     dir: &str,
-    entries: Vec<(String, Vec<u8>)>,
+    entries: RegistryEntries,
     limits: &Limits,
 ) -> Result<Parsed, Invalid> {
     let mut d = Diagnostics::new();
@@ -169,7 +192,15 @@ pub fn parse_registry(
         let file = format!("{dir}/servers/{folder}/server.yaml");
         total += bytes.len() as u64;
         if total > limits.max_bytes {
-            d.error(dir, None, None, format!("registry is over the {}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)", limits.max_bytes));
+            d.error(
+                dir,
+                None,
+                None,
+                format!(
+                    "registry is over the {}-byte limit (MCP_PORTAL_MAX_CATALOG_BYTES)",
+                    limits.max_bytes
+                ),
+            );
             break;
         }
         match load_document(&file, &bytes, limits.max_bytes) {
@@ -178,7 +209,12 @@ pub fn parse_registry(
         }
     }
     if servers.is_empty() && !d.has_errors() {
-        d.error(dir, None, None, "no servers/<name>/server.yaml entries found");
+        d.error(
+            dir,
+            None,
+            None,
+            "no servers/<name>/server.yaml entries found",
+        );
     }
     let catalog = native::sorted_unique(dir, servers, &mut d).map(|servers| Catalog {
         version: String::new(),
@@ -197,10 +233,15 @@ fn finish(
     d: Diagnostics,
 ) -> Result<Parsed, Invalid> {
     match catalog {
-        Some(catalog) if !d.has_errors() => {
-            Ok(Parsed { catalog, format, warnings: d.into_warnings() })
-        }
-        _ => Err(Invalid { file: file.to_string(), diagnostics: d }),
+        Some(catalog) if !d.has_errors() => Ok(Parsed {
+            catalog,
+            format,
+            warnings: d.into_warnings(),
+        }),
+        _ => Err(Invalid {
+            file: file.to_string(),
+            diagnostics: d,
+        }),
     }
 }
 
@@ -216,7 +257,10 @@ mod tests {
 
     #[test]
     fn refuses_oversized_files_before_parsing() {
-        let limits = Limits { max_bytes: 10, ..Limits::default() };
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
         let err = parse_catalog("c.yaml", b"servers: []\n# padding", &limits).unwrap_err();
         let msg = err.diagnostics.errors().next().unwrap().to_string();
         assert!(msg.contains("over the 10-byte limit"), "{msg}");
@@ -261,7 +305,8 @@ mod tests {
     #[test]
     fn json_and_yaml_give_the_same_catalog() {
         let yaml = b"version: '1'\nservers:\n  - id: a\n    image: mcp/a\n    env: {X: '1'}\n";
-        let json = br#"{"version": "1", "servers": [{"id": "a", "image": "mcp/a", "env": {"X": "1"}}]}"#;
+        let json =
+            br#"{"version": "1", "servers": [{"id": "a", "image": "mcp/a", "env": {"X": "1"}}]}"#;
         let a = parse_catalog("c.yaml", yaml, &Limits::default()).unwrap();
         let b = parse_catalog("c.json", json, &Limits::default()).unwrap();
         assert_eq!(a, b);

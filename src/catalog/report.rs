@@ -69,11 +69,23 @@ impl Diagnostics {
         });
     }
 
-    pub fn error(&mut self, file: &str, server: Option<&str>, field: Option<&str>, msg: impl Into<String>) {
+    pub fn error(
+        &mut self,
+        file: &str,
+        server: Option<&str>,
+        field: Option<&str>,
+        msg: impl Into<String>,
+    ) {
         self.push(Severity::Error, file, server, field, msg);
     }
 
-    pub fn warning(&mut self, file: &str, server: Option<&str>, field: Option<&str>, msg: impl Into<String>) {
+    pub fn warning(
+        &mut self,
+        file: &str,
+        server: Option<&str>,
+        field: Option<&str>,
+        msg: impl Into<String>,
+    ) {
         self.push(Severity::Warning, file, server, field, msg);
     }
 
@@ -90,7 +102,9 @@ impl Diagnostics {
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -107,7 +121,10 @@ impl Diagnostics {
 
     /// Only the warnings, for keeping beside an accepted input.
     pub fn into_warnings(self) -> Vec<Diagnostic> {
-        self.items.into_iter().filter(|d| d.severity == Severity::Warning).collect()
+        self.items
+            .into_iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .collect()
     }
 }
 
@@ -129,7 +146,13 @@ mod tests {
         d.error("c.yaml", Some("github"), Some("image"), "must not be empty");
         d.warning("c.yaml", None, None, "note");
         let shown: Vec<String> = d.iter().map(ToString::to_string).collect();
-        assert_eq!(shown, ["c.yaml: server github: image: must not be empty", "c.yaml: note"]);
+        assert_eq!(
+            shown,
+            [
+                "c.yaml: server github: image: must not be empty",
+                "c.yaml: note"
+            ]
+        );
         assert!(d.has_errors());
         assert_eq!(d.into_warnings().len(), 1);
     }

@@ -45,7 +45,9 @@ pub fn parse(text: &str) -> Result<Vec<Segment<'_>>, String> {
         let path = pieces.next().unwrap_or_default();
         let path_ok = !path.is_empty()
             && path.split('.').all(|p| {
-                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             });
         if !path_ok {
             return Err(format!(
@@ -111,7 +113,9 @@ pub fn resolve(text: &str, params: &BTreeMap<String, String>) -> Result<String, 
                 let mut value = params.get(r.param()).cloned();
                 for f in &r.filters {
                     value = match (*f, value) {
-                        ("volume", v) => v.map(|v| v.split(':').next().unwrap_or_default().to_string()),
+                        ("volume", v) => {
+                            v.map(|v| v.split(':').next().unwrap_or_default().to_string())
+                        }
                         ("volume-target", v) => {
                             v.map(|v| v.rsplit(':').next().unwrap_or_default().to_string())
                         }
@@ -134,7 +138,10 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -143,7 +150,10 @@ mod tests {
         assert_eq!(segs.len(), 3);
         assert_eq!(
             segs[1],
-            Segment::Ref(Reference { path: "time.timezone", filters: vec!["or:UTC"] })
+            Segment::Ref(Reference {
+                path: "time.timezone",
+                filters: vec!["or:UTC"]
+            })
         );
     }
 
@@ -158,13 +168,18 @@ mod tests {
     #[test]
     fn reports_unknown_filters_by_name() {
         assert_eq!(unknown_filters("{{a.b|volume|shout}}").unwrap(), ["shout"]);
-        assert!(unknown_filters("{{a.b|mount_as:/x|or:y}}").unwrap().is_empty());
+        assert!(unknown_filters("{{a.b|mount_as:/x|or:y}}")
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn resolves_parameters_and_defaults() {
         let p = params(&[("timezone", "Europe/Paris"), ("path", "/src:/work")]);
-        assert_eq!(resolve("TZ={{time.timezone}}", &p).unwrap(), "TZ=Europe/Paris");
+        assert_eq!(
+            resolve("TZ={{time.timezone}}", &p).unwrap(),
+            "TZ=Europe/Paris"
+        );
         assert_eq!(resolve("{{x.path|volume-target}}", &p).unwrap(), "/work");
         assert_eq!(resolve("{{x.path|volume}}", &p).unwrap(), "/src");
         assert_eq!(resolve("{{x.level|or:info}}", &p).unwrap(), "info");

@@ -112,7 +112,9 @@ impl Cpus {
 
     pub fn from_f64(value: f64) -> Result<Self, String> {
         if !value.is_finite() || value <= 0.0 {
-            return Err(format!("invalid cpus {value}: use a positive number such as 0.5"));
+            return Err(format!(
+                "invalid cpus {value}: use a positive number such as 0.5"
+            ));
         }
         let millis = (value * 1000.0).round();
         if millis > f64::from(MAX_MILLICPUS) {
@@ -171,7 +173,8 @@ impl Duration {
         let t = text.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (digits, unit) = t.split_at(split);
-        let bad = || format!("invalid duration {text:?}: use a number with ms, s, m or h, e.g. 30s");
+        let bad =
+            || format!("invalid duration {text:?}: use a number with ms, s, m or h, e.g. 30s");
         let n: u64 = digits.parse().map_err(|_| bad())?;
         let mult = match unit {
             "ms" => 1,
@@ -182,7 +185,9 @@ impl Duration {
         };
         let ms = n.checked_mul(mult).ok_or_else(bad)?;
         if ms == 0 || ms > 24 * 3_600_000 {
-            return Err(format!("duration {text:?} is out of range: use between 1ms and 24h"));
+            return Err(format!(
+                "duration {text:?} is out of range: use between 1ms and 24h"
+            ));
         }
         Ok(Self(ms))
     }

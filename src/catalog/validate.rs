@@ -12,8 +12,13 @@ use crate::catalog::volume::{HostPathPolicy, VolumeSpec};
 use crate::ids::check_env_name;
 
 /// Environment variables the portal sets itself (issue 3); a catalog may not override them.
-pub const RESERVED_ENV: &[&str] =
-    &["MCP_USER_ID", "MCP_SERVER_ID", "MCP_NETWORK_NAME", "MCP_TRANSPORT", "MCP_SERVER_PORT"];
+pub const RESERVED_ENV: &[&str] = &[
+    "MCP_USER_ID",
+    "MCP_SERVER_ID",
+    "MCP_NETWORK_NAME",
+    "MCP_TRANSPORT",
+    "MCP_SERVER_PORT",
+];
 
 /// What validation depends on beyond the definition itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -31,13 +36,7 @@ pub fn image_ref(def: &ServerDef) -> Result<ImageRef, String> {
     Ok(image.pinned())
 }
 
-fn check_text(
-    d: &mut Diagnostics,
-    file: &str,
-    id: &str,
-    field: &str,
-    value: &str,
-) {
+fn check_text(d: &mut Diagnostics, file: &str, id: &str, field: &str, value: &str) {
     if value.contains('\0') {
         d.error(file, Some(id), Some(field), "contains a NUL character");
         return;
@@ -59,10 +58,15 @@ fn check_text(
 
 pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Diagnostics) {
     let id = def.id.as_str();
-    let err = |d: &mut Diagnostics, field: &str, msg: String| d.error(file, Some(id), Some(field), msg);
+    let err =
+        |d: &mut Diagnostics, field: &str, msg: String| d.error(file, Some(id), Some(field), msg);
 
     if let Err(e) = image_ref(def) {
-        let field = if def.tag.is_some() && ImageRef::parse(&def.image).is_ok() { "tag" } else { "image" };
+        let field = if def.tag.is_some() && ImageRef::parse(&def.image).is_ok() {
+            "tag"
+        } else {
+            "image"
+        };
         err(d, field, e);
     }
     for (field, value, max) in [
@@ -81,7 +85,10 @@ pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Dia
         (true, None) => err(
             d,
             "port",
-            format!("transport {} needs the container port the server listens on", def.transport.as_str()),
+            format!(
+                "transport {} needs the container port the server listens on",
+                def.transport.as_str()
+            ),
         ),
         (true, Some(0)) => err(d, "port", "must be between 1 and 65535".into()),
         (false, Some(_)) => err(
@@ -114,12 +121,24 @@ pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Dia
         if let Err(e) = check_env_name(&s.env) {
             err(d, &format!("{field}.env"), e.to_string());
         } else if env_names.contains(s.env.as_str()) {
-            err(d, &format!("{field}.env"), format!("{} is also set in env; keep one", s.env));
+            err(
+                d,
+                &format!("{field}.env"),
+                format!("{} is also set in env; keep one", s.env),
+            );
         } else if RESERVED_ENV.contains(&s.env.as_str()) {
-            err(d, &format!("{field}.env"), format!("{} is set by the portal itself", s.env));
+            err(
+                d,
+                &format!("{field}.env"),
+                format!("{} is set by the portal itself", s.env),
+            );
         }
         if !secret_names.insert(s.name.as_str()) {
-            err(d, &format!("{field}.name"), format!("secret {} is listed twice", s.name));
+            err(
+                d,
+                &format!("{field}.name"),
+                format!("secret {} is listed twice", s.name),
+            );
         }
         env_names.insert(&s.env);
     }
@@ -144,44 +163,77 @@ pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Dia
     if let Some(h) = &def.health_check {
         let needs_port = matches!(h.kind, HealthKind::Tcp | HealthKind::Http | HealthKind::Mcp);
         if needs_port && !def.transport.is_http() {
-            err(d, "health_check.type", "tcp, http and mcp checks need an HTTP transport; use process for stdio servers".into());
+            err(
+                d,
+                "health_check.type",
+                "tcp, http and mcp checks need an HTTP transport; use process for stdio servers"
+                    .into(),
+            );
         }
         match (&h.kind, &h.path) {
-            (HealthKind::Http, None) => err(d, "health_check.path", "an http check needs a path such as /healthz".into()),
+            (HealthKind::Http, None) => err(
+                d,
+                "health_check.path",
+                "an http check needs a path such as /healthz".into(),
+            ),
             (HealthKind::Http, Some(p)) if !p.starts_with('/') => {
                 err(d, "health_check.path", format!("{p:?} must start with '/'"))
             }
             (HealthKind::Http, Some(_)) => {}
-            (_, Some(_)) => err(d, "health_check.path", "only http checks take a path".into()),
+            (_, Some(_)) => err(
+                d,
+                "health_check.path",
+                "only http checks take a path".into(),
+            ),
             (_, None) => {}
         }
         if let (Some(i), Some(t)) = (h.interval, h.timeout) {
             if t > i {
-                err(d, "health_check.timeout", format!("{t} is longer than the interval {i}"));
+                err(
+                    d,
+                    "health_check.timeout",
+                    format!("{t} is longer than the interval {i}"),
+                );
             }
         }
         if matches!(h.retries, Some(0) | Some(101..)) {
-            err(d, "health_check.retries", "must be between 1 and 100".into());
+            err(
+                d,
+                "health_check.retries",
+                "must be between 1 and 100".into(),
+            );
         }
     }
 
     for name in def.parameters.keys() {
         let ok = !name.is_empty()
             && name.len() <= 64
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
         if !ok {
-            err(d, &format!("parameters.{name}"), "use 1-64 letters, digits, '_', '-' or '.'".into());
+            err(
+                d,
+                &format!("parameters.{name}"),
+                "use 1-64 letters, digits, '_', '-' or '.'".into(),
+            );
         }
     }
 
     if let Some(user) = &def.user {
         let plain = !user.is_empty()
             && user.len() <= 64
-            && user.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
         if template::has_template(user) {
             check_text(d, file, id, "user", user);
         } else if !plain {
-            err(d, "user", format!("{user:?} is not a user name or uid[:gid]"));
+            err(
+                d,
+                "user",
+                format!("{user:?} is not a user name or uid[:gid]"),
+            );
         }
     }
 
@@ -228,11 +280,21 @@ mod tests {
         let errs = errors(&s);
         assert_eq!(errs.len(), 6, "{errs:#?}");
         assert!(errs[0].starts_with("c.yaml: server demo: image: invalid image reference"));
-        assert!(errs.iter().any(|e| e.contains(": port: transport streamable-http needs")));
-        assert!(errs.iter().any(|e| e.contains(": env.1BAD: invalid environment variable name")));
-        assert!(errs.iter().any(|e| e.contains(": env.MCP_USER_ID: is set by the portal")));
-        assert!(errs.iter().any(|e| e.contains(": volumes[0]: volume \"/etc:/host-etc\" mounts host path")));
-        assert!(errs.iter().any(|e| e.contains(": resources.pids: must be at least 1")));
+        assert!(errs
+            .iter()
+            .any(|e| e.contains(": port: transport streamable-http needs")));
+        assert!(errs
+            .iter()
+            .any(|e| e.contains(": env.1BAD: invalid environment variable name")));
+        assert!(errs
+            .iter()
+            .any(|e| e.contains(": env.MCP_USER_ID: is set by the portal")));
+        assert!(errs
+            .iter()
+            .any(|e| e.contains(": volumes[0]: volume \"/etc:/host-etc\" mounts host path")));
+        assert!(errs
+            .iter()
+            .any(|e| e.contains(": resources.pids: must be at least 1")));
     }
 
     #[test]
@@ -254,8 +316,14 @@ mod tests {
     fn secrets_must_not_collide_with_env() {
         let mut s = def();
         s.env.insert("TOKEN".into(), "x".into());
-        s.secrets.push(SecretRef { name: SecretName::parse("a.token").unwrap(), env: "TOKEN".into() });
-        s.secrets.push(SecretRef { name: SecretName::parse("a.token").unwrap(), env: "OTHER".into() });
+        s.secrets.push(SecretRef {
+            name: SecretName::parse("a.token").unwrap(),
+            env: "TOKEN".into(),
+        });
+        s.secrets.push(SecretRef {
+            name: SecretName::parse("a.token").unwrap(),
+            env: "OTHER".into(),
+        });
         let errs = errors(&s);
         assert_eq!(errs.len(), 2, "{errs:#?}");
         assert!(errs[0].contains("secrets[0].env: TOKEN is also set in env"));
@@ -282,6 +350,9 @@ mod tests {
         assert!(!d.has_errors());
         let w: Vec<String> = d.warnings().map(ToString::to_string).collect();
         assert_eq!(w.len(), 1);
-        assert!(w[0].contains("env.P: unknown template filter \"shout\""), "{w:?}");
+        assert!(
+            w[0].contains("env.P: unknown template filter \"shout\""),
+            "{w:?}"
+        );
     }
 }

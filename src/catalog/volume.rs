@@ -49,7 +49,9 @@ pub struct HostPathPolicy {
 
 impl HostPathPolicy {
     pub fn allows(&self, path: &str) -> bool {
-        self.allowed.iter().any(|prefix| Path::new(path).starts_with(Path::new(prefix)))
+        self.allowed
+            .iter()
+            .any(|prefix| Path::new(path).starts_with(Path::new(prefix)))
     }
 }
 
@@ -67,9 +69,14 @@ fn check_relative(rest: &str, spec: &str) -> Result<String, String> {
 
 fn check_absolute(path: &str, what: &str, spec: &str) -> Result<(), String> {
     if !path.starts_with('/') {
-        return Err(format!("volume {spec:?}: the {what} {path:?} must be an absolute path"));
+        return Err(format!(
+            "volume {spec:?}: the {what} {path:?} must be an absolute path"
+        ));
     }
-    if Path::new(path).components().any(|c| c == Component::ParentDir) {
+    if Path::new(path)
+        .components()
+        .any(|c| c == Component::ParentDir)
+    {
         return Err(format!("volume {spec:?}: the {what} must not contain '..'"));
     }
     Ok(())
@@ -86,7 +93,9 @@ impl VolumeSpec {
             [s, t, "ro"] => (*s, *t, true),
             [s, t, "rw"] => (*s, *t, false),
             [_, _, mode] => {
-                return Err(format!("volume {spec:?}: unknown mode {mode:?}, use ro or rw"))
+                return Err(format!(
+                    "volume {spec:?}: unknown mode {mode:?}, use ro or rw"
+                ))
             }
             _ => {
                 return Err(format!(
@@ -133,9 +142,15 @@ impl VolumeSpec {
         {
             Source::Named(source.to_string())
         } else {
-            return Err(format!("volume {spec:?}: {source:?} is not a valid volume name"));
+            return Err(format!(
+                "volume {spec:?}: {source:?} is not a valid volume name"
+            ));
         };
-        Ok(Self { source, target: target.to_string(), read_only })
+        Ok(Self {
+            source,
+            target: target.to_string(),
+            read_only,
+        })
     }
 
     /// Refuses a host path the admin has not allowed.
@@ -199,10 +214,17 @@ mod tests {
     fn host_paths_need_the_admins_permission() {
         let v = VolumeSpec::parse("/var/run/docker.sock:/var/run/docker.sock").unwrap();
         let none = HostPathPolicy::default();
-        assert!(v.check_policy(&none, "s").unwrap_err().contains("MCP_PORTAL_ALLOWED_HOST_PATHS"));
-        let allow = HostPathPolicy { allowed: vec!["/var/run".into()] };
+        assert!(v
+            .check_policy(&none, "s")
+            .unwrap_err()
+            .contains("MCP_PORTAL_ALLOWED_HOST_PATHS"));
+        let allow = HostPathPolicy {
+            allowed: vec!["/var/run".into()],
+        };
         assert!(v.check_policy(&allow, "s").is_ok());
-        let near_miss = HostPathPolicy { allowed: vec!["/var/ru".into()] };
+        let near_miss = HostPathPolicy {
+            allowed: vec!["/var/ru".into()],
+        };
         assert!(v.check_policy(&near_miss, "s").is_err());
     }
 }

@@ -61,9 +61,15 @@ pub fn regen_line(r: &RegenReport) -> Option<String> {
     if r.regenerated.is_empty() && r.failed.is_empty() {
         return None;
     }
-    let mut line = format!("regenerated the merged catalogs of {}", plural(r.regenerated.len(), "user", "users"));
+    let mut line = format!(
+        "regenerated the merged catalogs of {}",
+        plural(r.regenerated.len(), "user", "users")
+    );
     if !r.failed.is_empty() {
-        line.push_str(&format!("; {} failed", plural(r.failed.len(), "error", "errors")));
+        line.push_str(&format!(
+            "; {} failed",
+            plural(r.failed.len(), "error", "errors")
+        ));
     }
     Some(line)
 }
@@ -74,7 +80,11 @@ fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> 
     }
     output::warnings(&r.warnings);
     if r.changed {
-        let version = if r.version.is_empty() { String::new() } else { format!("version {}, ", r.version) };
+        let version = if r.version.is_empty() {
+            String::new()
+        } else {
+            format!("version {}, ", r.version)
+        };
         println!(
             "{verb} catalog {} revision {} ({version}{}, sha256 {})",
             r.name,
@@ -83,7 +93,10 @@ fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> 
             short(&r.sha256)
         );
     } else {
-        println!("catalog {} unchanged: revision {} is current", r.name, r.revision);
+        println!(
+            "catalog {} unchanged: revision {} is current",
+            r.name, r.revision
+        );
     }
     if let Some(line) = regen_line(&r.regenerated) {
         println!("{line}");
@@ -107,12 +120,20 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
                 Some(n) => n,
                 None => {
                     let folder = dir.canonicalize().unwrap_or(dir.clone());
-                    let base = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+                    let base = folder
+                        .file_name()
+                        .and_then(|n| n.to_str())
+                        .unwrap_or_default()
+                        .to_string();
                     CatalogName::parse(&base)
                         .map_err(|e| anyhow::anyhow!("{e}; give the catalog a name with --name"))?
                 }
             };
-            print_upload(&portal.import_registry(&shown, entries, Some(name))?, "imported", json)
+            print_upload(
+                &portal.import_registry(&shown, entries, Some(name))?,
+                "imported",
+                json,
+            )
         }
         CatalogCmd::Ls => {
             let list = portal.list_catalogs()?;
@@ -132,7 +153,12 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
                     ]
                 })
                 .collect::<Vec<_>>();
-            table(&["NAME", "REVISION", "VERSION", "SERVERS", "FORMAT", "UPLOADED"], &rows);
+            table(
+                &[
+                    "NAME", "REVISION", "VERSION", "SERVERS", "FORMAT", "UPLOADED",
+                ],
+                &rows,
+            );
             Ok(())
         }
         CatalogCmd::History { name } => {
@@ -153,7 +179,17 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
                     ]
                 })
                 .collect::<Vec<_>>();
-            table(&[" REVISION", "VERSION", "SERVERS", "SHA256", "UPLOADED", "FILE"], &rows);
+            table(
+                &[
+                    " REVISION",
+                    "VERSION",
+                    "SERVERS",
+                    "SHA256",
+                    "UPLOADED",
+                    "FILE",
+                ],
+                &rows,
+            );
             Ok(())
         }
         CatalogCmd::Rollback { name, to } => {
@@ -179,7 +215,12 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
                 portal.validate_catalog(&shown, &bytes)?
             };
             if json {
-                let ids: Vec<&str> = parsed.catalog.servers.iter().map(|s| s.id.as_str()).collect();
+                let ids: Vec<&str> = parsed
+                    .catalog
+                    .servers
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect();
                 return output::json(&json!({
                     "valid": true,
                     "format": parsed.format,
@@ -204,9 +245,14 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
             for f in &r.failed {
                 eprintln!("error: {f}");
             }
-            println!("{}", regen_line(&r).unwrap_or_else(|| "no users to regenerate".into()));
+            println!(
+                "{}",
+                regen_line(&r).unwrap_or_else(|| "no users to regenerate".into())
+            );
             if !r.failed.is_empty() {
-                anyhow::bail!("some merged catalogs could not be regenerated; fix the errors above");
+                anyhow::bail!(
+                    "some merged catalogs could not be regenerated; fix the errors above"
+                );
             }
             Ok(())
         }

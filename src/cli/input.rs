@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
-use crate::catalog::parse::check_size;
+use crate::catalog::parse::{check_size, RegistryEntries};
 
 /// Reads FILE (or stdin for `-`) and returns the name to report it under with its bytes.
 pub fn read_file(path: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<u8>)> {
@@ -32,12 +32,16 @@ pub fn read_file(path: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<u8>
 }
 
 /// Reads a Docker MCP registry folder: `DIR/servers/<name>/server.yaml` (or `DIR/<name>/server.yaml`).
-pub fn read_registry(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<(String, Vec<u8>)>)> {
+pub fn read_registry(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, RegistryEntries)> {
     let name = dir.display().to_string();
     if !dir.is_dir() {
         bail!("{name} is not a folder; give the folder that holds servers/<name>/server.yaml");
     }
-    let servers: PathBuf = if dir.join("servers").is_dir() { dir.join("servers") } else { dir.to_path_buf() };
+    let servers: PathBuf = if dir.join("servers").is_dir() {
+        dir.join("servers")
+    } else {
+        dir.to_path_buf()
+    };
     let mut folders: Vec<PathBuf> = fs::read_dir(&servers)
         .with_context(|| format!("cannot list {}", servers.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -47,9 +51,15 @@ pub fn read_registry(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<
     let mut entries = Vec::new();
     for folder in folders {
         let file = folder.join("server.yaml");
-        let folder_name = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let folder_name = folder
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
         let shown = file.display().to_string();
-        let len = fs::metadata(&file).with_context(|| format!("cannot read {shown}"))?.len();
+        let len = fs::metadata(&file)
+            .with_context(|| format!("cannot read {shown}"))?
+            .len();
         check_size(&shown, len, max_bytes)?;
         let bytes = fs::read(&file).with_context(|| format!("cannot read {shown}"))?;
         entries.push((folder_name, bytes));

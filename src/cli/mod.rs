@@ -33,7 +33,13 @@ Exit codes:
 )]
 pub struct Cli {
     /// The portal's data folder
-    #[arg(long, global = true, env = "MCP_PORTAL_DATA_DIR", default_value = "./data", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_PORTAL_DATA_DIR",
+        default_value = "./data",
+        value_name = "DIR"
+    )]
     pub data_dir: PathBuf,
 
     /// Print data as JSON
@@ -110,6 +116,9 @@ mod tests {
     #[test]
     fn ids_are_validated_while_parsing() {
         let err = Cli::try_parse_from(["portalctl", "servers", "--user", "bad/id"]).unwrap_err();
-        assert!(err.to_string().contains("invalid user id \"bad/id\""), "{err}");
+        assert!(
+            err.to_string().contains("invalid user id \"bad/id\""),
+            "{err}"
+        );
     }
 }

@@ -22,7 +22,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) {
                 out.push_str("  ");
             }
             out.push_str(cell);
-            out.extend(std::iter::repeat_n(' ', w.saturating_sub(cell.chars().count())));
+            out.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(cell.chars().count()),
+            ));
         }
         out.trim_end().to_string()
     };

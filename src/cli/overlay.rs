@@ -37,7 +37,11 @@ pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
             }
             output::warnings(&r.warnings);
             let verb = if r.replaced { "replaced" } else { "stored" };
-            println!("{verb} overlay {} ({})", r.name, plural(r.servers, "server entry", "server entries"));
+            println!(
+                "{verb} overlay {} ({})",
+                r.name,
+                plural(r.servers, "server entry", "server entries")
+            );
             if let Some(line) = regen_line(&r.regenerated) {
                 println!("{line}");
             }
@@ -56,8 +60,17 @@ pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
                     applies.extend(who.roles.iter().map(|r| format!("role:{r}")));
                     applies.extend(who.organizations.iter().map(|r| format!("org:{r}")));
                     applies.extend(who.users.iter().map(|r| format!("user:{r}")));
-                    let applies = if applies.is_empty() { "everyone".to_string() } else { applies.join(",") };
-                    vec![o.name.to_string(), o.servers.to_string(), applies, time(&o.uploaded_at)]
+                    let applies = if applies.is_empty() {
+                        "everyone".to_string()
+                    } else {
+                        applies.join(",")
+                    };
+                    vec![
+                        o.name.to_string(),
+                        o.servers.to_string(),
+                        applies,
+                        time(&o.uploaded_at),
+                    ]
                 })
                 .collect::<Vec<_>>();
             table(&["NAME", "SERVERS", "APPLIES TO", "UPLOADED"], &rows);

@@ -22,7 +22,10 @@ pub fn run(portal: &Portal, args: ServersArgs, json: bool) -> anyhow::Result<()>
         .iter()
         .filter(|s| {
             args.category.as_ref().is_none_or(|c| {
-                s.def.category.as_ref().is_some_and(|sc| sc.eq_ignore_ascii_case(c))
+                s.def
+                    .category
+                    .as_ref()
+                    .is_some_and(|sc| sc.eq_ignore_ascii_case(c))
             })
         })
         .map(|s| &**s)
@@ -44,6 +47,9 @@ pub fn run(portal: &Portal, args: ServersArgs, json: bool) -> anyhow::Result<()>
             ]
         })
         .collect::<Vec<_>>();
-    table(&["ID", "IMAGE", "TRANSPORT", "CATEGORY", "SECRETS", "SOURCE"], &rows);
+    table(
+        &["ID", "IMAGE", "TRANSPORT", "CATEGORY", "SECRETS", "SOURCE"],
+        &rows,
+    );
     Ok(())
 }

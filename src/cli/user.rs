@@ -47,7 +47,9 @@ pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
                     vec![
                         u.id.to_string(),
                         output::or_dash(&roles.join(",")),
-                        u.organization.as_ref().map_or("-".into(), ToString::to_string),
+                        u.organization
+                            .as_ref()
+                            .map_or("-".into(), ToString::to_string),
                         u.custom_servers.to_string(),
                         time(&u.created_at),
                     ]

@@ -8,7 +8,7 @@ use super::servers::RegenReport;
 use super::snapshot::Snapshot;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::Format;
-use crate::catalog::parse::{parse_catalog, parse_registry, Parsed};
+use crate::catalog::parse::{parse_catalog, parse_registry, Parsed, RegistryEntries};
 use crate::catalog::report::{Diagnostic, Invalid};
 use crate::ids::CatalogName;
 use crate::store::{sha256_hex, Loaded, StoredCatalog};
@@ -58,17 +58,30 @@ fn not_found(name: &CatalogName) -> PortalError {
 
 impl Portal {
     /// Parses and validates a catalog file; stores nothing.
-    pub fn validate_catalog(&self, file: &str, bytes: &[u8]) -> std::result::Result<Parsed, Invalid> {
+    pub fn validate_catalog(
+        &self,
+        file: &str,
+        bytes: &[u8],
+    ) -> std::result::Result<Parsed, Invalid> {
         parse_catalog(file, bytes, &self.config.limits())
     }
 
     /// Parses and validates a Docker MCP registry folder; stores nothing.
-    pub fn validate_registry(&self, dir: &str, entries: Vec<(String, Vec<u8>)>) -> std::result::Result<Parsed, Invalid> {
+    pub fn validate_registry(
+        &self,
+        dir: &str,
+        entries: RegistryEntries,
+    ) -> std::result::Result<Parsed, Invalid> {
         parse_registry(dir, entries, &self.config.limits())
     }
 
     /// Validates a catalog file and stores it as the catalog's next revision.
-    pub fn upload_catalog(&self, file: &str, bytes: &[u8], name: Option<CatalogName>) -> Result<UploadReport> {
+    pub fn upload_catalog(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
         let parsed = parse_catalog(file, bytes, &self.config.limits())?;
         self.store_catalog(file, sha256_hex(bytes), parsed, name)
     }
@@ -77,7 +90,7 @@ impl Portal {
     pub fn import_registry(
         &self,
         dir: &str,
-        entries: Vec<(String, Vec<u8>)>,
+        entries: RegistryEntries,
         name: Option<CatalogName>,
     ) -> Result<UploadReport> {
         let mut digest_input = Vec::new();
@@ -90,7 +103,13 @@ impl Portal {
         self.store_catalog(dir, sha256_hex(&digest_input), parsed, name)
     }
 
-    fn store_catalog(&self, file: &str, sha256: String, parsed: Parsed, name: Option<CatalogName>) -> Result<UploadReport> {
+    fn store_catalog(
+        &self,
+        file: &str,
+        sha256: String,
+        parsed: Parsed,
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
         let name = match name {
             Some(n) => n,
             None => {
@@ -119,7 +138,13 @@ impl Portal {
                 });
             }
         }
-        let revision = self.store.base_revisions(&name)?.last().copied().unwrap_or(0) + 1;
+        let revision = self
+            .store
+            .base_revisions(&name)?
+            .last()
+            .copied()
+            .unwrap_or(0)
+            + 1;
         let record = StoredCatalog {
             revision,
             uploaded_at: Self::now(),
@@ -129,7 +154,13 @@ impl Portal {
             warnings: parsed.warnings.clone(),
             catalog: parsed.catalog,
         };
-        snapshot.bases.insert(name.clone(), Loaded { value: record.clone(), sha256: String::new() });
+        snapshot.bases.insert(
+            name.clone(),
+            Loaded {
+                value: record.clone(),
+                sha256: String::new(),
+            },
+        );
         let merge_warnings = snapshot.check(file, &self.config.limits().policy)?;
         self.store.write_base(&name, &record)?;
         let regenerated = self.regenerate_locked(None, false)?;
@@ -167,7 +198,10 @@ impl Portal {
     /// Every stored revision of a catalog, newest first.
     pub fn catalog_history(&self, name: &CatalogName) -> Result<Vec<RevisionSummary>> {
         let _lock = self.store.lock()?;
-        let current = self.store.current_revision(name)?.ok_or_else(|| not_found(name))?;
+        let current = self
+            .store
+            .current_revision(name)?
+            .ok_or_else(|| not_found(name))?;
         let mut out = Vec::new();
         for rev in self.store.base_revisions(name)?.into_iter().rev() {
             if let Some(l) = self.store.read_base(name, rev)? {
@@ -188,7 +222,10 @@ impl Portal {
     /// Makes an earlier revision current: `to`, or the newest one before the current.
     pub fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport> {
         let _lock = self.store.lock()?;
-        let current = self.store.current_revision(name)?.ok_or_else(|| not_found(name))?;
+        let current = self
+            .store
+            .current_revision(name)?
+            .ok_or_else(|| not_found(name))?;
         let revisions = self.store.base_revisions(name)?;
         let target = match to {
             Some(t) if revisions.contains(&t) => t,
@@ -199,16 +236,27 @@ impl Portal {
                     hint: format!("see the revisions with `portalctl catalog history {name}`"),
                 })
             }
-            None => revisions.iter().rev().copied().find(|r| *r < current).ok_or_else(|| {
-                PortalError::Refused(format!(
-                    "catalog {name} has no revision before {current} to roll back to"
-                ))
-            })?,
+            None => revisions
+                .iter()
+                .rev()
+                .copied()
+                .find(|r| *r < current)
+                .ok_or_else(|| {
+                    PortalError::Refused(format!(
+                        "catalog {name} has no revision before {current} to roll back to"
+                    ))
+                })?,
         };
-        let record = self.store.read_base(name, target)?.ok_or_else(|| not_found(name))?;
+        let record = self
+            .store
+            .read_base(name, target)?
+            .ok_or_else(|| not_found(name))?;
         let mut snapshot = Snapshot::load(&self.store)?;
         snapshot.bases.insert(name.clone(), record.clone());
-        let merge_warnings = snapshot.check(&format!("catalog {name} revision {target}"), &self.config.limits().policy)?;
+        let merge_warnings = snapshot.check(
+            &format!("catalog {name} revision {target}"),
+            &self.config.limits().policy,
+        )?;
         let changed = target != current;
         self.store.set_current(name, target)?;
         let regenerated = self.regenerate_locked(None, false)?;

@@ -25,8 +25,15 @@ impl Portal {
         let (servers, mut warnings) = parse_custom(file, bytes, &self.config.limits())?;
         let _lock = self.store.lock()?;
         let mut snapshot = Snapshot::load(&self.store)?;
-        let inputs = snapshot.users.get_mut(user).ok_or_else(|| unknown_user(user))?;
-        let mut list = inputs.custom.as_ref().map(|c| c.value.clone()).unwrap_or_default();
+        let inputs = snapshot
+            .users
+            .get_mut(user)
+            .ok_or_else(|| unknown_user(user))?;
+        let mut list = inputs
+            .custom
+            .as_ref()
+            .map(|c| c.value.clone())
+            .unwrap_or_default();
         let (mut added, mut replaced) = (Vec::new(), Vec::new());
         for def in servers {
             match list.servers.iter_mut().find(|s| s.id == def.id) {
@@ -41,11 +48,19 @@ impl Portal {
             }
         }
         list.servers.sort_by(|a, b| a.id.cmp(&b.id));
-        inputs.custom = Some(Loaded { value: list.clone(), sha256: String::new() });
+        inputs.custom = Some(Loaded {
+            value: list.clone(),
+            sha256: String::new(),
+        });
         warnings.extend(snapshot.check(file, &self.config.limits().policy)?);
         self.store.write_custom(user, &list)?;
         self.regenerate_locked(Some(user), false)?;
-        Ok(CustomReport { user: user.clone(), added, replaced, warnings })
+        Ok(CustomReport {
+            user: user.clone(),
+            added,
+            replaced,
+            warnings,
+        })
     }
 
     pub fn list_custom(&self, user: &UserId) -> Result<Vec<ServerDef>> {
@@ -53,7 +68,11 @@ impl Portal {
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
         }
-        Ok(self.store.read_custom(user)?.map(|c| c.value.servers).unwrap_or_default())
+        Ok(self
+            .store
+            .read_custom(user)?
+            .map(|c| c.value.servers)
+            .unwrap_or_default())
     }
 
     pub fn remove_custom(&self, user: &UserId, id: &ServerId) -> Result<()> {
@@ -61,7 +80,11 @@ impl Portal {
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
         }
-        let mut list: StoredCustom = self.store.read_custom(user)?.map(|c| c.value).unwrap_or_default();
+        let mut list: StoredCustom = self
+            .store
+            .read_custom(user)?
+            .map(|c| c.value)
+            .unwrap_or_default();
         let before = list.servers.len();
         list.servers.retain(|s| &s.id != id);
         if list.servers.len() == before {

@@ -27,9 +27,17 @@ pub enum PortalError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error("{what} {name} does not exist; {hint}")]
-    NotFound { what: &'static str, name: String, hint: String },
+    NotFound {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
     #[error("{what} {name} already exists; {hint}")]
-    Exists { what: &'static str, name: String, hint: String },
+    Exists {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
     #[error("{0}")]
     Refused(String),
     #[error("{0}")]

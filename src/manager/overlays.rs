@@ -31,7 +31,12 @@ pub struct OverlayReport {
 }
 
 impl Portal {
-    pub fn upload_overlay(&self, file: &str, bytes: &[u8], name: CatalogName) -> Result<OverlayReport> {
+    pub fn upload_overlay(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        name: CatalogName,
+    ) -> Result<OverlayReport> {
         let overlay = parse_overlay(file, bytes, self.config.max_catalog_bytes)?;
         let _lock = self.store.lock()?;
         let mut snapshot = Snapshot::load(&self.store)?;
@@ -43,12 +48,24 @@ impl Portal {
         };
         let replaced = snapshot
             .overlays
-            .insert(name.clone(), Loaded { value: record.clone(), sha256: String::new() })
+            .insert(
+                name.clone(),
+                Loaded {
+                    value: record.clone(),
+                    sha256: String::new(),
+                },
+            )
             .is_some();
         let warnings = snapshot.check(file, &self.config.limits().policy)?;
         self.store.write_overlay(&name, &record)?;
         let regenerated = self.regenerate_locked(None, false)?;
-        Ok(OverlayReport { name, servers: record.overlay.servers.len(), replaced, warnings, regenerated })
+        Ok(OverlayReport {
+            name,
+            servers: record.overlay.servers.len(),
+            replaced,
+            warnings,
+            regenerated,
+        })
     }
 
     pub fn list_overlays(&self) -> Result<Vec<OverlaySummary>> {

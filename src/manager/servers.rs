@@ -1,9 +1,11 @@
 //! Users' merged catalogs: served from the per-user cache while its inputs' digest is
 //! unchanged, regenerated (and re-cached) when any input changed.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::snapshot::Snapshot;
 use super::{Portal, PortalError, Result};
@@ -11,12 +13,58 @@ use crate::catalog::merge::MergedServer;
 use crate::catalog::report::{Diagnostic, Invalid};
 use crate::ids::UserId;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct CachedCatalog {
     inputs: String,
     servers: Vec<MergedServer>,
     #[serde(default)]
     warnings: Vec<Diagnostic>,
+}
+
+/// Only the digest of a cache file, read without building its servers.
+#[derive(Debug, Deserialize)]
+struct CacheHeader {
+    inputs: String,
+}
+
+/// The cache as written, from servers already encoded once.
+#[derive(Debug, Serialize)]
+struct CachedCatalogRaw<'a> {
+    inputs: &'a str,
+    servers: Vec<&'a RawValue>,
+    warnings: &'a [Diagnostic],
+}
+
+/// Encodes each merged server once, however many users share it: users that see the same
+/// layers share the same `Arc`s, so regenerating 100 users encodes ~1 catalog, not 100.
+#[derive(Debug, Default)]
+struct Encoder {
+    encoded: HashMap<*const MergedServer, Box<RawValue>>,
+}
+
+impl Encoder {
+    fn cache<'a>(
+        &'a mut self,
+        inputs: &'a str,
+        servers: &[Arc<MergedServer>],
+        warnings: &'a [Diagnostic],
+    ) -> std::result::Result<CachedCatalogRaw<'a>, serde_json::Error> {
+        for s in servers {
+            if let Entry::Vacant(slot) = self.encoded.entry(Arc::as_ptr(s)) {
+                slot.insert(serde_json::value::to_raw_value(&**s)?);
+            }
+        }
+        let encoded = &self.encoded;
+        let servers = servers
+            .iter()
+            .filter_map(|s| encoded.get(&Arc::as_ptr(s)).map(AsRef::as_ref))
+            .collect();
+        Ok(CachedCatalogRaw {
+            inputs,
+            servers,
+            warnings,
+        })
+    }
 }
 
 /// One user's merged servers.
@@ -63,17 +111,32 @@ impl Portal {
         self.merge_and_cache(&snapshot, user, digest)
     }
 
-    fn merge_and_cache(&self, snapshot: &Snapshot, user: &UserId, digest: String) -> Result<UserServers> {
+    fn merge_and_cache(
+        &self,
+        snapshot: &Snapshot,
+        user: &UserId,
+        digest: String,
+    ) -> Result<UserServers> {
         let policy = self.config.limits().policy;
-        let result = snapshot.merge(Some(user), &policy).remove(user).ok_or_else(|| unknown_user(user))?;
-        let catalog = result.map_err(|diagnostics| Invalid { file: format!("merged catalog of {user}"), diagnostics })?;
-        let cached = CachedCatalog {
-            inputs: digest,
-            servers: catalog.servers.iter().map(|s| (**s).clone()).collect(),
-            warnings: catalog.warnings.clone(),
-        };
+        let result = snapshot
+            .merge(Some(user), &policy)
+            .remove(user)
+            .ok_or_else(|| unknown_user(user))?;
+        let catalog = result.map_err(|diagnostics| Invalid {
+            file: format!("merged catalog of {user}"),
+            diagnostics,
+        })?;
+        let mut encoder = Encoder::default();
+        let cached = encoder
+            .cache(&digest, &catalog.servers, &catalog.warnings)
+            .map_err(|e| self.store.encode_error(user, e))?;
         self.store.write_cache(user, &cached)?;
-        Ok(UserServers { user: user.clone(), servers: catalog.servers, warnings: catalog.warnings, from_cache: false })
+        Ok(UserServers {
+            user: user.clone(),
+            servers: catalog.servers,
+            warnings: catalog.warnings,
+            from_cache: false,
+        })
     }
 
     /// Rebuilds the cached merged catalogs of one user or all; `force` ignores the digests.
@@ -88,7 +151,11 @@ impl Portal {
     }
 
     /// `regenerate` for callers that already hold the lock.
-    pub(super) fn regenerate_locked(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
+    pub(super) fn regenerate_locked(
+        &self,
+        only: Option<&UserId>,
+        force: bool,
+    ) -> Result<RegenReport> {
         let snapshot = Snapshot::load(&self.store)?;
         let policy = self.config.limits().policy;
         let mut report = RegenReport::default();
@@ -99,7 +166,10 @@ impl Portal {
             }
             let digest = snapshot.inputs_digest(inputs, &policy);
             let current = !force
-                && self.store.read_cache::<CachedCatalog>(id).is_some_and(|c| c.inputs == digest);
+                && self
+                    .store
+                    .read_cache::<CacheHeader>(id)
+                    .is_some_and(|c| c.inputs == digest);
             if current {
                 report.unchanged.push(id.clone());
             } else {
@@ -110,14 +180,13 @@ impl Portal {
             return Ok(report);
         }
         let mut merged = snapshot.merge(only, &policy);
+        let mut encoder = Encoder::default();
         for (id, digest) in stale {
             match merged.remove(&id) {
                 Some(Ok(catalog)) => {
-                    let cached = CachedCatalog {
-                        inputs: digest,
-                        servers: catalog.servers.iter().map(|s| (**s).clone()).collect(),
-                        warnings: catalog.warnings,
-                    };
+                    let cached = encoder
+                        .cache(&digest, &catalog.servers, &catalog.warnings)
+                        .map_err(|e| self.store.encode_error(&id, e))?;
                     self.store.write_cache(&id, &cached)?;
                     report.regenerated.push(id);
                 }

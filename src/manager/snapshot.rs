@@ -10,7 +10,9 @@ use crate::catalog::model::ServerDef;
 use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
 use crate::catalog::validate::Policy;
 use crate::ids::{CatalogName, UserId};
-use crate::store::{Loaded, Store, StoreError, StoredCatalog, StoredCustom, StoredOverlay, StoredUser};
+use crate::store::{
+    Loaded, Store, StoreError, StoredCatalog, StoredCustom, StoredOverlay, StoredUser,
+};
 
 #[derive(Debug, Clone)]
 pub(super) struct UserInputs {
@@ -59,15 +61,29 @@ impl Snapshot {
         let bases = self
             .bases
             .iter()
-            .map(|(name, l)| BaseLayer { name, revision: l.value.revision, catalog: &l.value.catalog })
+            .map(|(name, l)| BaseLayer {
+                name,
+                revision: l.value.revision,
+                catalog: &l.value.catalog,
+            })
             .collect();
-        let overlays =
-            self.overlays.iter().map(|(name, l)| OverlayLayer { name, overlay: &l.value.overlay }).collect();
+        let overlays = self
+            .overlays
+            .iter()
+            .map(|(name, l)| OverlayLayer {
+                name,
+                overlay: &l.value.overlay,
+            })
+            .collect();
         (bases, overlays)
     }
 
     /// Merges for the given users (all when `only` is None).
-    pub fn merge(&self, only: Option<&UserId>, policy: &Policy) -> BTreeMap<UserId, Result<UserCatalog, Diagnostics>> {
+    pub fn merge(
+        &self,
+        only: Option<&UserId>,
+        policy: &Policy,
+    ) -> BTreeMap<UserId, Result<UserCatalog, Diagnostics>> {
         let (bases, overlays) = self.layers();
         let users = self
             .users
@@ -95,12 +111,21 @@ impl Snapshot {
         for diags in found {
             for diag in diags {
                 if seen.insert(diag.to_string()) {
-                    all.push(diag.severity, &diag.file, diag.server.as_deref(), diag.field.as_deref(), diag.message);
+                    all.push(
+                        diag.severity,
+                        &diag.file,
+                        diag.server.as_deref(),
+                        diag.field.as_deref(),
+                        diag.message,
+                    );
                 }
             }
         }
         if all.has_errors() {
-            Err(Invalid { file: file.to_string(), diagnostics: all })
+            Err(Invalid {
+                file: file.to_string(),
+                diagnostics: all,
+            })
         } else {
             Ok(all.into_warnings())
         }
@@ -128,8 +153,10 @@ impl Snapshot {
             }
         }
         part("user", &user.user.sha256);
-        part("custom", user.custom.as_ref().map_or("", |c| c.sha256.as_str()));
+        part(
+            "custom",
+            user.custom.as_ref().map_or("", |c| c.sha256.as_str()),
+        );
         hex::encode(h.finalize())
     }
 }
-

@@ -20,7 +20,12 @@ pub struct UserSummary {
 }
 
 impl Portal {
-    pub fn add_user(&self, id: UserId, mut roles: Vec<Label>, organization: Option<Label>) -> Result<UserSummary> {
+    pub fn add_user(
+        &self,
+        id: UserId,
+        mut roles: Vec<Label>,
+        organization: Option<Label>,
+    ) -> Result<UserSummary> {
         let _lock = self.store.lock()?;
         if self.store.read_user(&id)?.is_some() {
             return Err(PortalError::Exists {
@@ -31,7 +36,14 @@ impl Portal {
         }
         roles.sort();
         roles.dedup();
-        let record = StoredUser { profile: UserProfile { id: id.clone(), roles, organization }, created_at: Self::now() };
+        let record = StoredUser {
+            profile: UserProfile {
+                id: id.clone(),
+                roles,
+                organization,
+            },
+            created_at: Self::now(),
+        };
         self.store.write_user(&record)?;
         self.regenerate_locked(Some(&id), false)?;
         Ok(UserSummary {
@@ -48,7 +60,10 @@ impl Portal {
         let mut out = Vec::new();
         for id in self.store.user_ids()? {
             if let Some(u) = self.store.read_user(&id)? {
-                let custom = self.store.read_custom(&id)?.map_or(0, |c| c.value.servers.len());
+                let custom = self
+                    .store
+                    .read_custom(&id)?
+                    .map_or(0, |c| c.value.servers.len());
                 out.push(UserSummary {
                     id,
                     roles: u.value.profile.roles,

@@ -31,13 +31,24 @@ use crate::ids::{CatalogName, UserId};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot {action} {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("{path} is damaged ({source}); restore it from a backup or remove it")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io { action, path: path.to_path_buf(), source }
+    move |source| StoreError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A file's bytes and their SHA-256, so callers can tell what changed without parsing.
@@ -67,7 +78,9 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl Store {
     /// Opens (and creates, if needed) the data folder.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        let store = Self { root: root.to_path_buf() };
+        let store = Self {
+            root: root.to_path_buf(),
+        };
         for dir in ["catalogs/base", "catalogs/overlays", "users", "cache"] {
             let path = store.root.join(dir);
             fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;
@@ -103,7 +116,9 @@ impl Store {
             f.write_all(bytes).map_err(io_err("write", &tmp))?;
             f.sync_all().map_err(io_err("sync", &tmp))?;
             fs::rename(&tmp, path).map_err(io_err("replace", path))?;
-            File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync folder", dir))
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_err("sync folder", dir))
         })();
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -111,43 +126,88 @@ impl Store {
         result
     }
 
-    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<String, StoreError> {
-        let mut bytes = serde_json::to_vec_pretty(value)
-            .map_err(|source| StoreError::Corrupt { path: path.to_path_buf(), source })?;
+    fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StoreError> {
+        self.write_json_as(path, value, true)
+    }
+
+    fn write_json_as<T: Serialize>(
+        &self,
+        path: &Path,
+        value: &T,
+        pretty: bool,
+    ) -> Result<(), StoreError> {
+        let encoded = if pretty {
+            serde_json::to_vec_pretty(value)
+        } else {
+            serde_json::to_vec(value)
+        };
+        let mut bytes = encoded.map_err(|source| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        })?;
         bytes.push(b'\n');
-        self.write_atomic(path, &bytes)?;
-        Ok(sha256_hex(&bytes))
+        self.write_atomic(path, &bytes)
     }
 
     fn read_json<T: DeserializeOwned>(&self, path: &Path) -> Result<Option<Loaded<T>>, StoreError> {
         let bytes = match fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::Io { action: "read", path: path.to_path_buf(), source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
         };
-        let value = serde_json::from_slice(&bytes)
-            .map_err(|source| StoreError::Corrupt { path: path.to_path_buf(), source })?;
-        Ok(Some(Loaded { value, sha256: sha256_hex(&bytes) }))
+        let value = serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Some(Loaded {
+            value,
+            sha256: sha256_hex(&bytes),
+        }))
     }
 
     fn remove_path(&self, path: &Path) -> Result<bool, StoreError> {
-        let result = if path.is_dir() { fs::remove_dir_all(path) } else { fs::remove_file(path) };
+        let result = if path.is_dir() {
+            fs::remove_dir_all(path)
+        } else {
+            fs::remove_file(path)
+        };
         match result {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(StoreError::Io { action: "remove", path: path.to_path_buf(), source: e }),
+            Err(e) => Err(StoreError::Io {
+                action: "remove",
+                path: path.to_path_buf(),
+                source: e,
+            }),
         }
     }
 
     /// Names of the entries of `dir` that parse as `T`, sorted; other entries are skipped.
-    fn names<T>(&self, dir: &Path, strip: &str, parse: impl Fn(&str) -> Option<T>) -> Result<Vec<T>, StoreError>
+    fn names<T>(
+        &self,
+        dir: &Path,
+        strip: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError>
     where
         T: Ord,
     {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::Io { action: "list", path: dir.to_path_buf(), source: e }),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    action: "list",
+                    path: dir.to_path_buf(),
+                    source: e,
+                })
+            }
         };
         let mut out = Vec::new();
         for entry in entries {
@@ -173,11 +233,16 @@ impl Store {
     pub fn base_names(&self) -> Result<Vec<CatalogName>, StoreError> {
         let dir = self.root.join("catalogs/base");
         let names = self.names(&dir, "", |s| CatalogName::parse(s).ok())?;
-        Ok(names.into_iter().filter(|n| self.base_dir(n).join("current").exists()).collect())
+        Ok(names
+            .into_iter()
+            .filter(|n| self.base_dir(n).join("current").exists())
+            .collect())
     }
 
     pub fn base_revisions(&self, name: &CatalogName) -> Result<Vec<u32>, StoreError> {
-        self.names(&self.base_dir(name), ".json", |s| s.strip_prefix('r')?.parse().ok())
+        self.names(&self.base_dir(name), ".json", |s| {
+            s.strip_prefix('r')?.parse().ok()
+        })
     }
 
     pub fn current_revision(&self, name: &CatalogName) -> Result<Option<u32>, StoreError> {
@@ -189,11 +254,19 @@ impl Store {
                 source: io::Error::new(io::ErrorKind::InvalidData, "not a revision number"),
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::Io { action: "read", path, source: e }),
+            Err(e) => Err(StoreError::Io {
+                action: "read",
+                path,
+                source: e,
+            }),
         }
     }
 
-    pub fn read_base(&self, name: &CatalogName, revision: u32) -> Result<Option<Loaded<StoredCatalog>>, StoreError> {
+    pub fn read_base(
+        &self,
+        name: &CatalogName,
+        revision: u32,
+    ) -> Result<Option<Loaded<StoredCatalog>>, StoreError> {
         self.read_json(&self.base_dir(name).join(format!("r{revision:06}.json")))
     }
 
@@ -205,7 +278,10 @@ impl Store {
     }
 
     pub fn set_current(&self, name: &CatalogName, revision: u32) -> Result<(), StoreError> {
-        self.write_atomic(&self.base_dir(name).join("current"), format!("{revision}\n").as_bytes())
+        self.write_atomic(
+            &self.base_dir(name).join("current"),
+            format!("{revision}\n").as_bytes(),
+        )
     }
 
     pub fn remove_base(&self, name: &CatalogName) -> Result<bool, StoreError> {
@@ -215,19 +291,30 @@ impl Store {
     // Overlays.
 
     fn overlay_path(&self, name: &CatalogName) -> PathBuf {
-        self.root.join("catalogs/overlays").join(format!("{name}.json"))
+        self.root
+            .join("catalogs/overlays")
+            .join(format!("{name}.json"))
     }
 
     pub fn overlay_names(&self) -> Result<Vec<CatalogName>, StoreError> {
-        self.names(&self.root.join("catalogs/overlays"), ".json", |s| CatalogName::parse(s).ok())
+        self.names(&self.root.join("catalogs/overlays"), ".json", |s| {
+            CatalogName::parse(s).ok()
+        })
     }
 
-    pub fn read_overlay(&self, name: &CatalogName) -> Result<Option<Loaded<StoredOverlay>>, StoreError> {
+    pub fn read_overlay(
+        &self,
+        name: &CatalogName,
+    ) -> Result<Option<Loaded<StoredOverlay>>, StoreError> {
         self.read_json(&self.overlay_path(name))
     }
 
-    pub fn write_overlay(&self, name: &CatalogName, record: &StoredOverlay) -> Result<(), StoreError> {
-        self.write_json(&self.overlay_path(name), record).map(drop)
+    pub fn write_overlay(
+        &self,
+        name: &CatalogName,
+        record: &StoredOverlay,
+    ) -> Result<(), StoreError> {
+        self.write_json(&self.overlay_path(name), record)
     }
 
     pub fn remove_overlay(&self, name: &CatalogName) -> Result<bool, StoreError> {
@@ -242,7 +329,10 @@ impl Store {
 
     pub fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
         let ids = self.names(&self.root.join("users"), "", |s| UserId::parse(s).ok())?;
-        Ok(ids.into_iter().filter(|u| self.user_dir(u).join("user.json").exists()).collect())
+        Ok(ids
+            .into_iter()
+            .filter(|u| self.user_dir(u).join("user.json").exists())
+            .collect())
     }
 
     pub fn read_user(&self, id: &UserId) -> Result<Option<Loaded<StoredUser>>, StoreError> {
@@ -250,7 +340,7 @@ impl Store {
     }
 
     pub fn write_user(&self, record: &StoredUser) -> Result<(), StoreError> {
-        self.write_json(&self.user_dir(&record.profile.id).join("user.json"), record).map(drop)
+        self.write_json(&self.user_dir(&record.profile.id).join("user.json"), record)
     }
 
     /// Removes the user's folder (profile and custom servers) and cached catalog.
@@ -264,7 +354,7 @@ impl Store {
     }
 
     pub fn write_custom(&self, id: &UserId, record: &StoredCustom) -> Result<(), StoreError> {
-        self.write_json(&self.user_dir(id).join("custom-servers.json"), record).map(drop)
+        self.write_json(&self.user_dir(id).join("custom-servers.json"), record)
     }
 
     // Cache.
@@ -275,11 +365,23 @@ impl Store {
 
     /// The cached merged catalog; a damaged cache reads as missing, since it can be rebuilt.
     pub fn read_cache<T: DeserializeOwned>(&self, id: &UserId) -> Option<T> {
-        self.read_json(&self.cache_path(id)).ok().flatten().map(|l| l.value)
+        self.read_json(&self.cache_path(id))
+            .ok()
+            .flatten()
+            .map(|l| l.value)
     }
 
+    /// A cache record that could not be encoded, reported against the file it was meant for.
+    pub fn encode_error(&self, id: &UserId, source: serde_json::Error) -> StoreError {
+        StoreError::Corrupt {
+            path: self.cache_path(id),
+            source,
+        }
+    }
+
+    /// Writes a user's cache compactly: it is read by the portal, not by people.
     pub fn write_cache<T: Serialize>(&self, id: &UserId, value: &T) -> Result<(), StoreError> {
-        self.write_json(&self.cache_path(id), value).map(drop)
+        self.write_json_as(&self.cache_path(id), value, false)
     }
 }
 
@@ -295,7 +397,10 @@ mod tests {
         store.set_current(&name, 3).unwrap();
         store.set_current(&name, 4).unwrap();
         assert_eq!(store.current_revision(&name).unwrap(), Some(4));
-        let leftovers: Vec<_> = fs::read_dir(store.base_dir(&name)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let leftovers: Vec<_> = fs::read_dir(store.base_dir(&name))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(leftovers, ["current"]);
     }
 
@@ -315,7 +420,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let held = store.lock().unwrap();
-        let other = File::options().write(true).open(dir.path().join(".lock")).unwrap();
+        let other = File::options()
+            .write(true)
+            .open(dir.path().join(".lock"))
+            .unwrap();
         assert!(other.try_lock().is_err());
         drop(held);
         assert!(other.try_lock().is_ok());

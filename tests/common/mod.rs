@@ -20,7 +20,9 @@ pub struct Out {
 
 impl Env {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().expect("temporary folder") }
+        Self {
+            dir: tempfile::tempdir().expect("temporary folder"),
+        }
     }
 
     pub fn data(&self) -> PathBuf {
@@ -70,7 +72,11 @@ impl Env {
     /// Runs a command that must succeed and returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert_eq!(out.code, 0, "portalctl {args:?} failed:\n{}{}", out.stdout, out.stderr);
+        assert_eq!(
+            out.code, 0,
+            "portalctl {args:?} failed:\n{}{}",
+            out.stdout, out.stderr
+        );
         out.stdout
     }
 
