@@ -2,9 +2,11 @@
 //!
 //! Layers point one way: `cli` -> `manager` -> {`catalog` (pure), `store` (the data dir)}.
 
+pub mod alloc;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod manager;
+pub mod plan;
 pub mod store;

@@ -179,6 +179,12 @@ pub struct ServerDef {
     /// Hosts the server wants to reach; recorded, not enforced by a plain bridge network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_hosts: Vec<String>,
+    /// Capabilities the server needs back after all are dropped (admin allow-list applies).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// The server writes outside /tmp and its volumes, so its root filesystem stays writable.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub writable_rootfs: bool,
 }
 
 impl ServerDef {
@@ -205,6 +211,8 @@ impl ServerDef {
             user: None,
             disable_network: false,
             allow_hosts: Vec::new(),
+            cap_add: Vec::new(),
+            writable_rootfs: false,
         }
     }
 }
