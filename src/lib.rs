@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod ids;
 pub mod manager;
 pub mod plan;

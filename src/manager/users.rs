@@ -7,7 +7,8 @@ use super::servers::unknown_user;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::UserProfile;
 use crate::ids::{Label, UserId};
-use crate::store::StoredUser;
+use crate::plan::Quota;
+use crate::store::{QuotaOverride, StoredUser};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UserSummary {
@@ -43,6 +44,7 @@ impl Portal {
                 organization,
             },
             created_at: Self::now(),
+            limits: QuotaOverride::default(),
         };
         self.store.write_user(&record)?;
         self.regenerate_locked(Some(&id), false)?;
@@ -76,11 +78,34 @@ impl Portal {
         Ok(out)
     }
 
+    /// The user's effective quota after applying `change` (when given) to their overrides.
+    pub fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
+        let _lock = self.store.lock()?;
+        let mut user = self.store.read_user(id)?.ok_or_else(|| unknown_user(id))?.value;
+        if let Some(change) = change {
+            user.limits = QuotaOverride {
+                max_containers: change.max_containers.or(user.limits.max_containers),
+                max_memory_mb: change.max_memory_mb.or(user.limits.max_memory_mb),
+                max_cpu_shares: change.max_cpu_shares.or(user.limits.max_cpu_shares),
+            };
+            self.store.write_user(&user)?;
+        }
+        Ok(user.limits.apply(self.config.runtime.quota))
+    }
+
     /// Removes the user with their custom servers and cached catalog.
     pub fn remove_user(&self, id: &UserId) -> Result<()> {
         let _lock = self.store.lock()?;
         if self.store.read_user(id)?.is_none() {
             return Err(unknown_user(id));
+        }
+        let enabled = self.store.read_enabled(id)?;
+        if !enabled.servers.is_empty() {
+            let names: Vec<&str> = enabled.servers.keys().map(|s| s.as_str()).collect();
+            return Err(PortalError::Refused(format!(
+                "user {id} still has enabled servers ({}); disable them first with `portalctl disable SERVER --user {id}`",
+                names.join(", ")
+            )));
         }
         self.store.remove_user(id)?;
         Ok(())

@@ -24,9 +24,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use records::{StoredCatalog, StoredCustom, StoredOverlay, StoredUser};
+pub use records::{EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay, StoredUser};
 
-use crate::ids::{CatalogName, UserId};
+use crate::alloc::Allocations;
+use crate::ids::{CatalogName, ServerId, UserId};
+use crate::plan::UserPaths;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -94,7 +96,19 @@ impl Store {
 
     /// Takes the exclusive advisory lock; blocks while another portalctl holds it.
     pub fn lock(&self) -> Result<Lock, StoreError> {
-        let path = self.root.join(".lock");
+        self.lock_file(&self.root.join(".lock"))
+    }
+
+    /// Serialises every change to one user's server (enable, disable, restart), across
+    /// processes, while the data folder's own lock stays free for everyone else.
+    pub fn pair_lock(&self, user: &UserId, server: &ServerId) -> Result<Lock, StoreError> {
+        let dir = self.root.join("locks").join(user.as_str());
+        fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
+        self.lock_file(&dir.join(format!("{server}.lock")))
+    }
+
+    fn lock_file(&self, path: &Path) -> Result<Lock, StoreError> {
+        let path = path.to_path_buf();
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -346,6 +360,7 @@ impl Store {
     /// Removes the user's folder (profile and custom servers) and cached catalog.
     pub fn remove_user(&self, id: &UserId) -> Result<bool, StoreError> {
         self.remove_path(&self.cache_path(id))?;
+        self.remove_path(&self.root.join("locks").join(id.as_str()))?;
         self.remove_path(&self.user_dir(id))
     }
 
@@ -355,6 +370,53 @@ impl Store {
 
     pub fn write_custom(&self, id: &UserId, record: &StoredCustom) -> Result<(), StoreError> {
         self.write_json(&self.user_dir(id).join("custom-servers.json"), record)
+    }
+
+    // Desired state and allocations.
+
+    pub fn read_enabled(&self, id: &UserId) -> Result<StoredEnabled, StoreError> {
+        Ok(self.read_json(&self.user_dir(id).join("enabled.json"))?.map(|l| l.value).unwrap_or_default())
+    }
+
+    pub fn write_enabled(&self, id: &UserId, record: &StoredEnabled) -> Result<(), StoreError> {
+        self.write_json(&self.user_dir(id).join("enabled.json"), record)
+    }
+
+    /// The allocations, or `None` when the state file is missing (rebuild it from labels).
+    pub fn read_allocations(&self) -> Result<Option<Allocations>, StoreError> {
+        Ok(self.read_json(&self.root.join("state/allocations.json"))?.map(|l| l.value))
+    }
+
+    pub fn write_allocations(&self, a: &Allocations) -> Result<(), StoreError> {
+        self.write_json(&self.root.join("state/allocations.json"), a)
+    }
+
+    /// Host folders behind a user's `{USER_DATA}`, `{USER_CACHE}` and `{USER_CONFIG}`:
+    /// apart from the portal's own records, so a container never sees them.
+    pub fn user_paths(&self, id: &UserId) -> UserPaths {
+        let base = self.root.join("volumes").join(id.as_str());
+        let at = |d: &str| base.join(d).display().to_string();
+        UserPaths { data: at("data"), cache: at("cache"), config: at("config") }
+    }
+
+    /// Creates the host folders a container mounts, owned by its numeric `uid[:gid]` when
+    /// the portal may change owners. Only folders under the users' volume tree are made.
+    pub fn ensure_volume_dirs(&self, dirs: &[String], owner: &str) -> Result<(), StoreError> {
+        let tree = self.root.join("volumes");
+        let mut ids = owner.split(':').map(|p| p.parse::<u32>().ok());
+        let (uid, gid) = (ids.next().flatten(), ids.next().flatten());
+        for dir in dirs {
+            let path = PathBuf::from(dir);
+            if !path.starts_with(&tree) {
+                continue;
+            }
+            fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;
+            if uid.is_some() {
+                // Without the right to chown (a portal not run as root) the folder keeps its owner.
+                let _ = std::os::unix::fs::chown(&path, uid, gid.or(uid));
+            }
+        }
+        Ok(())
     }
 
     // Cache.

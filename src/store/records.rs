@@ -3,8 +3,12 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
 use crate::catalog::model::{Catalog, Format, Overlay, ServerDef, UserProfile};
 use crate::catalog::report::Diagnostic;
+use crate::ids::ServerId;
+use crate::plan::Settings;
 
 /// One uploaded revision of a base catalog, already converted to the native model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +38,50 @@ pub struct StoredUser {
     #[serde(flatten)]
     pub profile: UserProfile,
     pub created_at: Timestamp,
+    /// Per-user overrides of the configured quota.
+    #[serde(default, skip_serializing_if = "QuotaOverride::is_empty")]
+    pub limits: QuotaOverride,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_containers: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_memory_mb: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cpu_shares: Option<u64>,
+}
+
+impl QuotaOverride {
+    pub fn is_empty(&self) -> bool {
+        self == &QuotaOverride::default()
+    }
+
+    pub fn apply(&self, base: crate::plan::Quota) -> crate::plan::Quota {
+        crate::plan::Quota {
+            max_containers: self.max_containers.unwrap_or(base.max_containers),
+            max_memory_mb: self.max_memory_mb.unwrap_or(base.max_memory_mb),
+            max_cpu_shares: self.max_cpu_shares.unwrap_or(base.max_cpu_shares),
+        }
+    }
+}
+
+/// A server the user enabled: what they chose, and what it counts against their quota.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnabledServer {
+    #[serde(default)]
+    pub settings: Settings,
+    pub memory_bytes: u64,
+    pub cpu_shares: u64,
+    pub enabled_at: Timestamp,
+}
+
+/// The user's desired state: the servers they enabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEnabled {
+    #[serde(default)]
+    pub servers: BTreeMap<ServerId, EnabledServer>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

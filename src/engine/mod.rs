@@ -1,0 +1,80 @@
+//! The Docker Engine behind a narrow trait: the dozen calls the portal makes. Only
+//! `engine::docker` talks to Docker (through bollard); everything above speaks in the
+//! portal's own terms (`plan::ContainerSpec`, `plan::NetworkSpec`, [`ContainerInfo`]).
+
+mod docker;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+pub use docker::DockerEngine;
+
+use crate::plan::{ContainerSpec, NetworkSpec};
+
+/// The oldest Docker Engine API the portal supports (Engine 20.10).
+pub const MIN_API: (u32, u32) = (1, 41);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("cannot reach the Docker Engine ({detail}); start it (dockerd, or systemctl start docker) or point DOCKER_HOST at it")]
+    Unreachable { detail: String },
+    #[error("the Docker Engine speaks API {found}, older than {}.{}: upgrade to Engine 20.10 or newer", MIN_API.0, MIN_API.1)]
+    TooOld { found: String },
+    #[error("image {image} is not present and could not be pulled ({detail}); build it (scripts/build-images.sh builds the demo images) or load it with `docker load`")]
+    Pull { image: String, detail: String },
+    #[error("docker could not {action} {object}: {detail}")]
+    Docker { action: &'static str, object: String, detail: String },
+}
+
+/// What the portal reads back about a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub image: String,
+    /// Docker's state: created, running, exited, ...
+    pub state: String,
+    pub exit_code: Option<i64>,
+    pub error: Option<String>,
+    pub started_at: Option<String>,
+}
+
+impl ContainerInfo {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub subnets: Vec<String>,
+}
+
+/// The calls the portal makes to a container engine.
+pub trait Engine: Send + Sync {
+    /// `None` when the image is missing; else the `USER` it declares (may be empty).
+    fn image_user(&self, image: &str) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
+    /// Pulls an image, reporting progress lines.
+    fn pull(&self, image: &str, progress: &(dyn Fn(&str) + Sync)) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn network(&self, name: &str) -> impl Future<Output = Result<Option<NetworkInfo>, EngineError>> + Send;
+    fn networks(&self, labels: &[(&str, &str)]) -> impl Future<Output = Result<Vec<NetworkInfo>, EngineError>> + Send;
+    fn create_network(&self, spec: &NetworkSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Removes a network; one already gone is not an error.
+    fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Creates a named volume; one that exists is not an error.
+    fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn container(&self, name: &str) -> impl Future<Output = Result<Option<ContainerInfo>, EngineError>> + Send;
+    fn containers(&self, labels: &[(&str, &str)]) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>> + Send;
+    fn create_container(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn start_container(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn restart_container(&self, name: &str, timeout_secs: i32) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Stops (with a grace period) and removes a container; one already gone is not an error.
+    fn remove_container(&self, name: &str, timeout_secs: i32) -> impl Future<Output = Result<(), EngineError>> + Send;
+}
