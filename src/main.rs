@@ -13,11 +13,11 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         }
         if let Some(e) = cause.downcast_ref::<PortalError>() {
             return match e {
-                PortalError::Invalid(_) => 3,
+                PortalError::Invalid(_) | PortalError::Plan(_) => 3,
                 PortalError::NotFound { .. } => 4,
-                PortalError::Exists { .. } | PortalError::Refused(_) => 5,
+                PortalError::Exists { .. } | PortalError::Refused(_) | PortalError::Alloc(_) => 5,
                 PortalError::Usage(_) => 2,
-                PortalError::Store(_) => 1,
+                PortalError::Store(_) | PortalError::Engine(_) => 1,
             };
         }
     }

@@ -2,6 +2,7 @@
 //! their own types), then each command calls one manager operation and prints its result.
 
 mod catalog;
+mod containers;
 mod custom;
 mod input;
 mod output;
@@ -66,6 +67,14 @@ pub enum Command {
     User(user::UserCmd),
     /// A user's merged servers: base catalogs, then overlays, then their custom servers
     Servers(servers::ServersArgs),
+    /// Run a server for a user: their network, a port from their block, limits, hardening
+    Enable(containers::EnableArgs),
+    /// Stop and remove a user's server container and release its port
+    Disable(containers::ServerUserArgs),
+    /// Restart a user's server container (recreating it if it is gone)
+    Restart(containers::ServerUserArgs),
+    /// The state of users' servers: container state, port, image, limits, uptime, last error
+    Status(containers::StatusArgs),
 }
 
 /// `--user U`, shared by the commands that act for one user.
@@ -101,6 +110,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Custom(cmd) => custom::run(&portal, cmd, json),
         Command::User(cmd) => user::run(&portal, cmd, json),
         Command::Servers(args) => servers::run(&portal, args, json),
+        Command::Enable(args) => containers::enable(&portal, args, json),
+        Command::Disable(args) => containers::disable(&portal, args, json),
+        Command::Restart(args) => containers::restart(&portal, args, json),
+        Command::Status(args) => containers::status(&portal, args, json),
     }
 }
 

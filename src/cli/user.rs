@@ -6,6 +6,7 @@ use serde_json::json;
 use super::output::{self, table, time};
 use crate::ids::{Label, UserId};
 use crate::manager::Portal;
+use crate::store::QuotaOverride;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCmd {
@@ -21,8 +22,21 @@ pub enum UserCmd {
     },
     /// List users
     Ls,
-    /// Remove a user with their custom servers
+    /// Remove a user with their custom servers (disable their servers first)
     Rm { id: UserId },
+    /// Show a user's quota, or override parts of it
+    Limits {
+        id: UserId,
+        /// Most containers the user may run
+        #[arg(long, value_name = "N")]
+        max_containers: Option<u32>,
+        /// Most memory, in MiB, all their containers may have together
+        #[arg(long, value_name = "N")]
+        max_memory_mb: Option<u64>,
+        /// Most CPU shares (1024 = one CPU) all their containers may have together
+        #[arg(long, value_name = "N")]
+        max_cpu_shares: Option<u64>,
+    },
 }
 
 pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
@@ -56,6 +70,18 @@ pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
                 })
                 .collect::<Vec<_>>();
             table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
+            Ok(())
+        }
+        UserCmd::Limits { id, max_containers, max_memory_mb, max_cpu_shares } => {
+            let change = QuotaOverride { max_containers, max_memory_mb, max_cpu_shares };
+            let q = portal.user_limits(&id, (!change.is_empty()).then_some(change))?;
+            if json {
+                return output::json(&q);
+            }
+            println!(
+                "user {id}: at most {} containers, {}MB of memory, {} CPU shares",
+                q.max_containers, q.max_memory_mb, q.max_cpu_shares
+            );
             Ok(())
         }
         UserCmd::Rm { id } => {

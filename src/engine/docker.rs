@@ -230,6 +230,7 @@ impl Engine for DockerEngine {
                     exit_code: state.exit_code,
                     error: state.error.filter(|e| !e.is_empty()),
                     started_at: state.started_at,
+                    status: None,
                 }))
             }
             Err(e) if status(&e) == Some(404) => Ok(None),
@@ -251,6 +252,7 @@ impl Engine for DockerEngine {
                 exit_code: None,
                 error: None,
                 started_at: None,
+                status: c.status,
             })
             .collect())
     }

@@ -38,6 +38,8 @@ pub struct ContainerInfo {
     pub exit_code: Option<i64>,
     pub error: Option<String>,
     pub started_at: Option<String>,
+    /// Docker's one-line summary ("Up 3 minutes", "Exited (1) 2 seconds ago"), from listings.
+    pub status: Option<String>,
 }
 
 impl ContainerInfo {

@@ -3,6 +3,7 @@
 //! user's merge before storing anything, stores it, and refreshes the affected caches.
 
 mod catalogs;
+mod containers;
 mod custom;
 mod overlays;
 mod servers;
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport};
+pub use containers::{DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow};
 pub use custom::CustomReport;
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use servers::{RegenReport, UserServers};
@@ -44,6 +46,12 @@ pub enum PortalError {
     Usage(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Alloc(#[from] crate::alloc::AllocError),
 }
 
 pub type Result<T> = std::result::Result<T, PortalError>;
@@ -67,6 +75,10 @@ impl Portal {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     fn now() -> Timestamp {

@@ -1,0 +1,137 @@
+//! `portalctl enable | disable | restart | status`: users' containers.
+
+use clap::Args;
+
+use super::output::{self, table};
+use super::UserArg;
+use crate::engine::DockerEngine;
+use crate::ids::{ServerId, UserId};
+use crate::manager::{EnableOutcome, EnableReport, Portal, Runtime};
+use crate::plan::Settings;
+
+#[derive(Debug, Args)]
+pub struct EnableArgs {
+    /// The server's id in the user's merged catalog
+    server: ServerId,
+    #[command(flatten)]
+    user: UserArg,
+    /// An environment variable for the container (user-configurable servers; repeatable)
+    #[arg(long = "env", value_name = "K=V", value_parser = key_value)]
+    env: Vec<(String, String)>,
+    /// A value for a `{{server.param}}` template parameter (repeatable)
+    #[arg(long = "set", value_name = "PARAM=V", value_parser = key_value)]
+    set: Vec<(String, String)>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerUserArgs {
+    server: ServerId,
+    #[command(flatten)]
+    user: UserArg,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this user's servers
+    #[arg(long, value_name = "U")]
+    user: Option<UserId>,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+async fn runtime(portal: &Portal) -> anyhow::Result<Runtime<DockerEngine>> {
+    let engine = DockerEngine::connect().await?;
+    Ok(Runtime::new(portal.clone(), engine))
+}
+
+fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(r);
+    }
+    let what = match r.outcome {
+        EnableOutcome::Created => "enabled",
+        EnableOutcome::Recreated => "recreated (definition or settings changed)",
+        EnableOutcome::Started => "started",
+        EnableOutcome::Unchanged => "already running, unchanged:",
+    };
+    let port = r.port.map(|p| format!(" on {}:{p}", r.bind_address)).unwrap_or_default();
+    println!("{what} {} for {}: container {} ({}){port}", r.server, r.user, r.container, r.image);
+    Ok(())
+}
+
+pub fn enable(portal: &Portal, args: EnableArgs, json: bool) -> anyhow::Result<()> {
+    let settings = (!args.env.is_empty() || !args.set.is_empty())
+        .then(|| Settings { env: args.env.into_iter().collect(), params: args.set.into_iter().collect() });
+    let report = tokio()?.block_on(async {
+        let rt = runtime(portal).await?;
+        anyhow::Ok(rt.enable(&args.user.user, &args.server, settings, &progress).await?)
+    })?;
+    print_enable(&report, json)
+}
+
+pub fn disable(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
+    let r = tokio()?.block_on(async {
+        let rt = runtime(portal).await?;
+        anyhow::Ok(rt.disable(&args.user.user, &args.server).await?)
+    })?;
+    if json {
+        return output::json(&r);
+    }
+    let port = r.released_port.map(|p| format!(", port {p} released")).unwrap_or_default();
+    let container = if r.removed { format!("container {} removed", r.container) } else { "no container was left".into() };
+    println!("disabled {} for {}: {container}{port}", r.server, r.user);
+    Ok(())
+}
+
+pub fn restart(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
+    let r = tokio()?.block_on(async {
+        let rt = runtime(portal).await?;
+        anyhow::Ok(rt.restart(&args.user.user, &args.server, &progress).await?)
+    })?;
+    if json {
+        return output::json(&r);
+    }
+    println!("restarted {} for {}: container {}", r.server, r.user, r.container);
+    Ok(())
+}
+
+pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<()> {
+    let rows = tokio()?.block_on(async {
+        let rt = runtime(portal).await?;
+        anyhow::Ok(rt.status(args.user.as_ref()).await?)
+    })?;
+    if json {
+        return output::json(&rows);
+    }
+    let rows = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.user.clone(),
+                r.server.clone(),
+                r.state.clone(),
+                r.port.map_or("-".into(), |p| p.to_string()),
+                output::or_dash(&r.image),
+                r.memory_bytes.map_or("-".into(), |m| format!("{}m", m / (1024 * 1024))),
+                r.cpus.map_or("-".into(), |c| format!("{c:.2}")),
+                r.uptime.clone().unwrap_or_else(|| "-".into()),
+                r.last_error.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["USER", "SERVER", "STATE", "PORT", "IMAGE", "MEMORY", "CPUS", "UPTIME", "LAST ERROR"], &rows);
+    Ok(())
+}
