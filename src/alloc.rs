@@ -16,11 +16,20 @@ use crate::ids::{ServerId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AllocError {
     #[error("no free port block for user {user}: all {blocks} blocks of the range {start}-{end} are taken; widen MCP_PORTAL_PORT_RANGE_START/_END or remove users")]
-    NoBlock { user: UserId, blocks: u32, start: u16, end: u16 },
+    NoBlock {
+        user: UserId,
+        blocks: u32,
+        start: u16,
+        end: u16,
+    },
     #[error("no free port for user {user} in their block {first}-{last}: every port is taken; disable a server or raise MCP_PORTAL_PORTS_PER_USER")]
     NoPort { user: UserId, first: u16, last: u16 },
     #[error("invalid {what} {value:?}: {expected}")]
-    Config { what: &'static str, value: String, expected: &'static str },
+    Config {
+        what: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }
 
 /// An IPv4 network `addr/prefix`.
@@ -32,7 +41,11 @@ pub struct Ipv4Net {
 
 impl Ipv4Net {
     pub fn parse(text: &str) -> Result<Self, AllocError> {
-        let bad = || AllocError::Config { what: "subnet", value: text.to_string(), expected: "an IPv4 network such as 10.201.0.0/16" };
+        let bad = || AllocError::Config {
+            what: "subnet",
+            value: text.to_string(),
+            expected: "an IPv4 network such as 10.201.0.0/16",
+        };
         let (addr, prefix) = text.split_once('/').ok_or_else(bad)?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
         let prefix: u8 = prefix.parse().map_err(|_| bad())?;
@@ -41,7 +54,11 @@ impl Ipv4Net {
         }
         let net = Self { addr, prefix };
         if net.addr != net.network() {
-            return Err(AllocError::Config { what: "subnet", value: text.to_string(), expected: "a network address (host bits zero)" });
+            return Err(AllocError::Config {
+                what: "subnet",
+                value: text.to_string(),
+                expected: "a network address (host bits zero)",
+            });
         }
         Ok(net)
     }
@@ -81,22 +98,47 @@ pub struct Pools {
 }
 
 impl Pools {
-    pub fn new(port_start: u16, port_end: u16, ports_per_user: u16, subnet_base: Ipv4Net, subnet_prefix: u8) -> Result<Self, AllocError> {
+    pub fn new(
+        port_start: u16,
+        port_end: u16,
+        ports_per_user: u16,
+        subnet_base: Ipv4Net,
+        subnet_prefix: u8,
+    ) -> Result<Self, AllocError> {
         if port_start == 0 || port_end < port_start {
-            return Err(AllocError::Config { what: "port range", value: format!("{port_start}-{port_end}"), expected: "1 <= start <= end <= 65535" });
+            return Err(AllocError::Config {
+                what: "port range",
+                value: format!("{port_start}-{port_end}"),
+                expected: "1 <= start <= end <= 65535",
+            });
         }
         if ports_per_user == 0 || u32::from(ports_per_user) > u32::from(port_end - port_start) + 1 {
-            return Err(AllocError::Config { what: "ports per user", value: ports_per_user.to_string(), expected: "between 1 and the size of the port range" });
+            return Err(AllocError::Config {
+                what: "ports per user",
+                value: ports_per_user.to_string(),
+                expected: "between 1 and the size of the port range",
+            });
         }
         if subnet_prefix < subnet_base.prefix || subnet_prefix > 29 {
-            return Err(AllocError::Config { what: "subnet size", value: subnet_prefix.to_string(), expected: "a prefix length between the pool's and 29" });
+            return Err(AllocError::Config {
+                what: "subnet size",
+                value: subnet_prefix.to_string(),
+                expected: "a prefix length between the pool's and 29",
+            });
         }
-        Ok(Self { port_start, port_end, ports_per_user, subnet_base, subnet_prefix })
+        Ok(Self {
+            port_start,
+            port_end,
+            ports_per_user,
+            subnet_base,
+            subnet_prefix,
+        })
     }
 
     /// How many users the pools hold: the smaller of port blocks and subnets.
     pub fn blocks(&self) -> u32 {
-        let port_blocks = (u32::from(self.port_end - self.port_start) + 1) / u32::from(self.ports_per_user);
+        let port_blocks =
+            (u32::from(self.port_end - self.port_start) + 1) / u32::from(self.ports_per_user);
         let subnets = 1u64 << (self.subnet_prefix - self.subnet_base.prefix);
         port_blocks.min(u32::try_from(subnets).unwrap_or(u32::MAX))
     }
@@ -112,7 +154,10 @@ impl Pools {
     pub fn subnet(&self, block: u32) -> Ipv4Net {
         let size = 1u32 << (32 - u32::from(self.subnet_prefix));
         let addr = Ipv4Addr::from(u32::from(self.subnet_base.network()) + block * size);
-        Ipv4Net { addr, prefix: self.subnet_prefix }
+        Ipv4Net {
+            addr,
+            prefix: self.subnet_prefix,
+        }
     }
 }
 
@@ -137,18 +182,32 @@ impl Allocations {
             return Ok(a.block);
         }
         let taken: std::collections::BTreeSet<u32> = self.users.values().map(|a| a.block).collect();
-        let block = (0..pools.blocks()).find(|b| !taken.contains(b)).ok_or_else(|| AllocError::NoBlock {
-            user: user.clone(),
-            blocks: pools.blocks(),
-            start: pools.port_start,
-            end: pools.port_end,
-        })?;
-        self.users.insert(user.clone(), UserAlloc { block, ports: BTreeMap::new() });
+        let block = (0..pools.blocks())
+            .find(|b| !taken.contains(b))
+            .ok_or_else(|| AllocError::NoBlock {
+                user: user.clone(),
+                blocks: pools.blocks(),
+                start: pools.port_start,
+                end: pools.port_end,
+            })?;
+        self.users.insert(
+            user.clone(),
+            UserAlloc {
+                block,
+                ports: BTreeMap::new(),
+            },
+        );
         Ok(block)
     }
 
     /// The server's port, assigning the lowest port of the user's block that is free.
-    pub fn port(&mut self, pools: &Pools, user: &UserId, server: &ServerId, is_free: impl Fn(u16) -> bool) -> Result<u16, AllocError> {
+    pub fn port(
+        &mut self,
+        pools: &Pools,
+        user: &UserId,
+        server: &ServerId,
+        is_free: impl Fn(u16) -> bool,
+    ) -> Result<u16, AllocError> {
         let block = self.block(pools, user)?;
         let (first, last) = pools.ports(block);
         let alloc = self.users.entry(user.clone()).or_default();
@@ -158,7 +217,11 @@ impl Allocations {
         let used: std::collections::BTreeSet<u16> = alloc.ports.values().copied().collect();
         let port = (first..=last)
             .find(|p| !used.contains(p) && is_free(*p))
-            .ok_or_else(|| AllocError::NoPort { user: user.clone(), first, last })?;
+            .ok_or_else(|| AllocError::NoPort {
+                user: user.clone(),
+                first,
+                last,
+            })?;
         alloc.ports.insert(server.clone(), port);
         Ok(port)
     }
@@ -173,7 +236,10 @@ impl Allocations {
     }
 
     /// Rebuilds the allocations from what the labels of networks and containers say.
-    pub fn rebuild(blocks: impl IntoIterator<Item = (UserId, u32)>, ports: impl IntoIterator<Item = (UserId, ServerId, u16)>) -> Self {
+    pub fn rebuild(
+        blocks: impl IntoIterator<Item = (UserId, u32)>,
+        ports: impl IntoIterator<Item = (UserId, ServerId, u16)>,
+    ) -> Self {
         let mut a = Allocations::default();
         for (user, block) in blocks {
             a.users.entry(user).or_default().block = block;
@@ -193,7 +259,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn pools() -> Pools {
-        Pools::new(20000, 29999, 100, Ipv4Net::parse("10.201.0.0/16").unwrap(), 24).unwrap()
+        Pools::new(
+            20000,
+            29999,
+            100,
+            Ipv4Net::parse("10.201.0.0/16").unwrap(),
+            24,
+        )
+        .unwrap()
     }
 
     fn u(s: &str) -> UserId {
@@ -220,8 +293,16 @@ mod tests {
         let mut a = Allocations::default();
         assert_eq!(a.block(&p, &u("u1")).unwrap(), 0);
         assert_eq!(a.block(&p, &u("u2")).unwrap(), 1);
-        assert_eq!(a.port(&p, &u("u2"), &s("echo"), |port| port != 20100).unwrap(), 20101);
-        assert_eq!(a.port(&p, &u("u2"), &s("echo"), |_| false).unwrap(), 20101, "stable once assigned");
+        assert_eq!(
+            a.port(&p, &u("u2"), &s("echo"), |port| port != 20100)
+                .unwrap(),
+            20101
+        );
+        assert_eq!(
+            a.port(&p, &u("u2"), &s("echo"), |_| false).unwrap(),
+            20101,
+            "stable once assigned"
+        );
         assert_eq!(a.port(&p, &u("u2"), &s("other"), |_| true).unwrap(), 20100);
         assert_eq!(a.release_port(&u("u2"), &s("echo")), Some(20101));
         assert_eq!(a.port(&p, &u("u2"), &s("third"), |_| true).unwrap(), 20101);
@@ -229,22 +310,46 @@ mod tests {
 
     #[test]
     fn exhaustion_names_the_user_and_the_block() {
-        let p = Pools::new(20000, 20003, 2, Ipv4Net::parse("10.201.0.0/16").unwrap(), 24).unwrap();
+        let p = Pools::new(
+            20000,
+            20003,
+            2,
+            Ipv4Net::parse("10.201.0.0/16").unwrap(),
+            24,
+        )
+        .unwrap();
         let mut a = Allocations::default();
         a.port(&p, &u("u1"), &s("a"), |_| true).unwrap();
         a.port(&p, &u("u1"), &s("b"), |_| true).unwrap();
         let e = a.port(&p, &u("u1"), &s("c"), |_| true).unwrap_err();
         assert_eq!(e.to_string(), "no free port for user u1 in their block 20000-20001: every port is taken; disable a server or raise MCP_PORTAL_PORTS_PER_USER");
         a.block(&p, &u("u2")).unwrap();
-        assert!(matches!(a.block(&p, &u("u3")).unwrap_err(), AllocError::NoBlock { .. }));
+        assert!(matches!(
+            a.block(&p, &u("u3")).unwrap_err(),
+            AllocError::NoBlock { .. }
+        ));
     }
 
     #[test]
     fn bad_pools_are_refused() {
         assert!(Ipv4Net::parse("10.201.0.1/16").is_err());
         assert!(Ipv4Net::parse("10.201.0.0").is_err());
-        assert!(Pools::new(30000, 20000, 100, Ipv4Net::parse("10.0.0.0/16").unwrap(), 24).is_err());
-        assert!(Pools::new(20000, 20010, 100, Ipv4Net::parse("10.0.0.0/16").unwrap(), 24).is_err());
+        assert!(Pools::new(
+            30000,
+            20000,
+            100,
+            Ipv4Net::parse("10.0.0.0/16").unwrap(),
+            24
+        )
+        .is_err());
+        assert!(Pools::new(
+            20000,
+            20010,
+            100,
+            Ipv4Net::parse("10.0.0.0/16").unwrap(),
+            24
+        )
+        .is_err());
         assert!(Pools::new(20000, 29999, 100, Ipv4Net::parse("10.0.0.0/16").unwrap(), 8).is_err());
     }
 

@@ -61,7 +61,11 @@ fn parsed<T: FromStr>(
         None => Ok(default),
         Some(v) => match v.trim().parse::<T>() {
             Ok(t) if ok(&t) => Ok(t),
-            _ => Err(ConfigError { key, value: v, expected }),
+            _ => Err(ConfigError {
+                key,
+                value: v,
+                expected,
+            }),
         },
     }
 }
@@ -74,52 +78,187 @@ fn with<T, E>(
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, ConfigError> {
     let value = lookup(key).unwrap_or_else(|| default.to_string());
-    parse(value.trim()).map_err(|_| ConfigError { key, value, expected })
+    parse(value.trim()).map_err(|_| ConfigError {
+        key,
+        value,
+        expected,
+    })
 }
 
 impl Runtime {
-    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>, host_paths: &[String]) -> Result<Self, ConfigError> {
-        let instance = with(lookup, "MCP_PORTAL_INSTANCE", "default", "1-64 letters, digits, '.', '_' or '-'", Label::parse)?
-            .to_string();
-        let port_start = parsed(lookup, "MCP_PORTAL_PORT_RANGE_START", 20000u16, "a port number from 1 to 65535", |p| *p > 0)?;
-        let port_end = parsed(lookup, "MCP_PORTAL_PORT_RANGE_END", 29999u16, "a port number not below the range start", |p| *p >= port_start)?;
-        let per_user = parsed(lookup, "MCP_PORTAL_PORTS_PER_USER", 100u16, "a positive number of ports", |p| *p > 0)?;
-        let base = with(lookup, "MCP_PORTAL_USER_NETWORK_SUBNET_BASE", "10.201.0.0/16", "an IPv4 network such as 10.201.0.0/16", Ipv4Net::parse)?;
-        let size = parsed(lookup, "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE", 24u8, "a prefix length such as 24", |p| *p <= 29)?;
-        let pools = Pools::new(port_start, port_end, per_user, base, size).map_err(|e| ConfigError {
-            key: "MCP_PORTAL_PORT_RANGE_START",
-            value: format!("{port_start}-{port_end}, {per_user} per user, {base} by /{size}"),
-            expected: match e {
-                crate::alloc::AllocError::Config { expected, .. } => expected,
-                _ => "a consistent port range and subnet pool",
-            },
-        })?;
-        let bind_address = with(lookup, "MCP_PORTAL_BIND_ADDRESS", "127.0.0.1", "an IP address such as 127.0.0.1", IpAddr::from_str)?.to_string();
+    pub fn from_lookup(
+        lookup: &impl Fn(&str) -> Option<String>,
+        host_paths: &[String],
+    ) -> Result<Self, ConfigError> {
+        let instance = with(
+            lookup,
+            "MCP_PORTAL_INSTANCE",
+            "default",
+            "1-64 letters, digits, '.', '_' or '-'",
+            Label::parse,
+        )?
+        .to_string();
+        let port_start = parsed(
+            lookup,
+            "MCP_PORTAL_PORT_RANGE_START",
+            20000u16,
+            "a port number from 1 to 65535",
+            |p| *p > 0,
+        )?;
+        let port_end = parsed(
+            lookup,
+            "MCP_PORTAL_PORT_RANGE_END",
+            29999u16,
+            "a port number not below the range start",
+            |p| *p >= port_start,
+        )?;
+        let per_user = parsed(
+            lookup,
+            "MCP_PORTAL_PORTS_PER_USER",
+            100u16,
+            "a positive number of ports",
+            |p| *p > 0,
+        )?;
+        let base = with(
+            lookup,
+            "MCP_PORTAL_USER_NETWORK_SUBNET_BASE",
+            "10.201.0.0/16",
+            "an IPv4 network such as 10.201.0.0/16",
+            Ipv4Net::parse,
+        )?;
+        let size = parsed(
+            lookup,
+            "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE",
+            24u8,
+            "a prefix length such as 24",
+            |p| *p <= 29,
+        )?;
+        let pools =
+            Pools::new(port_start, port_end, per_user, base, size).map_err(|e| ConfigError {
+                key: "MCP_PORTAL_PORT_RANGE_START",
+                value: format!("{port_start}-{port_end}, {per_user} per user, {base} by /{size}"),
+                expected: match e {
+                    crate::alloc::AllocError::Config { expected, .. } => expected,
+                    _ => "a consistent port range and subnet pool",
+                },
+            })?;
+        let bind_address = with(
+            lookup,
+            "MCP_PORTAL_BIND_ADDRESS",
+            "127.0.0.1",
+            "an IP address such as 127.0.0.1",
+            IpAddr::from_str,
+        )?
+        .to_string();
         let quota = Quota {
-            max_containers: parsed(lookup, "MCP_PORTAL_USER_MAX_CONTAINERS", 10, "a positive number", |n| *n > 0)?,
-            max_memory_mb: parsed(lookup, "MCP_PORTAL_USER_MAX_MEMORY_MB", 2048, "a number of MiB, at least 6", |n| *n >= 6)?,
-            max_cpu_shares: parsed(lookup, "MCP_PORTAL_USER_MAX_CPU_SHARES", 1024, "a number of CPU shares (1024 = one CPU), at least 2", |n| *n >= 2)?,
+            max_containers: parsed(
+                lookup,
+                "MCP_PORTAL_USER_MAX_CONTAINERS",
+                10,
+                "a positive number",
+                |n| *n > 0,
+            )?,
+            max_memory_mb: parsed(
+                lookup,
+                "MCP_PORTAL_USER_MAX_MEMORY_MB",
+                2048,
+                "a number of MiB, at least 6",
+                |n| *n >= 6,
+            )?,
+            max_cpu_shares: parsed(
+                lookup,
+                "MCP_PORTAL_USER_MAX_CPU_SHARES",
+                1024,
+                "a number of CPU shares (1024 = one CPU), at least 2",
+                |n| *n >= 2,
+            )?,
         };
         let defaults = Defaults {
-            memory: with(lookup, "MCP_PORTAL_DEFAULT_MEMORY", "256m", "a memory size such as 256m", Memory::parse)?,
-            cpus: with(lookup, "MCP_PORTAL_DEFAULT_CPUS", "0.5", "a number of CPUs such as 0.5", |t| {
-                t.parse::<f64>().map_err(|e| e.to_string()).and_then(Cpus::from_f64)
-            })?,
-            pids: parsed(lookup, "MCP_PORTAL_DEFAULT_PIDS", 128, "a positive number of processes", |n| *n > 0)?,
+            memory: with(
+                lookup,
+                "MCP_PORTAL_DEFAULT_MEMORY",
+                "256m",
+                "a memory size such as 256m",
+                Memory::parse,
+            )?,
+            cpus: with(
+                lookup,
+                "MCP_PORTAL_DEFAULT_CPUS",
+                "0.5",
+                "a number of CPUs such as 0.5",
+                |t| {
+                    t.parse::<f64>()
+                        .map_err(|e| e.to_string())
+                        .and_then(Cpus::from_f64)
+                },
+            )?,
+            pids: parsed(
+                lookup,
+                "MCP_PORTAL_DEFAULT_PIDS",
+                128,
+                "a positive number of processes",
+                |n| *n > 0,
+            )?,
         };
-        let allowed_caps = with(lookup, "MCP_PORTAL_ALLOWED_CAPS", "NET_BIND_SERVICE", "a comma-separated list of capabilities", |t| {
-            let caps: Vec<String> = t.split(',').map(str::trim).filter(|c| !c.is_empty()).map(str::to_string).collect();
-            if caps.iter().all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_')) { Ok(caps) } else { Err(()) }
-        })?;
+        let allowed_caps = with(
+            lookup,
+            "MCP_PORTAL_ALLOWED_CAPS",
+            "NET_BIND_SERVICE",
+            "a comma-separated list of capabilities",
+            |t| {
+                let caps: Vec<String> = t
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if caps
+                    .iter()
+                    .all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
+                {
+                    Ok(caps)
+                } else {
+                    Err(())
+                }
+            },
+        )?;
         let hardening = Hardening {
-            allow_root: parsed(lookup, "MCP_PORTAL_ALLOW_ROOT", false, "true or false", |_| true)?,
+            allow_root: parsed(
+                lookup,
+                "MCP_PORTAL_ALLOW_ROOT",
+                false,
+                "true or false",
+                |_| true,
+            )?,
             allowed_caps,
-            log_max_size: with(lookup, "MCP_PORTAL_LOG_MAX_SIZE", "10m", "a size such as 10m", |t| {
-                Memory::parse(t).map(|_| t.to_string()).or_else(|_| t.parse::<u64>().map(|_| t.to_string()).map_err(|_| ()))
-            })?,
-            log_max_files: parsed(lookup, "MCP_PORTAL_LOG_MAX_FILES", 3, "a positive number", |n| *n > 0)?,
-            tmp_size_mb: parsed(lookup, "MCP_PORTAL_TMP_SIZE_MB", 64, "a positive number of MiB", |n| *n > 0)?,
-            host_paths: HostPathPolicy { allowed: host_paths.to_vec() },
+            log_max_size: with(
+                lookup,
+                "MCP_PORTAL_LOG_MAX_SIZE",
+                "10m",
+                "a size such as 10m",
+                |t| {
+                    Memory::parse(t)
+                        .map(|_| t.to_string())
+                        .or_else(|_| t.parse::<u64>().map(|_| t.to_string()).map_err(|_| ()))
+                },
+            )?,
+            log_max_files: parsed(
+                lookup,
+                "MCP_PORTAL_LOG_MAX_FILES",
+                3,
+                "a positive number",
+                |n| *n > 0,
+            )?,
+            tmp_size_mb: parsed(
+                lookup,
+                "MCP_PORTAL_TMP_SIZE_MB",
+                64,
+                "a positive number of MiB",
+                |n| *n > 0,
+            )?,
+            host_paths: HostPathPolicy {
+                allowed: host_paths.to_vec(),
+            },
         };
         Ok(Self {
             instance,
@@ -128,10 +267,34 @@ impl Runtime {
             quota,
             defaults,
             hardening,
-            max_concurrent_starts: parsed(lookup, "MCP_PORTAL_MAX_CONCURRENT_STARTS", 5, "a positive number", |n| *n > 0)?,
-            remove_empty_networks: parsed(lookup, "MCP_PORTAL_REMOVE_EMPTY_NETWORKS", true, "true or false", |_| true)?,
-            start_grace_ms: parsed(lookup, "MCP_PORTAL_START_GRACE_MS", 0, "a number of milliseconds", |n| *n <= 60_000)?,
-            stop_timeout_secs: parsed(lookup, "MCP_PORTAL_STOP_TIMEOUT", 10, "a number of seconds from 0 to 300", |n| (0..=300).contains(n))?,
+            max_concurrent_starts: parsed(
+                lookup,
+                "MCP_PORTAL_MAX_CONCURRENT_STARTS",
+                5,
+                "a positive number",
+                |n| *n > 0,
+            )?,
+            remove_empty_networks: parsed(
+                lookup,
+                "MCP_PORTAL_REMOVE_EMPTY_NETWORKS",
+                true,
+                "true or false",
+                |_| true,
+            )?,
+            start_grace_ms: parsed(
+                lookup,
+                "MCP_PORTAL_START_GRACE_MS",
+                0,
+                "a number of milliseconds",
+                |n| *n <= 60_000,
+            )?,
+            stop_timeout_secs: parsed(
+                lookup,
+                "MCP_PORTAL_STOP_TIMEOUT",
+                10,
+                "a number of seconds from 0 to 300",
+                |n| (0..=300).contains(n),
+            )?,
         })
     }
 }
@@ -171,7 +334,12 @@ impl Config {
             }
         }
         let runtime = Runtime::from_lookup(&lookup, &allowed_host_paths)?;
-        Ok(Self { data_dir, max_catalog_bytes, allowed_host_paths, runtime })
+        Ok(Self {
+            data_dir,
+            max_catalog_bytes,
+            allowed_host_paths,
+            runtime,
+        })
     }
 
     pub fn from_env(data_dir: PathBuf) -> Result<Self, ConfigError> {
@@ -224,9 +392,19 @@ mod tests {
     #[test]
     fn runtime_defaults_follow_the_seed() {
         let r = config(&[]).unwrap().runtime;
-        assert_eq!((r.pools.port_start, r.pools.port_end, r.pools.ports_per_user), (20000, 29999, 100));
+        assert_eq!(
+            (r.pools.port_start, r.pools.port_end, r.pools.ports_per_user),
+            (20000, 29999, 100)
+        );
         assert_eq!(r.pools.subnet(0).to_string(), "10.201.0.0/24");
-        assert_eq!(r.quota, Quota { max_containers: 10, max_memory_mb: 2048, max_cpu_shares: 1024 });
+        assert_eq!(
+            r.quota,
+            Quota {
+                max_containers: 10,
+                max_memory_mb: 2048,
+                max_cpu_shares: 1024
+            }
+        );
         assert_eq!(r.bind_address, "127.0.0.1");
         assert_eq!(r.max_concurrent_starts, 5);
         assert!(!r.hardening.allow_root);

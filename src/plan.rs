@@ -174,10 +174,20 @@ pub fn base_labels(instance: &str, user: &UserId) -> BTreeMap<String, String> {
     ])
 }
 
-pub fn network_spec(instance: &str, user: &UserId, block: u32, subnet: crate::alloc::Ipv4Net) -> NetworkSpec {
+pub fn network_spec(
+    instance: &str,
+    user: &UserId,
+    block: u32,
+    subnet: crate::alloc::Ipv4Net,
+) -> NetworkSpec {
     let mut labels = base_labels(instance, user);
     labels.insert(LABEL_BLOCK.to_string(), block.to_string());
-    NetworkSpec { name: network_name(user), subnet: subnet.to_string(), gateway: subnet.gateway().to_string(), labels }
+    NetworkSpec {
+        name: network_name(user),
+        subnet: subnet.to_string(),
+        gateway: subnet.gateway().to_string(),
+        labels,
+    }
 }
 
 fn is_root(user: &str) -> bool {
@@ -188,15 +198,25 @@ fn is_root(user: &str) -> bool {
 /// Memory and CPU shares a definition will get for this user: its own or the default,
 /// capped by the user's quota.
 pub fn limits(server: &ServerDef, defaults: &Defaults, quota: &Quota) -> (u64, u64) {
-    let memory = server.resources.memory.unwrap_or(defaults.memory).bytes().min(quota.max_memory_mb * 1024 * 1024);
+    let memory = server
+        .resources
+        .memory
+        .unwrap_or(defaults.memory)
+        .bytes()
+        .min(quota.max_memory_mb * 1024 * 1024);
     let millis = u64::from(server.resources.cpus.unwrap_or(defaults.cpus).millis());
-    let shares = (millis * SHARES_PER_CPU / 1000).min(quota.max_cpu_shares).max(2);
+    let shares = (millis * SHARES_PER_CPU / 1000)
+        .min(quota.max_cpu_shares)
+        .max(2);
     (memory, shares)
 }
 
 pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError> {
     let s = input.server;
-    let refuse = |message: String| PlanError::Refused { server: s.id.to_string(), message };
+    let refuse = |message: String| PlanError::Refused {
+        server: s.id.to_string(),
+        message,
+    };
 
     // Template parameters: declared defaults, then the user's values.
     let mut params: BTreeMap<String, String> = s
@@ -209,7 +229,11 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
             let declared: Vec<&str> = s.parameters.keys().map(String::as_str).collect();
             return Err(refuse(format!(
                 "has no parameter {k:?}; its parameters are: {}",
-                if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "none".to_string()
+                } else {
+                    declared.join(", ")
+                }
             )));
         }
         params.insert(k.clone(), v.clone());
@@ -222,15 +246,22 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         .collect();
     if !missing.is_empty() {
         let sets: Vec<String> = missing.iter().map(|m| format!("--set {m}=VALUE")).collect();
-        return Err(refuse(format!("missing required parameter(s) {}: give {}", missing.join(", "), sets.join(" "))));
+        return Err(refuse(format!(
+            "missing required parameter(s) {}: give {}",
+            missing.join(", "),
+            sets.join(" ")
+        )));
     }
     let resolve = |field: &str, text: &str| {
-        template::resolve(text, &params).map_err(|e| refuse(format!("{field}: {e}; give it with --set")))
+        template::resolve(text, &params)
+            .map_err(|e| refuse(format!("{field}: {e}; give it with --set")))
     };
 
     let network = if s.disable_network {
         if s.transport.is_http() {
-            return Err(refuse("asks for no network but serves HTTP; remove disable_network or use stdio".into()));
+            return Err(refuse(
+                "asks for no network but serves HTTP; remove disable_network or use stdio".into(),
+            ));
         }
         None
     } else {
@@ -242,7 +273,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         env.insert(k.clone(), resolve(&format!("env.{k}"), v)?);
     }
     if !input.settings.env.is_empty() && !s.user_configurable {
-        return Err(refuse("is not user-configurable: --env is not allowed (template parameters with --set are)".into()));
+        return Err(refuse(
+            "is not user-configurable: --env is not allowed (template parameters with --set are)"
+                .into(),
+        ));
     }
     for (k, v) in &input.settings.env {
         check_env_name(k).map_err(|e| refuse(e.to_string()))?;
@@ -253,18 +287,34 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
     }
     env.insert("MCP_USER_ID".into(), input.user.to_string());
     env.insert("MCP_SERVER_ID".into(), s.id.to_string());
-    env.insert("MCP_NETWORK_NAME".into(), network.clone().unwrap_or_else(|| "none".into()));
+    env.insert(
+        "MCP_NETWORK_NAME".into(),
+        network.clone().unwrap_or_else(|| "none".into()),
+    );
     env.insert("MCP_TRANSPORT".into(), s.transport.as_str().into());
     let publish = match (s.transport.is_http(), s.port, input.host_port) {
         (true, Some(container_port), Some(host_port)) => {
             env.insert("MCP_SERVER_PORT".into(), container_port.to_string());
-            Some(PortBinding { container_port, host_ip: input.bind_address.to_string(), host_port })
+            Some(PortBinding {
+                container_port,
+                host_ip: input.bind_address.to_string(),
+                host_port,
+            })
         }
-        (true, _, _) => return Err(refuse("serves HTTP but has no container port or no host port was allocated".into())),
+        (true, _, _) => {
+            return Err(refuse(
+                "serves HTTP but has no container port or no host port was allocated".into(),
+            ))
+        }
         (false, _, _) => None,
     };
 
-    let cmd = s.command.iter().enumerate().map(|(i, a)| resolve(&format!("command[{i}]"), a)).collect::<Result<Vec<_>, _>>()?;
+    let cmd = s
+        .command
+        .iter()
+        .enumerate()
+        .map(|(i, a)| resolve(&format!("command[{i}]"), a))
+        .collect::<Result<Vec<_>, _>>()?;
 
     let mut binds = Vec::new();
     let mut host_dirs = Vec::new();
@@ -272,11 +322,16 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
     for (i, raw) in s.volumes.iter().enumerate() {
         let spec_text = resolve(&format!("volumes[{i}]"), raw)?;
         let v = VolumeSpec::parse(&spec_text).map_err(refuse)?;
-        v.check_policy(&input.hardening.host_paths, &spec_text).map_err(refuse)?;
+        v.check_policy(&input.hardening.host_paths, &spec_text)
+            .map_err(refuse)?;
         let source = match &v.source {
             Source::User(dir, rel) => {
                 let base = input.paths.of(*dir).trim_end_matches('/');
-                let path = if rel.is_empty() { base.to_string() } else { format!("{base}/{rel}") };
+                let path = if rel.is_empty() {
+                    base.to_string()
+                } else {
+                    format!("{base}/{rel}")
+                };
                 host_dirs.push(path.clone());
                 path
             }
@@ -286,9 +341,17 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
                 named_volumes.push(scoped.clone());
                 scoped
             }
-            Source::Template(t) => return Err(refuse(format!("volumes[{i}]: {t:?} is still a template after resolving"))),
+            Source::Template(t) => {
+                return Err(refuse(format!(
+                    "volumes[{i}]: {t:?} is still a template after resolving"
+                )))
+            }
         };
-        binds.push(format!("{source}:{}{}", v.target, if v.read_only { ":ro" } else { "" }));
+        binds.push(format!(
+            "{source}:{}{}",
+            v.target,
+            if v.read_only { ":ro" } else { "" }
+        ));
     }
 
     let user = match &s.user {
@@ -297,7 +360,9 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
             if u.is_empty() {
                 "65534:65534".to_string()
             } else if is_root(&u) && !input.hardening.allow_root {
-                return Err(refuse("runs as root, which this portal does not allow (MCP_PORTAL_ALLOW_ROOT)".into()));
+                return Err(refuse(
+                    "runs as root, which this portal does not allow (MCP_PORTAL_ALLOW_ROOT)".into(),
+                ));
             } else {
                 u
             }
@@ -323,7 +388,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
 
     let read_only = !s.writable_rootfs;
     let tmpfs = if read_only {
-        BTreeMap::from([("/tmp".to_string(), format!("rw,noexec,nosuid,size={}m", input.hardening.tmp_size_mb))])
+        BTreeMap::from([(
+            "/tmp".to_string(),
+            format!("rw,noexec,nosuid,size={}m", input.hardening.tmp_size_mb),
+        )])
     } else {
         BTreeMap::new()
     };
@@ -353,9 +421,16 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         tmpfs,
         log_opts: BTreeMap::from([
             ("max-size".to_string(), input.hardening.log_max_size.clone()),
-            ("max-file".to_string(), input.hardening.log_max_files.to_string()),
+            (
+                "max-file".to_string(),
+                input.hardening.log_max_files.to_string(),
+            ),
         ]),
-        aliases: if network.is_some() { vec![s.id.to_string()] } else { Vec::new() },
+        aliases: if network.is_some() {
+            vec![s.id.to_string()]
+        } else {
+            Vec::new()
+        },
         network,
         publish,
         binds,
@@ -395,9 +470,21 @@ mod tests {
         Fixture {
             user: UserId::parse("u1").unwrap(),
             settings: Settings::default(),
-            paths: UserPaths { data: "/d/u1/data".into(), cache: "/d/u1/cache".into(), config: "/d/u1/config".into() },
-            defaults: Defaults { memory: Memory::parse("256m").unwrap(), cpus: Cpus::from_millis(500).unwrap(), pids: 128 },
-            quota: Quota { max_containers: 10, max_memory_mb: 2048, max_cpu_shares: 1024 },
+            paths: UserPaths {
+                data: "/d/u1/data".into(),
+                cache: "/d/u1/cache".into(),
+                config: "/d/u1/config".into(),
+            },
+            defaults: Defaults {
+                memory: Memory::parse("256m").unwrap(),
+                cpus: Cpus::from_millis(500).unwrap(),
+                pids: 128,
+            },
+            quota: Quota {
+                max_containers: 10,
+                max_memory_mb: 2048,
+                max_cpu_shares: 1024,
+            },
             hardening: Hardening {
                 allow_root: false,
                 allowed_caps: vec!["NET_BIND_SERVICE".into()],
@@ -447,8 +534,18 @@ mod tests {
         assert_eq!(spec.pids_limit, 128);
         assert!(spec.read_only);
         assert_eq!(spec.security_opt, ["no-new-privileges:true"]);
-        assert_eq!(spec.publish, Some(PortBinding { container_port: 8080, host_ip: "127.0.0.1".into(), host_port: 20001 }));
-        assert_eq!(spec.binds, ["/d/u1/data/echo:/data", "mcp-u1-cache:/cache:ro"]);
+        assert_eq!(
+            spec.publish,
+            Some(PortBinding {
+                container_port: 8080,
+                host_ip: "127.0.0.1".into(),
+                host_port: 20001
+            })
+        );
+        assert_eq!(
+            spec.binds,
+            ["/d/u1/data/echo:/data", "mcp-u1-cache:/cache:ro"]
+        );
         assert!(spec.env.contains(&"MCP_SERVER_PORT=8080".to_string()));
         assert!(spec.env.contains(&"MCP_USER_ID=u1".to_string()));
         assert_eq!(spec.labels[LABEL_SPEC_HASH], hash);
@@ -487,10 +584,25 @@ mod tests {
         let mut s = ServerDef::new(ServerId::parse("time").unwrap(), "mcp/time:latest");
         s.command = vec!["--tz={{time.timezone}}".into()];
         s.env.insert("LEVEL".into(), "{{time.level}}".into());
-        s.parameters.insert("timezone".into(), Parameter { required: true, ..Default::default() });
-        s.parameters.insert("level".into(), Parameter { default: Some("info".into()), ..Default::default() });
+        s.parameters.insert(
+            "timezone".into(),
+            Parameter {
+                required: true,
+                ..Default::default()
+            },
+        );
+        s.parameters.insert(
+            "level".into(),
+            Parameter {
+                default: Some("info".into()),
+                ..Default::default()
+            },
+        );
         let err = plan(&input(&f, &s, None)).unwrap_err().to_string();
-        assert_eq!(err, "server time: missing required parameter(s) timezone: give --set timezone=VALUE");
+        assert_eq!(
+            err,
+            "server time: missing required parameter(s) timezone: give --set timezone=VALUE"
+        );
         f.settings.params.insert("timezone".into(), "UTC".into());
         let (spec, _) = plan(&input(&f, &s, None)).unwrap();
         assert_eq!(spec.cmd, ["--tz=UTC"]);
@@ -498,7 +610,10 @@ mod tests {
         assert!(spec.open_stdin);
         assert_eq!(spec.network.as_deref(), Some("mcp-net-u1"));
         f.settings.params.insert("nope".into(), "x".into());
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("has no parameter \"nope\"; its parameters are: level, timezone"));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("has no parameter \"nope\"; its parameters are: level, timezone"));
     }
 
     #[test]
@@ -506,24 +621,39 @@ mod tests {
         let mut f = fixture();
         let mut s = ServerDef::new(ServerId::parse("x").unwrap(), "mcp/x:latest");
         s.user = Some("root".into());
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("runs as root"));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("runs as root"));
         f.hardening.allow_root = true;
         assert_eq!(plan(&input(&f, &s, None)).unwrap().0.user, "root");
         s.user = None;
         s.cap_add = vec!["SYS_ADMIN".into()];
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("needs capability SYS_ADMIN"));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("needs capability SYS_ADMIN"));
         s.cap_add.clear();
         f.settings.env.insert("X".into(), "1".into());
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("not user-configurable"));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("not user-configurable"));
         s.user_configurable = true;
         assert!(plan(&input(&f, &s, None)).is_ok());
         f.settings.env.insert("MCP_USER_ID".into(), "evil".into());
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("set by the portal"));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("set by the portal"));
         f.settings.env.clear();
         s.volumes = vec!["{{x.path}}:/src".into()];
         s.parameters.insert("path".into(), Parameter::default());
         f.settings.params.insert("path".into(), "/etc".into());
-        assert!(plan(&input(&f, &s, None)).unwrap_err().to_string().contains("mounts host path \"/etc\""));
+        assert!(plan(&input(&f, &s, None))
+            .unwrap_err()
+            .to_string()
+            .contains("mounts host path \"/etc\""));
     }
 
     #[test]

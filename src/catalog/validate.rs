@@ -238,9 +238,15 @@ pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Dia
     }
 
     for (i, cap) in def.cap_add.iter().enumerate() {
-        let ok = !cap.is_empty() && cap.len() <= 32 && cap.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+        let ok = !cap.is_empty()
+            && cap.len() <= 32
+            && cap.chars().all(|c| c.is_ascii_uppercase() || c == '_');
         if !ok {
-            err(d, &format!("cap_add[{i}]"), format!("{cap:?} is not a capability name such as NET_BIND_SERVICE"));
+            err(
+                d,
+                &format!("cap_add[{i}]"),
+                format!("{cap:?} is not a capability name such as NET_BIND_SERVICE"),
+            );
         }
     }
 

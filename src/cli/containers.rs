@@ -50,7 +50,9 @@ async fn runtime(portal: &Portal) -> anyhow::Result<Runtime<DockerEngine>> {
 }
 
 fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn progress(line: &str) {
@@ -67,17 +69,28 @@ fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
         EnableOutcome::Started => "started",
         EnableOutcome::Unchanged => "already running, unchanged:",
     };
-    let port = r.port.map(|p| format!(" on {}:{p}", r.bind_address)).unwrap_or_default();
-    println!("{what} {} for {}: container {} ({}){port}", r.server, r.user, r.container, r.image);
+    let port = r
+        .port
+        .map(|p| format!(" on {}:{p}", r.bind_address))
+        .unwrap_or_default();
+    println!(
+        "{what} {} for {}: container {} ({}){port}",
+        r.server, r.user, r.container, r.image
+    );
     Ok(())
 }
 
 pub fn enable(portal: &Portal, args: EnableArgs, json: bool) -> anyhow::Result<()> {
-    let settings = (!args.env.is_empty() || !args.set.is_empty())
-        .then(|| Settings { env: args.env.into_iter().collect(), params: args.set.into_iter().collect() });
+    let settings = (!args.env.is_empty() || !args.set.is_empty()).then(|| Settings {
+        env: args.env.into_iter().collect(),
+        params: args.set.into_iter().collect(),
+    });
     let report = tokio()?.block_on(async {
         let rt = runtime(portal).await?;
-        anyhow::Ok(rt.enable(&args.user.user, &args.server, settings, &progress).await?)
+        anyhow::Ok(
+            rt.enable(&args.user.user, &args.server, settings, &progress)
+                .await?,
+        )
     })?;
     print_enable(&report, json)
 }
@@ -90,8 +103,15 @@ pub fn disable(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Res
     if json {
         return output::json(&r);
     }
-    let port = r.released_port.map(|p| format!(", port {p} released")).unwrap_or_default();
-    let container = if r.removed { format!("container {} removed", r.container) } else { "no container was left".into() };
+    let port = r
+        .released_port
+        .map(|p| format!(", port {p} released"))
+        .unwrap_or_default();
+    let container = if r.removed {
+        format!("container {} removed", r.container)
+    } else {
+        "no container was left".into()
+    };
     println!("disabled {} for {}: {container}{port}", r.server, r.user);
     Ok(())
 }
@@ -104,7 +124,10 @@ pub fn restart(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Res
     if json {
         return output::json(&r);
     }
-    println!("restarted {} for {}: container {}", r.server, r.user, r.container);
+    println!(
+        "restarted {} for {}: container {}",
+        r.server, r.user, r.container
+    );
     Ok(())
 }
 
@@ -125,13 +148,27 @@ pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<(
                 r.state.clone(),
                 r.port.map_or("-".into(), |p| p.to_string()),
                 output::or_dash(&r.image),
-                r.memory_bytes.map_or("-".into(), |m| format!("{}m", m / (1024 * 1024))),
+                r.memory_bytes
+                    .map_or("-".into(), |m| format!("{}m", m / (1024 * 1024))),
                 r.cpus.map_or("-".into(), |c| format!("{c:.2}")),
                 r.uptime.clone().unwrap_or_else(|| "-".into()),
                 r.last_error.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect::<Vec<_>>();
-    table(&["USER", "SERVER", "STATE", "PORT", "IMAGE", "MEMORY", "CPUS", "UPTIME", "LAST ERROR"], &rows);
+    table(
+        &[
+            "USER",
+            "SERVER",
+            "STATE",
+            "PORT",
+            "IMAGE",
+            "MEMORY",
+            "CPUS",
+            "UPTIME",
+            "LAST ERROR",
+        ],
+        &rows,
+    );
     Ok(())
 }

@@ -72,8 +72,17 @@ pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
             table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
             Ok(())
         }
-        UserCmd::Limits { id, max_containers, max_memory_mb, max_cpu_shares } => {
-            let change = QuotaOverride { max_containers, max_memory_mb, max_cpu_shares };
+        UserCmd::Limits {
+            id,
+            max_containers,
+            max_memory_mb,
+            max_cpu_shares,
+        } => {
+            let change = QuotaOverride {
+                max_containers,
+                max_memory_mb,
+                max_cpu_shares,
+            };
             let q = portal.user_limits(&id, (!change.is_empty()).then_some(change))?;
             if json {
                 return output::json(&q);

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::errors::Error as BollardError;
 use bollard::models::{
-    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, Ipam, IpamConfig, NetworkCreateRequest,
-    NetworkingConfig, PortBinding, VolumeCreateRequest,
+    ContainerCreateBody, EndpointSettings, HostConfig, HostConfigLogConfig, Ipam, IpamConfig,
+    NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
-    RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -37,17 +38,29 @@ fn detail(e: &BollardError) -> String {
     }
 }
 
-fn docker_err<'a>(action: &'static str, object: &'a str) -> impl FnOnce(BollardError) -> EngineError + 'a {
+fn docker_err<'a>(
+    action: &'static str,
+    object: &'a str,
+) -> impl FnOnce(BollardError) -> EngineError + 'a {
     move |e| match e {
         BollardError::DockerResponseServerError { .. } | BollardError::DockerStreamError { .. } => {
-            EngineError::Docker { action, object: object.to_string(), detail: detail(&e) }
+            EngineError::Docker {
+                action,
+                object: object.to_string(),
+                detail: detail(&e),
+            }
         }
-        other => EngineError::Unreachable { detail: other.to_string() },
+        other => EngineError::Unreachable {
+            detail: other.to_string(),
+        },
     }
 }
 
 fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), labels.iter().map(|(k, v)| format!("{k}={v}")).collect())])
+    HashMap::from([(
+        "label".to_string(),
+        labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    )])
 }
 
 fn btree(m: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
@@ -57,22 +70,37 @@ fn btree(m: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
 impl DockerEngine {
     /// Connects and negotiates the API version; says how to fix it when Docker is away.
     pub async fn connect() -> Result<Self, EngineError> {
-        let docker = Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable { detail: e.to_string() })?;
-        let docker = docker.negotiate_version().await.map_err(|e| EngineError::Unreachable { detail: e.to_string() })?;
+        let docker = Docker::connect_with_defaults().map_err(|e| EngineError::Unreachable {
+            detail: e.to_string(),
+        })?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| EngineError::Unreachable {
+                detail: e.to_string(),
+            })?;
         let v = docker.client_version();
         let found = (v.major_version as u32, v.minor_version as u32);
         if found < MIN_API {
-            return Err(EngineError::TooOld { found: format!("{}.{}", found.0, found.1) });
+            return Err(EngineError::TooOld {
+                found: format!("{}.{}", found.0, found.1),
+            });
         }
         Ok(Self { docker })
     }
 
     fn body(spec: &ContainerSpec) -> ContainerCreateBody {
-        let port_key = spec.publish.as_ref().map(|p| format!("{}/tcp", p.container_port));
+        let port_key = spec
+            .publish
+            .as_ref()
+            .map(|p| format!("{}/tcp", p.container_port));
         let port_bindings = spec.publish.as_ref().zip(port_key.clone()).map(|(p, key)| {
             HashMap::from([(
                 key,
-                Some(vec![PortBinding { host_ip: Some(p.host_ip.clone()), host_port: Some(p.host_port.to_string()) }]),
+                Some(vec![PortBinding {
+                    host_ip: Some(p.host_ip.clone()),
+                    host_port: Some(p.host_port.to_string()),
+                }]),
             )])
         });
         let host_config = HostConfig {
@@ -98,7 +126,10 @@ impl DockerEngine {
         let networking_config = spec.network.as_ref().map(|net| NetworkingConfig {
             endpoints_config: Some(HashMap::from([(
                 net.clone(),
-                EndpointSettings { aliases: Some(spec.aliases.clone()), ..Default::default() },
+                EndpointSettings {
+                    aliases: Some(spec.aliases.clone()),
+                    ..Default::default()
+                },
             )])),
         });
         ContainerCreateBody {
@@ -129,13 +160,20 @@ impl Engine for DockerEngine {
     }
 
     async fn pull(&self, image: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<(), EngineError> {
-        let options = CreateImageOptionsBuilder::default().from_image(image).build();
+        let options = CreateImageOptionsBuilder::default()
+            .from_image(image)
+            .build();
         let mut stream = self.docker.create_image(Some(options), None, None);
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
-                    let done = info.progress_detail.as_ref().and_then(|p| p.current.zip(p.total));
-                    let pct = done.filter(|(_, t)| *t > 0).map(|(c, t)| format!("{}%", c * 100 / t));
+                    let done = info
+                        .progress_detail
+                        .as_ref()
+                        .and_then(|p| p.current.zip(p.total));
+                    let pct = done
+                        .filter(|(_, t)| *t > 0)
+                        .map(|(c, t)| format!("{}%", c * 100 / t));
                     let line = [info.id.as_deref(), info.status.as_deref(), pct.as_deref()]
                         .into_iter()
                         .flatten()
@@ -145,18 +183,36 @@ impl Engine for DockerEngine {
                         progress(&line);
                     }
                 }
-                Err(e) => return Err(EngineError::Pull { image: image.to_string(), detail: detail(&e) }),
+                Err(e) => {
+                    return Err(EngineError::Pull {
+                        image: image.to_string(),
+                        detail: detail(&e),
+                    })
+                }
             }
         }
         Ok(())
     }
 
     async fn network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
-        match self.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await {
+        match self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
             Ok(n) => Ok(Some(NetworkInfo {
                 name: n.name.unwrap_or_default(),
                 labels: btree(n.labels),
-                subnets: n.ipam.and_then(|i| i.config).unwrap_or_default().into_iter().filter_map(|c| c.subnet).collect(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
             })),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(docker_err("inspect network", name)(e)),
@@ -164,14 +220,26 @@ impl Engine for DockerEngine {
     }
 
     async fn networks(&self, labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>, EngineError> {
-        let options = ListNetworksOptionsBuilder::default().filters(&label_filters(labels)).build();
-        let list = self.docker.list_networks(Some(options)).await.map_err(docker_err("list", "networks"))?;
+        let options = ListNetworksOptionsBuilder::default()
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .docker
+            .list_networks(Some(options))
+            .await
+            .map_err(docker_err("list", "networks"))?;
         Ok(list
             .into_iter()
             .map(|n| NetworkInfo {
                 name: n.name.unwrap_or_default(),
                 labels: btree(n.labels),
-                subnets: n.ipam.and_then(|i| i.config).unwrap_or_default().into_iter().filter_map(|c| c.subnet).collect(),
+                subnets: n
+                    .ipam
+                    .and_then(|i| i.config)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|c| c.subnet)
+                    .collect(),
             })
             .collect())
     }
@@ -207,13 +275,21 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> Result<(), EngineError> {
+    async fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
         let request = VolumeCreateRequest {
             name: Some(name.to_string()),
             labels: Some(labels.clone().into_iter().collect()),
             ..Default::default()
         };
-        self.docker.create_volume(request).await.map(drop).map_err(docker_err("create volume", name))
+        self.docker
+            .create_volume(request)
+            .await
+            .map(drop)
+            .map_err(docker_err("create volume", name))
     }
 
     async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
@@ -223,7 +299,11 @@ impl Engine for DockerEngine {
                 let config = c.config.unwrap_or_default();
                 Ok(Some(ContainerInfo {
                     id: c.id.unwrap_or_default(),
-                    name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+                    name: c
+                        .name
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_string(),
                     labels: btree(config.labels),
                     image: config.image.unwrap_or_default(),
                     state: state.status.map(|s| s.to_string()).unwrap_or_default(),
@@ -239,13 +319,25 @@ impl Engine for DockerEngine {
     }
 
     async fn containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>, EngineError> {
-        let options = ListContainersOptionsBuilder::default().all(true).filters(&label_filters(labels)).build();
-        let list = self.docker.list_containers(Some(options)).await.map_err(docker_err("list", "containers"))?;
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&label_filters(labels))
+            .build();
+        let list = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(docker_err("list", "containers"))?;
         Ok(list
             .into_iter()
             .map(|c| ContainerInfo {
                 id: c.id.unwrap_or_default(),
-                name: c.names.unwrap_or_default().first().map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default(),
+                name: c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
                 labels: btree(c.labels),
                 image: c.image.unwrap_or_default(),
                 state: c.state.map(|s| s.to_string()).unwrap_or_default(),
@@ -258,7 +350,9 @@ impl Engine for DockerEngine {
     }
 
     async fn create_container(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
-        let options = CreateContainerOptionsBuilder::default().name(&spec.name).build();
+        let options = CreateContainerOptionsBuilder::default()
+            .name(&spec.name)
+            .build();
         self.docker
             .create_container(Some(options), Self::body(spec))
             .await
@@ -267,16 +361,26 @@ impl Engine for DockerEngine {
     }
 
     async fn start_container(&self, name: &str) -> Result<(), EngineError> {
-        self.docker.start_container(name, None).await.map_err(docker_err("start container", name))
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(docker_err("start container", name))
     }
 
     async fn restart_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {
-        let options = RestartContainerOptionsBuilder::default().t(timeout_secs).build();
-        self.docker.restart_container(name, Some(options)).await.map_err(docker_err("restart container", name))
+        let options = RestartContainerOptionsBuilder::default()
+            .t(timeout_secs)
+            .build();
+        self.docker
+            .restart_container(name, Some(options))
+            .await
+            .map_err(docker_err("restart container", name))
     }
 
     async fn remove_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {
-        let stop = StopContainerOptionsBuilder::default().t(timeout_secs).build();
+        let stop = StopContainerOptionsBuilder::default()
+            .t(timeout_secs)
+            .build();
         match self.docker.stop_container(name, Some(stop)).await {
             Ok(()) => {}
             Err(e) if matches!(status(&e), Some(304) | Some(404)) => {}

@@ -23,7 +23,11 @@ pub enum EngineError {
     #[error("image {image} is not present and could not be pulled ({detail}); build it (scripts/build-images.sh builds the demo images) or load it with `docker load`")]
     Pull { image: String, detail: String },
     #[error("docker could not {action} {object}: {detail}")]
-    Docker { action: &'static str, object: String, detail: String },
+    Docker {
+        action: &'static str,
+        object: String,
+        detail: String,
+    },
 }
 
 /// What the portal reads back about a container.
@@ -62,21 +66,58 @@ pub struct NetworkInfo {
 /// The calls the portal makes to a container engine.
 pub trait Engine: Send + Sync {
     /// `None` when the image is missing; else the `USER` it declares (may be empty).
-    fn image_user(&self, image: &str) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
+    fn image_user(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
     /// Pulls an image, reporting progress lines.
-    fn pull(&self, image: &str, progress: &(dyn Fn(&str) + Sync)) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn network(&self, name: &str) -> impl Future<Output = Result<Option<NetworkInfo>, EngineError>> + Send;
-    fn networks(&self, labels: &[(&str, &str)]) -> impl Future<Output = Result<Vec<NetworkInfo>, EngineError>> + Send;
-    fn create_network(&self, spec: &NetworkSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn pull(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn network(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<NetworkInfo>, EngineError>> + Send;
+    fn networks(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<NetworkInfo>, EngineError>> + Send;
+    fn create_network(
+        &self,
+        spec: &NetworkSpec,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Removes a network; one already gone is not an error.
     fn remove_network(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Creates a named volume; one that exists is not an error.
-    fn create_volume(&self, name: &str, labels: &BTreeMap<String, String>) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn container(&self, name: &str) -> impl Future<Output = Result<Option<ContainerInfo>, EngineError>> + Send;
-    fn containers(&self, labels: &[(&str, &str)]) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>> + Send;
-    fn create_container(&self, spec: &ContainerSpec) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn create_volume(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn container(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ContainerInfo>, EngineError>> + Send;
+    fn containers(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>> + Send;
+    fn create_container(
+        &self,
+        spec: &ContainerSpec,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start_container(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
-    fn restart_container(&self, name: &str, timeout_secs: i32) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn restart_container(
+        &self,
+        name: &str,
+        timeout_secs: i32,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Stops (with a grace period) and removes a container; one already gone is not an error.
-    fn remove_container(&self, name: &str, timeout_secs: i32) -> impl Future<Output = Result<(), EngineError>> + Send;
+    fn remove_container(
+        &self,
+        name: &str,
+        timeout_secs: i32,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
 }

@@ -20,8 +20,9 @@ use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{
-    self, container_name, network_name, network_spec, PlanInput, Settings, LABEL_CPU_SHARES, LABEL_INSTANCE,
-    LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
+    self, container_name, network_name, network_spec, PlanInput, Settings, LABEL_CPU_SHARES,
+    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH,
+    LABEL_USER, MANAGED_BY,
 };
 use crate::store::EnabledServer;
 
@@ -122,7 +123,11 @@ fn not_enabled(user: &UserId, server: &ServerId) -> PortalError {
 impl<E: Engine> Runtime<E> {
     pub fn new(portal: Portal, engine: E) -> Self {
         let permits = portal.config.runtime.max_concurrent_starts;
-        Self { portal, engine, starts: Arc::new(Semaphore::new(permits)) }
+        Self {
+            portal,
+            engine,
+            starts: Arc::new(Semaphore::new(permits)),
+        }
     }
 
     pub fn portal(&self) -> &Portal {
@@ -144,7 +149,10 @@ impl<E: Engine> Runtime<E> {
         if self.portal.store.read_allocations()?.is_some() {
             return Ok(());
         }
-        let labels = [(LABEL_MANAGED_BY, MANAGED_BY), (LABEL_INSTANCE, self.instance())];
+        let labels = [
+            (LABEL_MANAGED_BY, MANAGED_BY),
+            (LABEL_INSTANCE, self.instance()),
+        ];
         let networks = self.engine.networks(&labels).await?;
         let containers = self.engine.containers(&labels).await?;
         let blocks = networks.iter().filter_map(|n| {
@@ -168,21 +176,33 @@ impl<E: Engine> Runtime<E> {
         .await
     }
 
-    fn reserve(portal: &Portal, user: &UserId, def: &MergedServer, settings: Option<Settings>) -> Result<Reservation> {
+    fn reserve(
+        portal: &Portal,
+        user: &UserId,
+        def: &MergedServer,
+        settings: Option<Settings>,
+    ) -> Result<Reservation> {
         let rt = &portal.config.runtime;
         let _lock = portal.store.lock()?;
-        let record = portal.store.read_user(user)?.ok_or_else(|| unknown_user(user))?.value;
+        let record = portal
+            .store
+            .read_user(user)?
+            .ok_or_else(|| unknown_user(user))?
+            .value;
         let quota = record.limits.apply(rt.quota);
         let mut enabled = portal.store.read_enabled(user)?;
         let server = &def.def.id;
         let previous = enabled.servers.get(server).cloned();
-        let settings = settings.or_else(|| previous.as_ref().map(|p| p.settings.clone())).unwrap_or_default();
+        let settings = settings
+            .or_else(|| previous.as_ref().map(|p| p.settings.clone()))
+            .unwrap_or_default();
         let (memory_bytes, cpu_shares) = plan::limits(&def.def, &rt.defaults, &quota);
 
         let others = enabled.servers.iter().filter(|(id, _)| *id != server);
-        let (count, memory, shares) = others.fold((1u64, memory_bytes, cpu_shares), |(n, m, c), (_, e)| {
-            (n + 1, m + e.memory_bytes, c + e.cpu_shares)
-        });
+        let (count, memory, shares) = others
+            .fold((1u64, memory_bytes, cpu_shares), |(n, m, c), (_, e)| {
+                (n + 1, m + e.memory_bytes, c + e.cpu_shares)
+            });
         let mb = |b: u64| b.div_ceil(1024 * 1024);
         if count > u64::from(quota.max_containers) {
             return Err(PortalError::Refused(format!(
@@ -205,10 +225,15 @@ impl<E: Engine> Runtime<E> {
         }
 
         let mut allocs = portal.store.read_allocations()?.unwrap_or_default();
-        let previous_port = allocs.users.get(user).and_then(|a| a.ports.get(server).copied());
+        let previous_port = allocs
+            .users
+            .get(user)
+            .and_then(|a| a.ports.get(server).copied());
         let block = allocs.block(&rt.pools, user)?;
         let port = if def.def.transport.is_http() {
-            Some(allocs.port(&rt.pools, user, server, |p| port_is_free(&rt.bind_address, p))?)
+            Some(allocs.port(&rt.pools, user, server, |p| {
+                port_is_free(&rt.bind_address, p)
+            })?)
         } else {
             allocs.release_port(user, server);
             None
@@ -216,11 +241,22 @@ impl<E: Engine> Runtime<E> {
         let enabled_at = previous.as_ref().map_or_else(Portal::now, |p| p.enabled_at);
         enabled.servers.insert(
             server.clone(),
-            EnabledServer { settings: settings.clone(), memory_bytes, cpu_shares, enabled_at },
+            EnabledServer {
+                settings: settings.clone(),
+                memory_bytes,
+                cpu_shares,
+                enabled_at,
+            },
         );
         portal.store.write_allocations(&allocs)?;
         portal.store.write_enabled(user, &enabled)?;
-        Ok(Reservation { block, port, settings, previous, previous_port })
+        Ok(Reservation {
+            block,
+            port,
+            settings,
+            previous,
+            previous_port,
+        })
     }
 
     fn unreserve(portal: &Portal, user: &UserId, server: &ServerId, r: &Reservation) -> Result<()> {
@@ -253,11 +289,16 @@ impl<E: Engine> Runtime<E> {
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
         let merged = self.portal.servers(user)?;
-        let def = merged.servers.iter().find(|s| &s.def.id == server).cloned().ok_or_else(|| PortalError::NotFound {
-            what: "server",
-            name: format!("{server} in the catalog of user {user}"),
-            hint: format!("see the user's servers with `portalctl servers --user {user}`"),
-        })?;
+        let def = merged
+            .servers
+            .iter()
+            .find(|s| &s.def.id == server)
+            .cloned()
+            .ok_or_else(|| PortalError::NotFound {
+                what: "server",
+                name: format!("{server} in the catalog of user {user}"),
+                hint: format!("see the user's servers with `portalctl servers --user {user}`"),
+            })?;
         let store = self.portal.store.clone();
         let (u, s) = (user.clone(), server.clone());
         let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
@@ -294,7 +335,12 @@ impl<E: Engine> Runtime<E> {
                 self.engine.image_user(image).await?.unwrap_or_default()
             }
         };
-        let record = self.portal.store.read_user(user)?.ok_or_else(|| unknown_user(user))?.value;
+        let record = self
+            .portal
+            .store
+            .read_user(user)?
+            .ok_or_else(|| unknown_user(user))?
+            .value;
         let quota = record.limits.apply(rt.quota);
         let network = network_name(user);
         let paths = self.portal.store.user_paths(user);
@@ -325,7 +371,9 @@ impl<E: Engine> Runtime<E> {
 
         let mut outcome = EnableOutcome::Created;
         if let Some(existing) = self.engine.container(&spec.name).await? {
-            if !self.ours(&existing, user) || existing.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
+            if !self.ours(&existing, user)
+                || existing.label(LABEL_SERVER) != Some(def.def.id.as_str())
+            {
                 return Err(PortalError::Refused(format!(
                     "container name {} is taken by a container that is not {user}'s server {}; remove or rename it",
                     spec.name, def.def.id
@@ -338,14 +386,18 @@ impl<E: Engine> Runtime<E> {
                 self.start_checked(&spec.name).await?;
                 return Ok(report(EnableOutcome::Started));
             }
-            self.engine.remove_container(&spec.name, rt.stop_timeout_secs).await?;
+            self.engine
+                .remove_container(&spec.name, rt.stop_timeout_secs)
+                .await?;
             outcome = EnableOutcome::Recreated;
         }
 
         if spec.network.is_some() {
             self.ensure_network(user, r.block).await?;
         }
-        self.portal.store.ensure_volume_dirs(&spec.host_dirs, &spec.user)?;
+        self.portal
+            .store
+            .ensure_volume_dirs(&spec.host_dirs, &spec.user)?;
         let mut volume_labels = plan::base_labels(&rt.instance, user);
         volume_labels.insert(LABEL_SERVER.into(), def.def.id.to_string());
         for v in &spec.named_volumes {
@@ -376,21 +428,32 @@ impl<E: Engine> Runtime<E> {
             Some(c) if c.running() => Ok(()),
             Some(c) => Err(PortalError::Refused(format!(
                 "container {name} stopped right after starting ({}{}); see `docker logs {name}`",
-                c.exit_code.map_or_else(|| c.state.clone(), |code| format!("exit code {code}")),
+                c.exit_code
+                    .map_or_else(|| c.state.clone(), |code| format!("exit code {code}")),
                 c.error.map(|e| format!(": {e}")).unwrap_or_default()
             ))),
-            None => Err(PortalError::Refused(format!("container {name} disappeared right after starting"))),
+            None => Err(PortalError::Refused(format!(
+                "container {name} disappeared right after starting"
+            ))),
         }
     }
 
     async fn ensure_network(&self, user: &UserId, block: u32) -> Result<()> {
         let rt = &self.portal.config.runtime;
         let spec = network_spec(&rt.instance, user, block, rt.pools.subnet(block));
+        // Docker checks a new network's subnet before its name, so two enables of one
+        // user's servers racing to make the network would see "pool overlaps": take turns.
+        let store = self.portal.store.clone();
+        let u = user.clone();
+        let _turn = blocking(move || Ok(store.network_lock(&u)?)).await?;
         if self.engine.network(&spec.name).await?.is_none() {
             self.engine.create_network(&spec).await?;
         }
         let found = self.engine.network(&spec.name).await?.ok_or_else(|| {
-            PortalError::Refused(format!("network {} vanished while it was being made; try again", spec.name))
+            PortalError::Refused(format!(
+                "network {} vanished while it was being made; try again",
+                spec.name
+            ))
         })?;
         let ours = found.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
             && found.labels.get(LABEL_INSTANCE) == Some(&rt.instance)
@@ -414,10 +477,22 @@ impl<E: Engine> Runtime<E> {
 
     /// Removes the user's network and frees their block once nothing of theirs is enabled.
     async fn remove_network_if_unused(&self, user: &UserId) -> Result<()> {
-        if !self.portal.config.runtime.remove_empty_networks || !self.portal.store.read_enabled(user)?.servers.is_empty() {
+        if !self.portal.config.runtime.remove_empty_networks {
             return Ok(());
         }
-        let labels = [(LABEL_MANAGED_BY, MANAGED_BY), (LABEL_INSTANCE, self.instance()), (LABEL_USER, user.as_str())];
+        let store = self.portal.store.clone();
+        let u = user.clone();
+        // Under the network lock, an enable of this user either reserved already (and is
+        // seen below) or will make the network again after we are done.
+        let _turn = blocking(move || Ok(store.network_lock(&u)?)).await?;
+        if !self.portal.store.read_enabled(user)?.servers.is_empty() {
+            return Ok(());
+        }
+        let labels = [
+            (LABEL_MANAGED_BY, MANAGED_BY),
+            (LABEL_INSTANCE, self.instance()),
+            (LABEL_USER, user.as_str()),
+        ];
         if !self.engine.containers(&labels).await?.is_empty() {
             return Ok(());
         }
@@ -455,30 +530,64 @@ impl<E: Engine> Runtime<E> {
         })
         .await?;
         let name = container_name(user, server.as_str());
-        let existing = self.engine.container(&name).await?.filter(|c| self.ours(c, user));
+        let existing = self
+            .engine
+            .container(&name)
+            .await?
+            .filter(|c| self.ours(c, user));
         if let Some(c) = &existing {
-            self.engine.remove_container(&c.name, self.portal.config.runtime.stop_timeout_secs).await?;
+            self.engine
+                .remove_container(&c.name, self.portal.config.runtime.stop_timeout_secs)
+                .await?;
         }
         if !was_enabled && existing.is_none() {
             return Err(not_enabled(user, server));
         }
         self.remove_network_if_unused(user).await?;
-        Ok(DisableReport { user: user.clone(), server: server.clone(), container: name, removed: existing.is_some(), released_port })
+        Ok(DisableReport {
+            user: user.clone(),
+            server: server.clone(),
+            container: name,
+            removed: existing.is_some(),
+            released_port,
+        })
     }
 
     /// Restarts an enabled server's container, recreating it if it is gone.
-    pub async fn restart(&self, user: &UserId, server: &ServerId, progress: &(dyn Fn(&str) + Sync)) -> Result<EnableReport> {
-        if !self.portal.store.read_enabled(user)?.servers.contains_key(server) {
+    pub async fn restart(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<EnableReport> {
+        if !self
+            .portal
+            .store
+            .read_enabled(user)?
+            .servers
+            .contains_key(server)
+        {
             return Err(not_enabled(user, server));
         }
         let name = container_name(user, server.as_str());
-        match self.engine.container(&name).await?.filter(|c| self.ours(c, user)) {
+        match self
+            .engine
+            .container(&name)
+            .await?
+            .filter(|c| self.ours(c, user))
+        {
             Some(c) => {
                 let store = self.portal.store.clone();
                 let (u, s) = (user.clone(), server.clone());
                 let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
-                self.engine.restart_container(&name, self.portal.config.runtime.stop_timeout_secs).await?;
-                let running = self.engine.container(&name).await?.is_some_and(|c| c.running());
+                self.engine
+                    .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
+                    .await?;
+                let running = self
+                    .engine
+                    .container(&name)
+                    .await?
+                    .is_some_and(|c| c.running());
                 if !running {
                     return Err(PortalError::Refused(format!(
                         "container {name} stopped right after restarting; see `docker logs {name}`"
@@ -501,7 +610,10 @@ impl<E: Engine> Runtime<E> {
 
     /// Every enabled server and managed container (of one user, or all), side by side.
     pub async fn status(&self, only: Option<&UserId>) -> Result<Vec<StatusRow>> {
-        let mut labels = vec![(LABEL_MANAGED_BY, MANAGED_BY), (LABEL_INSTANCE, self.instance())];
+        let mut labels = vec![
+            (LABEL_MANAGED_BY, MANAGED_BY),
+            (LABEL_INSTANCE, self.instance()),
+        ];
         if let Some(u) = only {
             labels.push((LABEL_USER, u.as_str()));
             if self.portal.store.read_user(u)?.is_none() {
@@ -518,9 +630,14 @@ impl<E: Engine> Runtime<E> {
         for user in &users {
             for (server, entry) in self.portal.store.read_enabled(user)?.servers {
                 let name = container_name(user, server.as_str());
-                let found = containers.iter().find(|c| c.name == name && self.ours(c, user));
+                let found = containers
+                    .iter()
+                    .find(|c| c.name == name && self.ours(c, user));
                 seen.insert(name.clone());
-                rows.push(self.row(user.as_str(), server.as_str(), &name, found, Some(&entry)).await?);
+                rows.push(
+                    self.row(user.as_str(), server.as_str(), &name, found, Some(&entry))
+                        .await?,
+                );
             }
         }
         for c in &containers {
@@ -562,7 +679,10 @@ impl<E: Engine> Runtime<E> {
             None
         } else {
             self.engine.container(name).await?.map(|i| {
-                let code = i.exit_code.map(|c| format!("exit code {c}")).unwrap_or_else(|| i.state.clone());
+                let code = i
+                    .exit_code
+                    .map(|c| format!("exit code {c}"))
+                    .unwrap_or_else(|| i.state.clone());
                 i.error.map_or(code.clone(), |e| format!("{code}: {e}"))
             })
         };

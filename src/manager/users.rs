@@ -81,7 +81,11 @@ impl Portal {
     /// The user's effective quota after applying `change` (when given) to their overrides.
     pub fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
         let _lock = self.store.lock()?;
-        let mut user = self.store.read_user(id)?.ok_or_else(|| unknown_user(id))?.value;
+        let mut user = self
+            .store
+            .read_user(id)?
+            .ok_or_else(|| unknown_user(id))?
+            .value;
         if let Some(change) = change {
             user.limits = QuotaOverride {
                 max_containers: change.max_containers.or(user.limits.max_containers),

@@ -24,7 +24,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub use records::{EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay, StoredUser};
+pub use records::{
+    EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay,
+    StoredUser,
+};
 
 use crate::alloc::Allocations;
 use crate::ids::{CatalogName, ServerId, UserId};
@@ -105,6 +108,14 @@ impl Store {
         let dir = self.root.join("locks").join(user.as_str());
         fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
         self.lock_file(&dir.join(format!("{server}.lock")))
+    }
+
+    /// Serialises the making and removal of one user's network across processes.
+    pub fn network_lock(&self, user: &UserId) -> Result<Lock, StoreError> {
+        let dir = self.root.join("locks").join(user.as_str());
+        fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
+        // Server ids cannot start with '.', so this never meets a pair lock.
+        self.lock_file(&dir.join(".network.lock"))
     }
 
     fn lock_file(&self, path: &Path) -> Result<Lock, StoreError> {
@@ -375,7 +386,10 @@ impl Store {
     // Desired state and allocations.
 
     pub fn read_enabled(&self, id: &UserId) -> Result<StoredEnabled, StoreError> {
-        Ok(self.read_json(&self.user_dir(id).join("enabled.json"))?.map(|l| l.value).unwrap_or_default())
+        Ok(self
+            .read_json(&self.user_dir(id).join("enabled.json"))?
+            .map(|l| l.value)
+            .unwrap_or_default())
     }
 
     pub fn write_enabled(&self, id: &UserId, record: &StoredEnabled) -> Result<(), StoreError> {
@@ -384,7 +398,9 @@ impl Store {
 
     /// The allocations, or `None` when the state file is missing (rebuild it from labels).
     pub fn read_allocations(&self) -> Result<Option<Allocations>, StoreError> {
-        Ok(self.read_json(&self.root.join("state/allocations.json"))?.map(|l| l.value))
+        Ok(self
+            .read_json(&self.root.join("state/allocations.json"))?
+            .map(|l| l.value))
     }
 
     pub fn write_allocations(&self, a: &Allocations) -> Result<(), StoreError> {
@@ -396,7 +412,11 @@ impl Store {
     pub fn user_paths(&self, id: &UserId) -> UserPaths {
         let base = self.root.join("volumes").join(id.as_str());
         let at = |d: &str| base.join(d).display().to_string();
-        UserPaths { data: at("data"), cache: at("cache"), config: at("config") }
+        UserPaths {
+            data: at("data"),
+            cache: at("cache"),
+            config: at("config"),
+        }
     }
 
     /// Creates the host folders a container mounts, owned by its numeric `uid[:gid]` when

@@ -43,12 +43,22 @@ fn text_result(text: String) -> Value {
 /// Answers one JSON-RPC message; `None` for notifications.
 fn handle(msg: &Value) -> Option<Value> {
     let id = msg.get("id")?.clone();
-    let method = msg.get("method").and_then(Value::as_str).unwrap_or_default();
+    let method = msg
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let params = msg.get("params").cloned().unwrap_or(Value::Null);
     let result = match method {
         "initialize" => {
-            let asked = params.get("protocolVersion").and_then(Value::as_str).unwrap_or("2024-11-05");
-            let version = if PROTOCOL_VERSIONS.contains(&asked) { asked } else { PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1] };
+            let asked = params
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("2024-11-05");
+            let version = if PROTOCOL_VERSIONS.contains(&asked) {
+                asked
+            } else {
+                PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1]
+            };
             Ok(json!({
                 "protocolVersion": version,
                 "capabilities": {"tools": {}},
@@ -58,12 +68,22 @@ fn handle(msg: &Value) -> Option<Value> {
         "ping" => Ok(json!({})),
         "tools/list" => Ok(json!({"tools": tools()})),
         "tools/call" => {
-            let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+            let name = params
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let args = params.get("arguments").cloned().unwrap_or(Value::Null);
             match name {
-                "echo" => Ok(text_result(args.get("text").and_then(Value::as_str).unwrap_or_default().to_string())),
+                "echo" => Ok(text_result(
+                    args.get("text")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                )),
                 "env_names" => {
-                    let mut names: Vec<String> = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).collect();
+                    let mut names: Vec<String> = std::env::vars_os()
+                        .map(|(k, _)| k.to_string_lossy().into_owned())
+                        .collect();
                     names.sort();
                     Ok(text_result(names.join("\n")))
                 }
@@ -74,7 +94,9 @@ fn handle(msg: &Value) -> Option<Value> {
     };
     Some(match result {
         Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
-        Err((code, message)) => json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}),
+        Err((code, message)) => {
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+        }
     })
 }
 
@@ -135,7 +157,10 @@ fn serve_connection(mut stream: TcpStream) {
         }
     }
     let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, path) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     match (method, path) {
         ("GET", "/healthz") => respond(&mut stream, "200 OK", "text/plain", "ok\n"),
         ("POST", "/mcp") => {
@@ -145,13 +170,28 @@ fn serve_connection(mut stream: TcpStream) {
             }
             match serde_json::from_slice::<Value>(&body) {
                 Ok(msg) => match handle(&msg) {
-                    Some(reply) => respond(&mut stream, "200 OK", "application/json", &reply.to_string()),
+                    Some(reply) => respond(
+                        &mut stream,
+                        "200 OK",
+                        "application/json",
+                        &reply.to_string(),
+                    ),
                     None => respond(&mut stream, "202 Accepted", "text/plain", ""),
                 },
-                Err(e) => respond(&mut stream, "400 Bad Request", "application/json", &parse_error(&e).to_string()),
+                Err(e) => respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "application/json",
+                    &parse_error(&e).to_string(),
+                ),
             }
         }
-        (_, "/mcp") => respond(&mut stream, "405 Method Not Allowed", "text/plain", "use POST\n"),
+        (_, "/mcp") => respond(
+            &mut stream,
+            "405 Method Not Allowed",
+            "text/plain",
+            "use POST\n",
+        ),
         _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n"),
     }
 }
@@ -166,7 +206,9 @@ fn serve_http(port: u16, stop: Arc<AtomicBool>) -> std::io::Result<()> {
                 let _ = stream.set_nonblocking(false);
                 std::thread::spawn(move || serve_connection(stream));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             Err(e) => return Err(e),
         }
     }
@@ -174,8 +216,12 @@ fn serve_http(port: u16, stop: Arc<AtomicBool>) -> std::io::Result<()> {
 }
 
 fn probe(host: &str, port: &str) -> i32 {
-    let Ok(port) = port.parse::<u16>() else { return 2 };
-    let Ok(addrs) = (host, port).to_socket_addrs() else { return 1 };
+    let Ok(port) = port.parse::<u16>() else {
+        return 2;
+    };
+    let Ok(addrs) = (host, port).to_socket_addrs() else {
+        return 1;
+    };
     for addr in addrs {
         if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
             return 0;
@@ -186,7 +232,12 @@ fn probe(host: &str, port: &str) -> i32 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["probe", host, port] => std::process::exit(probe(host, port)),
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
         _ => {}
@@ -194,12 +245,19 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // On a registration failure the default disposition stays: docker stop still works, slower.
-        let _ = signal_hook::flag::register_conditional_shutdown(signal, 0, Arc::new(AtomicBool::new(true)));
+        let _ = signal_hook::flag::register_conditional_shutdown(
+            signal,
+            0,
+            Arc::new(AtomicBool::new(true)),
+        );
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
     let transport = std::env::var("MCP_TRANSPORT").unwrap_or_default();
     if transport == "streamable-http" || transport == "sse" {
-        let port = std::env::var("MCP_SERVER_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(8080);
+        let port = std::env::var("MCP_SERVER_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(8080);
         if let Err(e) = serve_http(port, stop) {
             eprintln!("mcp-echo: cannot serve on port {port}: {e}");
             std::process::exit(1);

@@ -1,0 +1,236 @@
+//! Real-Docker test fixtures: each test gets its own instance label, users, port range and
+//! subnet pool, and removes everything carrying its label when it ends, even on failure.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use super::{Env, Out};
+
+/// Builds the mcp-echo image once per test binary.
+pub fn echo_image() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/build-images.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .output()
+            .expect("run build-images.sh");
+        assert!(
+            out.status.success(),
+            "building mcp-echo failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// Runs a command on a thread and hands back its exit code.
+pub trait OutputAsync {
+    fn output_async(self) -> std::thread::JoinHandle<i32>;
+}
+
+impl OutputAsync for Command {
+    fn output_async(mut self) -> std::thread::JoinHandle<i32> {
+        std::thread::spawn(move || {
+            let out = self.output().expect("portalctl runs");
+            if !out.status.success() {
+                eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+            }
+            out.status.code().unwrap_or(-1)
+        })
+    }
+}
+
+pub fn docker(args: &[&str]) -> Out {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    }
+}
+
+/// Names of objects of one kind carrying a label.
+pub fn labelled(kind: &str, label: &str) -> Vec<String> {
+    let filter = format!("label={label}");
+    let out = match kind {
+        "container" => docker(&["ps", "-a", "--filter", &filter, "--format", "{{.Names}}"]),
+        "network" => docker(&[
+            "network",
+            "ls",
+            "--filter",
+            &filter,
+            "--format",
+            "{{.Name}}",
+        ]),
+        _ => docker(&["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"]),
+    };
+    let mut names: Vec<String> = out
+        .stdout
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect();
+    names.sort();
+    names
+}
+
+pub struct DockerEnv {
+    pub env: Env,
+    pub instance: String,
+    pub vars: Vec<(String, String)>,
+    pub port_start: u16,
+}
+
+impl DockerEnv {
+    /// `slot` (0..40) keeps tests apart: ports 30000+slot*500.., subnets 10.(200+slot).0.0/16.
+    pub fn new(name: &str, slot: u16) -> Self {
+        echo_image();
+        let instance = format!("t-{name}-{}", std::process::id());
+        let port_start = 30000 + slot * 500;
+        let vars = vec![
+            ("MCP_PORTAL_INSTANCE".to_string(), instance.clone()),
+            (
+                "MCP_PORTAL_PORT_RANGE_START".to_string(),
+                port_start.to_string(),
+            ),
+            (
+                "MCP_PORTAL_PORT_RANGE_END".to_string(),
+                (port_start + 499).to_string(),
+            ),
+            ("MCP_PORTAL_PORTS_PER_USER".to_string(), "20".to_string()),
+            (
+                "MCP_PORTAL_USER_NETWORK_SUBNET_BASE".to_string(),
+                format!("10.{}.0.0/16", 200 + slot),
+            ),
+            (
+                "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE".to_string(),
+                "24".to_string(),
+            ),
+            ("MCP_PORTAL_STOP_TIMEOUT".to_string(), "2".to_string()),
+        ];
+        let d = Self {
+            env: Env::new(),
+            instance,
+            vars,
+            port_start,
+        };
+        d.clean();
+        d
+    }
+
+    pub fn label(&self) -> String {
+        format!("io.mcp-portal.instance={}", self.instance)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        let vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.env.run_with(args, &vars)
+    }
+
+    pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Out {
+        let mut vars: Vec<(&str, &str)> = self
+            .vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        vars.extend_from_slice(extra);
+        self.env.run_with(args, &vars)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.code, 0,
+            "portalctl {args:?} failed:\n{}{}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+
+    /// A `portalctl` process with this test's environment, for running many at once.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("portalctl"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("MCP_PORTAL_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.arg("--data-dir")
+            .arg(self.env.data())
+            .args(args)
+            .envs(self.vars.iter().cloned());
+        cmd
+    }
+
+    pub fn containers(&self) -> Vec<String> {
+        labelled("container", &self.label())
+    }
+
+    pub fn networks(&self) -> Vec<String> {
+        labelled("network", &self.label())
+    }
+
+    pub fn clean(&self) {
+        let label = self.label();
+        let containers = labelled("container", &label);
+        if !containers.is_empty() {
+            let mut args = vec!["rm", "-f"];
+            args.extend(containers.iter().map(String::as_str));
+            docker(&args);
+        }
+        for n in labelled("network", &label) {
+            docker(&["network", "rm", &n]);
+        }
+        for v in labelled("volume", &label) {
+            docker(&["volume", "rm", "-f", &v]);
+        }
+    }
+
+    pub fn inspect(&self, name: &str, format: &str) -> String {
+        let out = docker(&["inspect", name, "--format", format]);
+        assert_eq!(out.code, 0, "docker inspect {name}: {}", out.stderr);
+        out.stdout
+    }
+}
+
+impl Drop for DockerEnv {
+    fn drop(&mut self) {
+        self.clean();
+    }
+}
+
+/// The catalog the container tests enable from (mcp-echo only: no registry needed).
+pub const ECHO_CATALOG: &str = r#"
+name: test
+version: "1"
+servers:
+  - id: web
+    image: mcp-echo:latest
+    transport: streamable-http
+    port: 8080
+    resources: {memory: 64m, cpus: 0.25, pids: 32}
+    volumes: ["{USER_DATA}/web:/data", "notes:/notes"]
+    user_configurable: true
+  - id: cli
+    image: mcp-echo:latest
+    resources: {memory: 32m, cpus: 0.25}
+  - id: tz
+    image: mcp-echo:latest
+    resources: {memory: 32m, cpus: 0.25}
+    env: {TZ_NAME: "{{tz.timezone}}"}
+    parameters: {timezone: {required: true}}
+  - id: crash
+    image: mcp-echo:latest
+    transport: streamable-http
+    port: 8080
+    command: [exit, "3"]
+  - id: missing
+    image: mcp-portal-test/never-built:none
+"#;
