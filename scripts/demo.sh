@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# The main job: load the sample catalogs into a fresh demo data folder, add demo users,
-# a custom server and an overlay, and show what each user gets.
+# The main job: build the demo image, load the sample catalogs into a fresh demo data
+# folder, enable servers for a demo user, and show what runs.
+#   scripts/demo.sh          run the demo (leaves the demo containers running)
+#   scripts/demo.sh clean    disable the demo servers and remove the demo data folder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export MCP_PORTAL_DATA_DIR="${MCP_PORTAL_DATA_DIR:-./demo-data}"
+export MCP_PORTAL_INSTANCE="${MCP_PORTAL_INSTANCE:-demo}"
 cargo build --quiet --release
 portalctl() { ./target/release/portalctl "$@"; }
 
-rm -rf "$MCP_PORTAL_DATA_DIR"
-echo "== data folder: $MCP_PORTAL_DATA_DIR"
+if [ -d "$MCP_PORTAL_DATA_DIR" ]; then
+  # Leave nothing of an earlier demo behind: its containers go with its data folder.
+  for u in $(portalctl user ls --json | sed -n 's/.*"id": "\(.*\)".*/\1/p'); do
+    portalctl status --user "$u" --json | sed -n 's/.*"server": "\(.*\)".*/\1/p' |
+      while read -r s; do portalctl disable "$s" --user "$u" >/dev/null; done
+  done
+  rm -rf "$MCP_PORTAL_DATA_DIR"
+fi
+if [ "${1:-}" = clean ]; then
+  echo "demo removed"
+  exit 0
+fi
 
+echo "== demo image (built from scratch, no registry needed)"
+scripts/build-images.sh
+
+echo "== data folder: $MCP_PORTAL_DATA_DIR"
 echo "== users"
 portalctl user add u1 --role developer
 portalctl user add admin1 --role admin --org acme
@@ -20,13 +37,24 @@ portalctl catalog upload catalogs/docker-mcp.yaml
 portalctl catalog upload catalogs/team.yaml
 portalctl catalog ls
 
-echo "== the dev overlay"
+echo "== the dev overlay, and u1's own echo server"
 portalctl overlay upload catalogs/overlays/dev.yaml --name dev
-
-echo "== u1's own echo server"
 portalctl custom add catalogs/custom/my-echo.yaml --user u1
 
 echo "== what u1 sees"
 portalctl servers --user u1
-echo "== what admin1 sees"
-portalctl servers --user admin1
+
+echo "== enable servers for u1 and admin1"
+portalctl enable echo-http --user u1
+portalctl enable echo --user u1
+portalctl enable echo-http --user admin1
+
+echo "== status"
+portalctl status
+
+port=$(portalctl status --user u1 --json | sed -n 's/.*"port": \([0-9]*\).*/\1/p' | head -1)
+echo "== u1's echo-http answers MCP on 127.0.0.1:$port"
+curl -s -X POST "http://127.0.0.1:$port/mcp" \
+  -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello from mcp-portal"}}}'
+echo
+echo "== done; remove the demo with: scripts/demo.sh clean"

@@ -379,3 +379,38 @@ fn a_changed_definition_or_setting_recreates_the_container() {
         .starts_with("restarted web for rec-a"));
     assert_eq!(d.inspect("mcp-rec-a-web", "{{.State.Running}}"), "true");
 }
+
+#[test]
+fn a_relative_data_folder_still_mounts_absolute_host_paths() {
+    let d = setup("relative", 8, &["rel-a"]);
+    let mut cmd = d.command(&["enable", "web", "--user", "rel-a"]);
+    // Regression: a relative --data-dir reached Docker as a relative bind source.
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(args[0], "--data-dir");
+    let mut rel = std::process::Command::new(cmd.get_program());
+    rel.current_dir(d.env.dir.path())
+        .arg("--data-dir")
+        .arg("data")
+        .args(&args[2..]);
+    rel.envs(
+        cmd.get_envs()
+            .filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))),
+    );
+    let out = rel.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binds = d.inspect("mcp-rel-a-web", "{{json .HostConfig.Binds}}");
+    assert!(
+        binds.contains(&format!(
+            "{}/volumes/rel-a/data/web:/data",
+            d.env.data().canonicalize().unwrap().display()
+        )),
+        "{binds}"
+    );
+}

@@ -81,12 +81,21 @@ pub struct Store {
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Store {
-    /// Opens (and creates, if needed) the data folder.
+    /// Opens (and creates, if needed) the data folder. The root is made absolute, since
+    /// users' folders under it are bind-mounted into containers.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
-        let store = Self {
-            root: root.to_path_buf(),
-        };
-        for dir in ["catalogs/base", "catalogs/overlays", "users", "cache"] {
+        fs::create_dir_all(root).map_err(io_err("create folder", root))?;
+        let root = root.canonicalize().map_err(io_err("resolve", root))?;
+        let store = Self { root };
+        for dir in [
+            "catalogs/base",
+            "catalogs/overlays",
+            "users",
+            "cache",
+            "state",
+            "locks",
+            "volumes",
+        ] {
             let path = store.root.join(dir);
             fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;
         }
