@@ -383,7 +383,7 @@ fn a_changed_definition_or_setting_recreates_the_container() {
 #[test]
 fn a_relative_data_folder_still_mounts_absolute_host_paths() {
     let d = setup("relative", 8, &["rel-a"]);
-    let mut cmd = d.command(&["enable", "web", "--user", "rel-a"]);
+    let cmd = d.command(&["enable", "web", "--user", "rel-a"]);
     // Regression: a relative --data-dir reached Docker as a relative bind source.
     let args: Vec<String> = cmd
         .get_args()
