@@ -414,3 +414,28 @@ fn a_relative_data_folder_still_mounts_absolute_host_paths() {
         "{binds}"
     );
 }
+
+#[test]
+fn two_pairs_that_spell_the_same_container_name_do_not_clash() {
+    let d = setup("clash", 9, &["cl-a", "cl-a-b"]);
+    d.ok(&["enable", "b-cli", "--user", "cl-a"]);
+    let out = d.run(&["enable", "cli", "--user", "cl-a-b"]);
+    assert_eq!(out.code, 5);
+    assert_eq!(
+        out.stderr,
+        "error: container name mcp-cl-a-b-cli is taken by a container that is not cl-a-b's server cli; remove or rename it\n"
+    );
+    assert_eq!(
+        d.inspect(
+            "mcp-cl-a-b-cli",
+            "{{index .Config.Labels \"io.mcp-portal.user\"}}"
+        ),
+        "cl-a",
+        "the first one's container is untouched"
+    );
+    assert_eq!(
+        d.networks(),
+        ["mcp-net-cl-a"],
+        "the refused enable left no network"
+    );
+}

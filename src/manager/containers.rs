@@ -134,6 +134,10 @@ impl<E: Engine> Runtime<E> {
         &self.portal
     }
 
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
     fn instance(&self) -> &str {
         &self.portal.config.runtime.instance
     }

@@ -233,4 +233,7 @@ servers:
     command: [exit, "3"]
   - id: missing
     image: mcp-portal-test/never-built:none
+  - id: b-cli
+    image: mcp-echo:latest
+    resources: {memory: 32m, cpus: 0.25}
 "#;
