@@ -30,7 +30,39 @@ pub struct Config {
     /// Host paths outside users' folders that catalogs may mount.
     pub allowed_host_paths: Vec<String>,
     pub runtime: Runtime,
+    pub secrets: SecretsConfig,
 }
+
+/// Where the secret key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// `MCP_PORTAL_SECRET_ENCRYPTION_KEY`, already parsed.
+    Env(crate::secrets::SecretKey),
+    /// `MCP_PORTAL_SECRET_KEY_FILE`, or `secret.key` in the data folder; made on first use.
+    File(PathBuf),
+}
+
+impl PartialEq for KeySource {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (KeySource::Env(a), KeySource::Env(b)) => a.id() == b.id(),
+            (KeySource::File(a), KeySource::File(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for KeySource {}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretsConfig {
+    pub key: KeySource,
+    /// A tmpfs-backed folder for secrets delivered as files, so they never reach a disk.
+    pub tmpfs_dir: PathBuf,
+}
+
+pub const SECRET_KEY: &str = "MCP_PORTAL_SECRET_ENCRYPTION_KEY";
+pub const SECRET_KEY_FILE: &str = "MCP_PORTAL_SECRET_KEY_FILE";
 
 /// How user containers are made: pools, limits, hardening.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,12 +366,26 @@ impl Config {
             }
         }
         let runtime = Runtime::from_lookup(&lookup, &allowed_host_paths)?;
-        Ok(Self {
-            data_dir,
-            max_catalog_bytes,
-            allowed_host_paths,
-            runtime,
-        })
+        let key = match (lookup(SECRET_KEY), lookup(SECRET_KEY_FILE)) {
+            (Some(text), _) => KeySource::Env(crate::secrets::SecretKey::parse(&text).map_err(|_| ConfigError {
+                key: SECRET_KEY,
+                // Never echo key material, even a malformed one.
+                value: "<hidden>".into(),
+                expected: "32 bytes written as base64 (44 characters) or hex (64 characters)",
+            })?),
+            (None, Some(path)) if !path.trim().is_empty() => KeySource::File(PathBuf::from(path.trim())),
+            _ => KeySource::File(data_dir.join("secret.key")),
+        };
+        let tmpfs_dir = PathBuf::from(lookup("MCP_PORTAL_SECRETS_TMPFS").unwrap_or_else(|| "/dev/shm/mcp-portal".into()));
+        if !tmpfs_dir.is_absolute() {
+            return Err(ConfigError {
+                key: "MCP_PORTAL_SECRETS_TMPFS",
+                value: tmpfs_dir.display().to_string(),
+                expected: "an absolute path on a tmpfs, such as /dev/shm/mcp-portal",
+            });
+        }
+        let secrets = SecretsConfig { key, tmpfs_dir };
+        Ok(Self { data_dir, max_catalog_bytes, allowed_host_paths, runtime, secrets })
     }
 
     pub fn from_env(data_dir: PathBuf) -> Result<Self, ConfigError> {
@@ -425,6 +471,18 @@ mod tests {
             let e = config(&[(key, value)]).unwrap_err();
             assert_eq!(e.key, key, "{e}");
         }
+    }
+
+    #[test]
+    fn a_bad_secret_key_is_refused_without_echoing_it() {
+        let e = config(&[(SECRET_KEY, "tooshort")]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "invalid MCP_PORTAL_SECRET_ENCRYPTION_KEY=\"<hidden>\": 32 bytes written as base64 (44 characters) or hex (64 characters)"
+        );
+        let good = "0".repeat(64);
+        assert!(matches!(config(&[(SECRET_KEY, &good)]).unwrap().secrets.key, KeySource::Env(_)));
+        assert_eq!(config(&[]).unwrap().secrets.key, KeySource::File(PathBuf::from("data/secret.key")));
     }
 
     #[test]

@@ -10,4 +10,5 @@ pub mod engine;
 pub mod ids;
 pub mod manager;
 pub mod plan;
+pub mod secrets;
 pub mod store;

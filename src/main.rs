@@ -8,7 +8,7 @@ use mcp_portal::manager::PortalError;
 
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.downcast_ref::<Invalid>().is_some() {
+        if cause.downcast_ref::<Invalid>().is_some() || cause.downcast_ref::<mcp_portal::secrets::SecretError>().is_some() {
             return 3;
         }
         if let Some(e) = cause.downcast_ref::<PortalError>() {

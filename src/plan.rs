@@ -84,6 +84,15 @@ impl UserPaths {
     }
 }
 
+/// A secret a container receives: which, as what, and which version (never the value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretBinding {
+    pub name: String,
+    pub env: String,
+    pub version: String,
+    pub file: bool,
+}
+
 /// Everything a container depends on.
 #[derive(Debug, Clone)]
 pub struct PlanInput<'a> {
@@ -102,6 +111,10 @@ pub struct PlanInput<'a> {
     pub hardening: &'a Hardening,
     /// The `USER` the image declares, if any.
     pub image_user: Option<&'a str>,
+    /// The secrets the definition asks for, opened (the plan sees only their versions).
+    pub secrets: &'a [SecretBinding],
+    /// The host folder (on a tmpfs) that holds this container's secret files.
+    pub secret_dir: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -141,6 +154,9 @@ pub struct ContainerSpec {
     /// Per-user named volumes to create (with the portal's labels) before the container.
     pub named_volumes: Vec<String>,
     pub open_stdin: bool,
+    /// Secrets, by name and version: the engine adds the values of `file: false` ones to
+    /// the environment at create time, so they never enter the spec or its hash.
+    pub secrets: Vec<SecretBinding>,
 }
 
 /// The user's bridge network.
@@ -285,6 +301,14 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         }
         env.insert(k.clone(), v.clone());
     }
+    for b in input.secrets {
+        if env.contains_key(&b.env) {
+            return Err(refuse(format!("secret {} would replace the variable {}, which is already set", b.name, b.env)));
+        }
+        if b.file {
+            env.insert(format!("{}_FILE", b.env), format!("/run/secrets/{}", b.env));
+        }
+    }
     env.insert("MCP_USER_ID".into(), input.user.to_string());
     env.insert("MCP_SERVER_ID".into(), s.id.to_string());
     env.insert(
@@ -352,6 +376,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
             v.target,
             if v.read_only { ":ro" } else { "" }
         ));
+    }
+
+    for b in input.secrets.iter().filter(|b| b.file) {
+        binds.push(format!("{}/{}:/run/secrets/{}:ro", input.secret_dir.trim_end_matches('/'), b.env, b.env));
     }
 
     let user = match &s.user {
@@ -437,6 +465,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         host_dirs,
         named_volumes,
         open_stdin: !s.transport.is_http(),
+        secrets: input.secrets.to_vec(),
     };
     let hash = spec_hash(&spec);
     let mut spec = spec;
@@ -510,6 +539,8 @@ mod tests {
             quota: &f.quota,
             hardening: &f.hardening,
             image_user: None,
+            secrets: &[],
+            secret_dir: "/dev/shm/mcp-portal/default/u1/echo",
         }
     }
 
@@ -667,6 +698,25 @@ mod tests {
         let mut h = http_server();
         h.disable_network = true;
         assert!(plan(&input(&f, &h, Some(1))).is_err());
+    }
+
+    #[test]
+    fn secrets_enter_the_hash_by_version_and_files_by_mount() {
+        let f = fixture();
+        let s = http_server();
+        let v1 = [SecretBinding { name: "gh.token".into(), env: "GH_TOKEN".into(), version: "v1".into(), file: false }];
+        let v2 = [SecretBinding { version: "v2".into(), ..v1[0].clone() }];
+        let mut i = input(&f, &s, Some(1));
+        i.secrets = &v1;
+        let (spec1, h1) = plan(&i).unwrap();
+        assert!(!spec1.env.iter().any(|e| e.starts_with("GH_TOKEN")), "values are added by the engine, not planned");
+        i.secrets = &v2;
+        assert_ne!(plan(&i).unwrap().1, h1, "a new secret version recreates the container");
+        let file = [SecretBinding { file: true, ..v1[0].clone() }];
+        i.secrets = &file;
+        let (spec, _) = plan(&i).unwrap();
+        assert!(spec.env.contains(&"GH_TOKEN_FILE=/run/secrets/GH_TOKEN".to_string()));
+        assert!(spec.binds.contains(&"/dev/shm/mcp-portal/default/u1/echo/GH_TOKEN:/run/secrets/GH_TOKEN:ro".to_string()));
     }
 
     #[test]

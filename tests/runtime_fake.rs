@@ -12,6 +12,7 @@ use mcp_portal::engine::{ContainerInfo, Engine, EngineError, NetworkInfo};
 use mcp_portal::ids::{ServerId, UserId};
 use mcp_portal::manager::{Portal, Runtime};
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
+use mcp_portal::secrets::SecretValue;
 
 #[derive(Debug, Default)]
 struct Fake {
@@ -73,7 +74,7 @@ impl Engine for Fake {
             .cloned()
             .collect())
     }
-    async fn create_container(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+    async fn create_container(&self, spec: &ContainerSpec, _secrets: &[(String, SecretValue)]) -> Result<(), EngineError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(30)).await;

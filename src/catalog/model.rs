@@ -86,6 +86,10 @@ pub struct HealthCheck {
 pub struct SecretRef {
     pub name: SecretName,
     pub env: String,
+    /// Deliver the value as the read-only file `/run/secrets/<env>` (and `<env>_FILE` names
+    /// it) instead of as the variable itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub file: bool,
 }
 
 /// A per-user setting that templates (`{{server.param}}`) refer to.

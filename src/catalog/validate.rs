@@ -332,10 +332,12 @@ mod tests {
         s.secrets.push(SecretRef {
             name: SecretName::parse("a.token").unwrap(),
             env: "TOKEN".into(),
+            file: false,
         });
         s.secrets.push(SecretRef {
             name: SecretName::parse("a.token").unwrap(),
             env: "OTHER".into(),
+            file: false,
         });
         let errs = errors(&s);
         assert_eq!(errs.len(), 2, "{errs:#?}");

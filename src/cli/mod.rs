@@ -7,6 +7,7 @@ mod custom;
 mod input;
 mod output;
 mod overlay;
+mod secret;
 mod servers;
 mod user;
 
@@ -65,6 +66,9 @@ pub enum Command {
     /// Portal users and the roles and organization that decide what they see
     #[command(subcommand)]
     User(user::UserCmd),
+    /// Users' secrets, encrypted at rest and injected into the servers that ask for them
+    #[command(subcommand)]
+    Secret(secret::SecretCmd),
     /// A user's merged servers: base catalogs, then overlays, then their custom servers
     Servers(servers::ServersArgs),
     /// Run a server for a user: their network, a port from their block, limits, hardening
@@ -109,6 +113,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Overlay(cmd) => overlay::run(&portal, cmd, json),
         Command::Custom(cmd) => custom::run(&portal, cmd, json),
         Command::User(cmd) => user::run(&portal, cmd, json),
+        Command::Secret(cmd) => secret::run(&portal, cmd, json),
         Command::Servers(args) => servers::run(&portal, args, json),
         Command::Enable(args) => containers::enable(&portal, args, json),
         Command::Disable(args) => containers::disable(&portal, args, json),

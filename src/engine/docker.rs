@@ -18,6 +18,7 @@ use futures_util::StreamExt;
 
 use super::{ContainerInfo, Engine, EngineError, NetworkInfo, MIN_API};
 use crate::plan::{ContainerSpec, NetworkSpec};
+use crate::secrets::SecretValue;
 
 #[derive(Debug, Clone)]
 pub struct DockerEngine {
@@ -89,7 +90,7 @@ impl DockerEngine {
         Ok(Self { docker })
     }
 
-    fn body(spec: &ContainerSpec) -> ContainerCreateBody {
+    fn body(spec: &ContainerSpec, secret_env: &[(String, SecretValue)]) -> ContainerCreateBody {
         let port_key = spec
             .publish
             .as_ref()
@@ -135,7 +136,9 @@ impl DockerEngine {
         ContainerCreateBody {
             image: Some(spec.image.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
-            env: Some(spec.env.clone()),
+            env: Some(
+                spec.env.iter().cloned().chain(secret_env.iter().map(|(k, v)| format!("{k}={}", v.expose()))).collect(),
+            ),
             labels: Some(spec.labels.clone().into_iter().collect()),
             user: Some(spec.user.clone()),
             open_stdin: Some(spec.open_stdin),
@@ -349,12 +352,12 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    async fn create_container(&self, spec: &ContainerSpec) -> Result<(), EngineError> {
+    async fn create_container(&self, spec: &ContainerSpec, secret_env: &[(String, SecretValue)]) -> Result<(), EngineError> {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();
         self.docker
-            .create_container(Some(options), Self::body(spec))
+            .create_container(Some(options), Self::body(spec, secret_env))
             .await
             .map(drop)
             .map_err(docker_err("create container", &spec.name))

@@ -10,6 +10,7 @@ use std::future::Future;
 pub use docker::DockerEngine;
 
 use crate::plan::{ContainerSpec, NetworkSpec};
+use crate::secrets::SecretValue;
 
 /// The oldest Docker Engine API the portal supports (Engine 20.10).
 pub const MIN_API: (u32, u32) = (1, 41);
@@ -104,9 +105,11 @@ pub trait Engine: Send + Sync {
         &self,
         labels: &[(&str, &str)],
     ) -> impl Future<Output = Result<Vec<ContainerInfo>, EngineError>> + Send;
+    /// Creates the container; `secret_env` are `NAME`/value pairs added to its environment.
     fn create_container(
         &self,
         spec: &ContainerSpec,
+        secret_env: &[(String, SecretValue)],
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn start_container(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn restart_container(

@@ -20,10 +20,11 @@ use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{
-    self, container_name, network_name, network_spec, PlanInput, Settings, LABEL_CPU_SHARES,
+    self, container_name, network_name, network_spec, PlanInput, SecretBinding, Settings, LABEL_CPU_SHARES,
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH,
     LABEL_USER, MANAGED_BY,
 };
+use crate::secrets::SecretValue;
 use crate::store::EnabledServer;
 
 /// What `enable` did.
@@ -348,6 +349,17 @@ impl<E: Engine> Runtime<E> {
         let quota = record.limits.apply(rt.quota);
         let network = network_name(user);
         let paths = self.portal.store.user_paths(user);
+        let opened = self.portal.secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
+        let bindings: Vec<SecretBinding> = opened
+            .iter()
+            .map(|o| SecretBinding {
+                name: o.reference.name.to_string(),
+                env: o.reference.env.clone(),
+                version: o.version.clone(),
+                file: o.reference.file,
+            })
+            .collect();
+        let secret_dir = self.secret_dir(user, &def.def.id);
         let (spec, hash) = plan::plan(&PlanInput {
             instance: &rt.instance,
             user,
@@ -361,6 +373,8 @@ impl<E: Engine> Runtime<E> {
             quota: &quota,
             hardening: &rt.hardening,
             image_user: Some(image_user.as_str()),
+            secrets: &bindings,
+            secret_dir: &secret_dir.display().to_string(),
         })?;
         let report = |outcome| EnableReport {
             user: user.clone(),
@@ -408,17 +422,35 @@ impl<E: Engine> Runtime<E> {
             self.engine.create_volume(v, &volume_labels).await?;
         }
 
+        let files: Vec<(String, &SecretValue)> =
+            opened.iter().filter(|o| o.reference.file).map(|o| (o.reference.env.clone(), &o.value)).collect();
+        let env: Vec<(String, SecretValue)> =
+            opened.iter().filter(|o| !o.reference.file).map(|o| (o.reference.env.clone(), o.value.clone())).collect();
+        self.portal.store.remove_secret_files(&secret_dir)?;
+        if !files.is_empty() {
+            self.portal.store.write_secret_files(&secret_dir, &files, &spec.user)?;
+        }
+
         let _permit = self
             .starts
             .acquire()
             .await
             .map_err(|_| PortalError::Refused("the start queue is closed".into()))?;
-        self.engine.create_container(&spec).await?;
-        if let Err(e) = self.start_checked(&spec.name).await {
+        let made = match self.engine.create_container(&spec, &env).await {
+            Ok(()) => self.start_checked(&spec.name).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = made {
             self.engine.remove_container(&spec.name, 0).await?;
+            self.portal.store.remove_secret_files(&secret_dir)?;
             return Err(e);
         }
         Ok(report(outcome))
+    }
+
+    /// The tmpfs folder holding one container's secret files.
+    fn secret_dir(&self, user: &UserId, server: &ServerId) -> std::path::PathBuf {
+        self.portal.config.secrets.tmpfs_dir.join(self.instance()).join(user.as_str()).join(server.as_str())
     }
 
     /// Starts a container and checks it is still running (after the configured grace).

@@ -6,6 +6,7 @@ mod catalogs;
 mod containers;
 mod custom;
 mod overlays;
+mod secrets;
 mod servers;
 mod snapshot;
 mod users;
@@ -17,6 +18,7 @@ pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport};
 pub use containers::{DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow};
 pub use custom::CustomReport;
 pub use overlays::{OverlayReport, OverlaySummary};
+pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
 pub use servers::{RegenReport, UserServers};
 pub use users::UserSummary;
 

@@ -17,6 +17,7 @@ mod records;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -26,12 +27,13 @@ use sha2::{Digest, Sha256};
 
 pub use records::{
     EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay,
-    StoredUser,
+    StoredSecrets, StoredUser,
 };
 
 use crate::alloc::Allocations;
 use crate::ids::{CatalogName, ServerId, UserId};
 use crate::plan::UserPaths;
+use crate::secrets::{SecretKey, SecretValue};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -79,6 +81,32 @@ pub struct Store {
 }
 
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes `bytes` to a temporary file beside `path` (created with `mode`), fsyncs it,
+/// renames it over `path` and fsyncs the folder.
+fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(bytes).map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("sync", &tmp))?;
+        fs::rename(&tmp, path).map_err(io_err("replace", path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync folder", dir))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
 
 impl Store {
     /// Opens (and creates, if needed) the data folder. The root is made absolute, since
@@ -140,24 +168,11 @@ impl Store {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
-        let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let tmp = dir.join(format!(".{file_name}.tmp-{}-{n}", std::process::id()));
-        let result = (|| {
-            let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-            f.write_all(bytes).map_err(io_err("write", &tmp))?;
-            f.sync_all().map_err(io_err("sync", &tmp))?;
-            fs::rename(&tmp, path).map_err(io_err("replace", path))?;
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("sync folder", dir))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        write_atomic_mode(path, bytes, 0o644)
+    }
+
+    fn write_atomic_private(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        write_atomic_mode(path, bytes, 0o600)
     }
 
     fn write_json<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), StoreError> {
@@ -446,6 +461,83 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    // Secrets.
+
+    pub fn read_secrets(&self, id: &UserId) -> Result<StoredSecrets, StoreError> {
+        Ok(self.read_json(&self.user_dir(id).join("secrets.json"))?.map(|l| l.value).unwrap_or_default())
+    }
+
+    /// Writes a user's sealed secrets, readable by the portal's own user only.
+    pub fn write_secrets(&self, id: &UserId, record: &StoredSecrets) -> Result<(), StoreError> {
+        let path = self.user_dir(id).join("secrets.json");
+        let mut bytes = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt { path: path.clone(), source })?;
+        bytes.push(b'\n');
+        self.write_atomic_private(&path, &bytes)
+    }
+
+    /// The key in `path`, made (random, mode 0600) on first use.
+    pub fn load_or_create_key(&self, path: &Path) -> Result<SecretKey, StoreError> {
+        let bad_key = |e: crate::secrets::SecretError| StoreError::Io {
+            action: "use the secret key in",
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+        };
+        match fs::read_to_string(path) {
+            Ok(text) => return SecretKey::parse(&text).map_err(bad_key),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(StoreError::Io { action: "read", path: path.to_path_buf(), source: e }),
+            Err(_) => {}
+        }
+        let key = SecretKey::generate();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        }
+        // create_new: when two commands make the key at once, one wins and both use it.
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(mut f) => {
+                f.write_all(key.to_base64().as_bytes()).map_err(io_err("write", path))?;
+                f.sync_all().map_err(io_err("sync", path))?;
+                Ok(key)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let text = fs::read_to_string(path).map_err(io_err("read", path))?;
+                SecretKey::parse(&text).map_err(bad_key)
+            }
+            Err(e) => Err(StoreError::Io { action: "create", path: path.to_path_buf(), source: e }),
+        }
+    }
+
+    /// Replaces a key file (mode 0600), as the last step of a key rotation.
+    pub fn write_key_file(&self, path: &Path, key: &SecretKey) -> Result<(), StoreError> {
+        write_atomic_mode(path, key.to_base64().as_bytes(), 0o600)
+    }
+
+    /// Writes secret files for one container into `dir` (meant to be on a tmpfs, so values
+    /// never reach a disk), each mode 0400 and owned by the container's numeric user.
+    pub fn write_secret_files(&self, dir: &Path, files: &[(String, &SecretValue)], owner: &str) -> Result<(), StoreError> {
+        fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("protect", dir))?;
+        let mut ids = owner.split(':').map(|p| p.parse::<u32>().ok());
+        let (uid, gid) = (ids.next().flatten(), ids.next().flatten());
+        for (name, value) in files {
+            let path = dir.join(name);
+            let _ = fs::remove_file(&path);
+            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o400).open(&path).map_err(io_err("create", &path))?;
+            f.write_all(value.expose().as_bytes()).map_err(io_err("write", &path))?;
+            if uid.is_some() {
+                // Without the right to chown, a root-run container still reads it; others cannot.
+                let _ = std::os::unix::fs::chown(&path, uid, gid.or(uid));
+            }
+        }
+        if uid.is_some() {
+            let _ = std::os::unix::fs::chown(dir, uid, gid.or(uid));
+        }
+        Ok(())
+    }
+
+    pub fn remove_secret_files(&self, dir: &Path) -> Result<(), StoreError> {
+        self.remove_path(dir).map(drop)
     }
 
     // Cache.

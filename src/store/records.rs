@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use crate::catalog::model::{Catalog, Format, Overlay, ServerDef, UserProfile};
 use crate::catalog::report::Diagnostic;
-use crate::ids::ServerId;
+use crate::ids::{SecretName, ServerId};
+use crate::secrets::Sealed;
 use crate::plan::Settings;
 
 /// One uploaded revision of a base catalog, already converted to the native model.
@@ -88,4 +89,11 @@ pub struct StoredEnabled {
 pub struct StoredCustom {
     /// Sorted by id.
     pub servers: Vec<ServerDef>,
+}
+
+/// A user's sealed secrets (the file is mode 0600).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSecrets {
+    #[serde(default)]
+    pub secrets: BTreeMap<SecretName, Sealed>,
 }

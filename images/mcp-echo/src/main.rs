@@ -8,6 +8,8 @@
 //! - `mcp-echo probe HOST PORT` exits 0 when a TCP connection succeeds within 2 s, else 1:
 //!   the tests use it through `docker exec` to check network isolation with real packets.
 //! - `mcp-echo exit CODE` exits at once, to test servers that crash on start.
+//! - `mcp-echo getenv NAME` and `mcp-echo cat PATH` print a variable or a file: the tests'
+//!   own path (through `docker exec`) to compare an injected secret with what was set.
 //!
 //! It exits promptly on SIGTERM, as PID 1 in a container must choose to.
 
@@ -240,6 +242,23 @@ fn main() {
     {
         ["probe", host, port] => std::process::exit(probe(host, port)),
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
+        ["getenv", name] => match std::env::var(name) {
+            Ok(v) => {
+                print!("{v}");
+                std::process::exit(0)
+            }
+            Err(_) => std::process::exit(1),
+        },
+        ["cat", path] => match std::fs::read(path) {
+            Ok(bytes) => {
+                let _ = std::io::stdout().write_all(&bytes);
+                std::process::exit(0)
+            }
+            Err(e) => {
+                eprintln!("mcp-echo: {path}: {e}");
+                std::process::exit(1)
+            }
+        },
         _ => {}
     }
     let stop = Arc::new(AtomicBool::new(false));

@@ -1,0 +1,135 @@
+//! `portalctl secret ...`: users' secrets, sealed at rest.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use jiff::Timestamp;
+use serde_json::json;
+
+use super::output::{self, table, time};
+use super::UserArg;
+use crate::ids::SecretName;
+use crate::manager::Portal;
+use crate::secrets::{SecretValue, MAX_VALUE_BYTES};
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCmd {
+    /// Set a secret: the value is read from stdin, or asked for without echo on a terminal
+    Set {
+        /// e.g. github.personal_access_token
+        name: SecretName,
+        #[command(flatten)]
+        user: UserArg,
+        /// The value itself, for scripts (it stays in shell history: prefer stdin)
+        #[arg(long, value_name = "V")]
+        value: Option<String>,
+        /// When the secret stops being injected, as an RFC 3339 time (2027-01-31T00:00:00Z)
+        #[arg(long, value_name = "TIME")]
+        expires: Option<Timestamp>,
+    },
+    /// List a user's secrets: names and dates, never values
+    Ls {
+        #[command(flatten)]
+        user: UserArg,
+    },
+    /// Remove a user's secret
+    Rm {
+        name: SecretName,
+        #[command(flatten)]
+        user: UserArg,
+    },
+    /// Re-seal every secret under the key in FILE (made if missing) and make it current
+    RotateKey {
+        /// A key file (32 bytes as base64 or hex), or a path where a new key is made
+        #[arg(long, value_name = "F")]
+        new_key_file: PathBuf,
+    },
+}
+
+fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<SecretValue> {
+    let text = match given {
+        Some(v) => {
+            eprintln!("warning: a value given with --value stays in your shell history; pipe it on stdin instead");
+            v
+        }
+        None if std::io::stdin().is_terminal() => {
+            rpassword::prompt_password(format!("value of {name}: ")).context("cannot read the value from the terminal")?
+        }
+        None => {
+            let mut buf = String::new();
+            std::io::stdin()
+                .take(MAX_VALUE_BYTES as u64 + 2)
+                .read_to_string(&mut buf)
+                .context("cannot read the value from stdin (it must be UTF-8)")?;
+            let trimmed = buf.strip_suffix('\n').map(|b| b.strip_suffix('\r').unwrap_or(b)).unwrap_or(&buf);
+            trimmed.to_string()
+        }
+    };
+    Ok(SecretValue::new(text)?)
+}
+
+pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        SecretCmd::Set { name, user, value, expires } => {
+            if let Some(e) = expires {
+                if e <= Timestamp::now() {
+                    bail!("--expires {e} is in the past; give a future time");
+                }
+            }
+            let value = read_value(&name, value)?;
+            let s = portal.set_secret(&user.user, &name, &value, expires)?;
+            if json {
+                return output::json(&s);
+            }
+            println!("set secret {} for {}", s.name, user.user);
+            Ok(())
+        }
+        SecretCmd::Ls { user } => {
+            let list = portal.list_secrets(&user.user)?;
+            if json {
+                return output::json(&list);
+            }
+            let rows = list
+                .iter()
+                .map(|s| {
+                    let expires = match (s.expires_at, s.expired) {
+                        (Some(e), true) => format!("{} (expired)", time(&e)),
+                        (Some(e), false) => time(&e),
+                        (None, _) => "-".into(),
+                    };
+                    vec![s.name.to_string(), time(&s.created_at), time(&s.updated_at), expires, s.key_id.clone()]
+                })
+                .collect::<Vec<_>>();
+            table(&["NAME", "CREATED", "UPDATED", "EXPIRES", "KEY"], &rows);
+            Ok(())
+        }
+        SecretCmd::Rm { name, user } => {
+            portal.remove_secret(&user.user, &name)?;
+            if json {
+                return output::json(&json!({ "removed": name, "user": user.user }));
+            }
+            println!("removed secret {name} of {}", user.user);
+            Ok(())
+        }
+        SecretCmd::RotateKey { new_key_file } => {
+            let r = portal.rotate_key(&new_key_file)?;
+            if json {
+                return output::json(&r);
+            }
+            println!(
+                "re-sealed {} secrets of {} users under key {} (was {})",
+                r.resealed, r.users, r.new_key, r.old_key
+            );
+            match &r.key_file {
+                Some(f) => println!("the key file {f} now holds the new key"),
+                None => println!(
+                    "now set MCP_PORTAL_SECRET_ENCRYPTION_KEY to the key in {}: secrets no longer open with the old one",
+                    new_key_file.display()
+                ),
+            }
+            Ok(())
+        }
+    }
+}
