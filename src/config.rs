@@ -367,16 +367,25 @@ impl Config {
         }
         let runtime = Runtime::from_lookup(&lookup, &allowed_host_paths)?;
         let key = match (lookup(SECRET_KEY), lookup(SECRET_KEY_FILE)) {
-            (Some(text), _) => KeySource::Env(crate::secrets::SecretKey::parse(&text).map_err(|_| ConfigError {
-                key: SECRET_KEY,
-                // Never echo key material, even a malformed one.
-                value: "<hidden>".into(),
-                expected: "32 bytes written as base64 (44 characters) or hex (64 characters)",
-            })?),
-            (None, Some(path)) if !path.trim().is_empty() => KeySource::File(PathBuf::from(path.trim())),
+            (Some(text), _) => {
+                KeySource::Env(crate::secrets::SecretKey::parse(&text).map_err(|_| {
+                    ConfigError {
+                        key: SECRET_KEY,
+                        // Never echo key material, even a malformed one.
+                        value: "<hidden>".into(),
+                        expected:
+                            "32 bytes written as base64 (44 characters) or hex (64 characters)",
+                    }
+                })?)
+            }
+            (None, Some(path)) if !path.trim().is_empty() => {
+                KeySource::File(PathBuf::from(path.trim()))
+            }
             _ => KeySource::File(data_dir.join("secret.key")),
         };
-        let tmpfs_dir = PathBuf::from(lookup("MCP_PORTAL_SECRETS_TMPFS").unwrap_or_else(|| "/dev/shm/mcp-portal".into()));
+        let tmpfs_dir = PathBuf::from(
+            lookup("MCP_PORTAL_SECRETS_TMPFS").unwrap_or_else(|| "/dev/shm/mcp-portal".into()),
+        );
         if !tmpfs_dir.is_absolute() {
             return Err(ConfigError {
                 key: "MCP_PORTAL_SECRETS_TMPFS",
@@ -385,7 +394,13 @@ impl Config {
             });
         }
         let secrets = SecretsConfig { key, tmpfs_dir };
-        Ok(Self { data_dir, max_catalog_bytes, allowed_host_paths, runtime, secrets })
+        Ok(Self {
+            data_dir,
+            max_catalog_bytes,
+            allowed_host_paths,
+            runtime,
+            secrets,
+        })
     }
 
     pub fn from_env(data_dir: PathBuf) -> Result<Self, ConfigError> {
@@ -481,8 +496,14 @@ mod tests {
             "invalid MCP_PORTAL_SECRET_ENCRYPTION_KEY=\"<hidden>\": 32 bytes written as base64 (44 characters) or hex (64 characters)"
         );
         let good = "0".repeat(64);
-        assert!(matches!(config(&[(SECRET_KEY, &good)]).unwrap().secrets.key, KeySource::Env(_)));
-        assert_eq!(config(&[]).unwrap().secrets.key, KeySource::File(PathBuf::from("data/secret.key")));
+        assert!(matches!(
+            config(&[(SECRET_KEY, &good)]).unwrap().secrets.key,
+            KeySource::Env(_)
+        ));
+        assert_eq!(
+            config(&[]).unwrap().secrets.key,
+            KeySource::File(PathBuf::from("data/secret.key"))
+        );
     }
 
     #[test]

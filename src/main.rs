@@ -8,16 +8,20 @@ use mcp_portal::manager::PortalError;
 
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.downcast_ref::<Invalid>().is_some() || cause.downcast_ref::<mcp_portal::secrets::SecretError>().is_some() {
+        if cause.downcast_ref::<Invalid>().is_some()
+            || cause
+                .downcast_ref::<mcp_portal::secrets::SecretError>()
+                .is_some()
+        {
             return 3;
         }
         if let Some(e) = cause.downcast_ref::<PortalError>() {
-            return match e {
+            return match e.primary() {
                 PortalError::Invalid(_) | PortalError::Plan(_) => 3,
                 PortalError::NotFound { .. } => 4,
                 PortalError::Exists { .. } | PortalError::Refused(_) | PortalError::Alloc(_) => 5,
                 PortalError::Usage(_) => 2,
-                PortalError::Store(_) | PortalError::Engine(_) => 1,
+                PortalError::Store(_) | PortalError::Engine(_) | PortalError::Cleanup { .. } => 1,
             };
         }
     }

@@ -303,7 +303,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
     }
     for b in input.secrets {
         if env.contains_key(&b.env) {
-            return Err(refuse(format!("secret {} would replace the variable {}, which is already set", b.name, b.env)));
+            return Err(refuse(format!(
+                "secret {} would replace the variable {}, which is already set",
+                b.name, b.env
+            )));
         }
         if b.file {
             env.insert(format!("{}_FILE", b.env), format!("/run/secrets/{}", b.env));
@@ -379,7 +382,12 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
     }
 
     for b in input.secrets.iter().filter(|b| b.file) {
-        binds.push(format!("{}/{}:/run/secrets/{}:ro", input.secret_dir.trim_end_matches('/'), b.env, b.env));
+        binds.push(format!(
+            "{}/{}:/run/secrets/{}:ro",
+            input.secret_dir.trim_end_matches('/'),
+            b.env,
+            b.env
+        ));
     }
 
     let user = match &s.user {
@@ -704,19 +712,41 @@ mod tests {
     fn secrets_enter_the_hash_by_version_and_files_by_mount() {
         let f = fixture();
         let s = http_server();
-        let v1 = [SecretBinding { name: "gh.token".into(), env: "GH_TOKEN".into(), version: "v1".into(), file: false }];
-        let v2 = [SecretBinding { version: "v2".into(), ..v1[0].clone() }];
+        let v1 = [SecretBinding {
+            name: "gh.token".into(),
+            env: "GH_TOKEN".into(),
+            version: "v1".into(),
+            file: false,
+        }];
+        let v2 = [SecretBinding {
+            version: "v2".into(),
+            ..v1[0].clone()
+        }];
         let mut i = input(&f, &s, Some(1));
         i.secrets = &v1;
         let (spec1, h1) = plan(&i).unwrap();
-        assert!(!spec1.env.iter().any(|e| e.starts_with("GH_TOKEN")), "values are added by the engine, not planned");
+        assert!(
+            !spec1.env.iter().any(|e| e.starts_with("GH_TOKEN")),
+            "values are added by the engine, not planned"
+        );
         i.secrets = &v2;
-        assert_ne!(plan(&i).unwrap().1, h1, "a new secret version recreates the container");
-        let file = [SecretBinding { file: true, ..v1[0].clone() }];
+        assert_ne!(
+            plan(&i).unwrap().1,
+            h1,
+            "a new secret version recreates the container"
+        );
+        let file = [SecretBinding {
+            file: true,
+            ..v1[0].clone()
+        }];
         i.secrets = &file;
         let (spec, _) = plan(&i).unwrap();
-        assert!(spec.env.contains(&"GH_TOKEN_FILE=/run/secrets/GH_TOKEN".to_string()));
-        assert!(spec.binds.contains(&"/dev/shm/mcp-portal/default/u1/echo/GH_TOKEN:/run/secrets/GH_TOKEN:ro".to_string()));
+        assert!(spec
+            .env
+            .contains(&"GH_TOKEN_FILE=/run/secrets/GH_TOKEN".to_string()));
+        assert!(spec.binds.contains(
+            &"/dev/shm/mcp-portal/default/u1/echo/GH_TOKEN:/run/secrets/GH_TOKEN:ro".to_string()
+        ));
     }
 
     #[test]

@@ -28,9 +28,18 @@ pub enum SecretError {
     #[error("secret {name} of user {user} failed authentication: it was altered, moved from another user or name, or sealed with another key of the same id")]
     Authentication { user: UserId, name: SecretName },
     #[error("secret {name} of user {user} is sealed with key {sealed_with}, not with the current key {current}; finish the rotation with `portalctl secret rotate-key --new-key-file FILE` or restore that key")]
-    WrongKey { user: UserId, name: SecretName, sealed_with: String, current: String },
+    WrongKey {
+        user: UserId,
+        name: SecretName,
+        sealed_with: String,
+        current: String,
+    },
     #[error("secret {name} of user {user} is damaged ({why}); set it again")]
-    Damaged { user: UserId, name: SecretName, why: &'static str },
+    Damaged {
+        user: UserId,
+        name: SecretName,
+        why: &'static str,
+    },
     #[error("invalid secret value: {0}")]
     Value(&'static str),
 }
@@ -51,7 +60,10 @@ impl fmt::Debug for SecretKey {
 impl SecretKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         let id = format!("k-{}", &hex::encode(Sha256::digest(bytes))[..12]);
-        Self { bytes: Zeroizing::new(bytes), id }
+        Self {
+            bytes: Zeroizing::new(bytes),
+            id,
+        }
     }
 
     /// A new random key.
@@ -65,14 +77,21 @@ impl SecretKey {
     /// Reads 32 bytes written as base64 (with or without padding) or hex.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
         let t = text.trim();
-        let mut decoded = Zeroizing::new(if t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()) {
-            hex::decode(t).map_err(|_| SecretError::KeyFormat("the hex is not valid".into()))?
-        } else {
-            STANDARD
-                .decode(t)
-                .or_else(|_| STANDARD_NO_PAD.decode(t))
-                .map_err(|_| SecretError::KeyFormat(format!("found {} characters that are neither", t.len())))?
-        });
+        let mut decoded = Zeroizing::new(
+            if t.len() == 64 && t.chars().all(|c| c.is_ascii_hexdigit()) {
+                hex::decode(t).map_err(|_| SecretError::KeyFormat("the hex is not valid".into()))?
+            } else {
+                STANDARD
+                    .decode(t)
+                    .or_else(|_| STANDARD_NO_PAD.decode(t))
+                    .map_err(|_| {
+                        SecretError::KeyFormat(format!(
+                            "found {} characters that are neither",
+                            t.len()
+                        ))
+                    })?
+            },
+        );
         if decoded.len() != 32 {
             let n = decoded.len();
             decoded.zeroize();
@@ -118,7 +137,9 @@ impl SecretValue {
             return Err(SecretError::Value("it is longer than 64 KiB"));
         }
         if value.contains('\0') {
-            return Err(SecretError::Value("it contains a NUL character, which an environment variable cannot hold"));
+            return Err(SecretError::Value(
+                "it contains a NUL character, which an environment variable cannot hold",
+            ));
         }
         Ok(Self(value))
     }
@@ -146,7 +167,10 @@ pub struct Sealed {
 
 impl fmt::Debug for Sealed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sealed").field("key_id", &self.key_id).field("version", &self.version).finish_non_exhaustive()
+        f.debug_struct("Sealed")
+            .field("key_id", &self.key_id)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,14 +188,26 @@ pub struct SealMeta {
 }
 
 /// Seals `value` for `user`'s secret `name` with a fresh random nonce.
-pub fn seal(key: &SecretKey, user: &UserId, name: &SecretName, value: &SecretValue, meta: SealMeta) -> Sealed {
+pub fn seal(
+    key: &SecretKey,
+    user: &UserId,
+    name: &SecretName,
+    value: &SecretValue,
+    meta: SealMeta,
+) -> Sealed {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let aad = aad(user, name);
     // AES-GCM encryption of an in-memory buffer under 64 KiB cannot fail (the only error
     // is a plaintext beyond GCM's 64 GiB limit).
     let ciphertext = key
         .cipher()
-        .encrypt(&nonce, Payload { msg: value.expose().as_bytes(), aad: &aad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: value.expose().as_bytes(),
+                aad: &aad,
+            },
+        )
         .unwrap_or_default();
     Sealed {
         key_id: key.id().to_string(),
@@ -185,7 +221,12 @@ pub fn seal(key: &SecretKey, user: &UserId, name: &SecretName, value: &SecretVal
 }
 
 /// Opens a sealed secret with the key it names; any tampering is an authentication error.
-pub fn open(key: &SecretKey, user: &UserId, name: &SecretName, sealed: &Sealed) -> Result<SecretValue, SecretError> {
+pub fn open(
+    key: &SecretKey,
+    user: &UserId,
+    name: &SecretName,
+    sealed: &Sealed,
+) -> Result<SecretValue, SecretError> {
     if sealed.key_id != key.id() {
         return Err(SecretError::WrongKey {
             user: user.clone(),
@@ -194,17 +235,34 @@ pub fn open(key: &SecretKey, user: &UserId, name: &SecretName, sealed: &Sealed) 
             current: key.id().to_string(),
         });
     }
-    let damaged = |why| SecretError::Damaged { user: user.clone(), name: name.clone(), why };
-    let nonce = STANDARD.decode(&sealed.nonce).map_err(|_| damaged("its nonce is not base64"))?;
+    let damaged = |why| SecretError::Damaged {
+        user: user.clone(),
+        name: name.clone(),
+        why,
+    };
+    let nonce = STANDARD
+        .decode(&sealed.nonce)
+        .map_err(|_| damaged("its nonce is not base64"))?;
     if nonce.len() != 12 {
         return Err(damaged("its nonce is not 96 bits"));
     }
-    let ciphertext = STANDARD.decode(&sealed.ciphertext).map_err(|_| damaged("its ciphertext is not base64"))?;
+    let ciphertext = STANDARD
+        .decode(&sealed.ciphertext)
+        .map_err(|_| damaged("its ciphertext is not base64"))?;
     let aad = aad(user, name);
     let plain = key
         .cipher()
-        .decrypt(Nonce::from_slice(&nonce), Payload { msg: &ciphertext, aad: &aad })
-        .map_err(|_| SecretError::Authentication { user: user.clone(), name: name.clone() })?;
+        .decrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: &ciphertext,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| SecretError::Authentication {
+            user: user.clone(),
+            name: name.clone(),
+        })?;
     let plain = Zeroizing::new(plain);
     let text = String::from_utf8(plain.to_vec()).map_err(|_| damaged("its value is not UTF-8"))?;
     SecretValue::new(text)
@@ -212,7 +270,13 @@ pub fn open(key: &SecretKey, user: &UserId, name: &SecretName, sealed: &Sealed) 
 
 /// Re-seals a secret under `new`, keeping its version and dates; a secret already under
 /// `new` is returned as it is. This is one step of key rotation.
-pub fn reseal(old: &SecretKey, new: &SecretKey, user: &UserId, name: &SecretName, sealed: &Sealed) -> Result<Sealed, SecretError> {
+pub fn reseal(
+    old: &SecretKey,
+    new: &SecretKey,
+    user: &UserId,
+    name: &SecretName,
+    sealed: &Sealed,
+) -> Result<Sealed, SecretError> {
     if sealed.key_id == new.id() {
         return Ok(sealed.clone());
     }
@@ -246,15 +310,31 @@ mod tests {
 
     fn sealed(key: &SecretKey, user: &str, name: &str, value: &str) -> Sealed {
         let now = Timestamp::now();
-        let meta = SealMeta { version: new_version(), created_at: now, updated_at: now, expires_at: None };
-        seal(key, &u(user), &n(name), &SecretValue::new(value.into()).unwrap(), meta)
+        let meta = SealMeta {
+            version: new_version(),
+            created_at: now,
+            updated_at: now,
+            expires_at: None,
+        };
+        seal(
+            key,
+            &u(user),
+            &n(name),
+            &SecretValue::new(value.into()).unwrap(),
+            meta,
+        )
     }
 
     #[test]
     fn a_sealed_secret_opens_to_its_value() {
         let key = SecretKey::generate();
         let s = sealed(&key, "u1", "github.token", "ghp_secret");
-        assert_eq!(open(&key, &u("u1"), &n("github.token"), &s).unwrap().expose(), "ghp_secret");
+        assert_eq!(
+            open(&key, &u("u1"), &n("github.token"), &s)
+                .unwrap()
+                .expose(),
+            "ghp_secret"
+        );
         assert!(!s.ciphertext.contains("ghp_secret"));
         let again = sealed(&key, "u1", "github.token", "ghp_secret");
         assert_ne!(again.nonce, s.nonce, "a fresh nonce every time");
@@ -269,9 +349,18 @@ mod tests {
         bytes[0] ^= 1;
         s.ciphertext = STANDARD.encode(bytes);
         let err = open(&key, &u("u1"), &n("db.password"), &s).unwrap_err();
-        assert_eq!(err, SecretError::Authentication { user: u("u1"), name: n("db.password") });
+        assert_eq!(
+            err,
+            SecretError::Authentication {
+                user: u("u1"),
+                name: n("db.password")
+            }
+        );
         let text = err.to_string();
-        assert!(text.starts_with("secret db.password of user u1 failed authentication"), "{text}");
+        assert!(
+            text.starts_with("secret db.password of user u1 failed authentication"),
+            "{text}"
+        );
         assert!(!text.contains("hunter2"));
     }
 
@@ -279,8 +368,14 @@ mod tests {
     fn a_ciphertext_moved_to_another_user_or_name_is_refused() {
         let key = SecretKey::generate();
         let s = sealed(&key, "u1", "db.password", "hunter2");
-        assert!(matches!(open(&key, &u("u2"), &n("db.password"), &s), Err(SecretError::Authentication { .. })));
-        assert!(matches!(open(&key, &u("u1"), &n("db.other"), &s), Err(SecretError::Authentication { .. })));
+        assert!(matches!(
+            open(&key, &u("u2"), &n("db.password"), &s),
+            Err(SecretError::Authentication { .. })
+        ));
+        assert!(matches!(
+            open(&key, &u("u1"), &n("db.other"), &s),
+            Err(SecretError::Authentication { .. })
+        ));
     }
 
     #[test]
@@ -288,7 +383,14 @@ mod tests {
         let (a, b) = (SecretKey::generate(), SecretKey::generate());
         let s = sealed(&a, "u1", "x", "v");
         let err = open(&b, &u("u1"), &n("x"), &s).unwrap_err().to_string();
-        assert!(err.contains(&format!("is sealed with key {}, not with the current key {}", a.id(), b.id())), "{err}");
+        assert!(
+            err.contains(&format!(
+                "is sealed with key {}, not with the current key {}",
+                a.id(),
+                b.id()
+            )),
+            "{err}"
+        );
     }
 
     #[test]
@@ -296,12 +398,28 @@ mod tests {
         let key = SecretKey::generate();
         let b64 = key.to_base64();
         assert_eq!(SecretKey::parse(&b64).unwrap().id(), key.id());
-        assert_eq!(SecretKey::parse(b64.trim_end_matches('=')).unwrap().id(), key.id());
-        assert_eq!(SecretKey::parse(&format!("  {}\n", *b64)).unwrap().id(), key.id());
+        assert_eq!(
+            SecretKey::parse(b64.trim_end_matches('=')).unwrap().id(),
+            key.id()
+        );
+        assert_eq!(
+            SecretKey::parse(&format!("  {}\n", *b64)).unwrap().id(),
+            key.id()
+        );
         let hex_text = hex::encode(*key.bytes);
         assert_eq!(SecretKey::parse(&hex_text).unwrap().id(), key.id());
-        assert_eq!(SecretKey::parse(&hex_text.to_uppercase()).unwrap().id(), key.id());
-        for bad in ["", "short", &hex_text[..62], &STANDARD.encode([1u8; 16]), "not base64 at all!!", &"z".repeat(64)] {
+        assert_eq!(
+            SecretKey::parse(&hex_text.to_uppercase()).unwrap().id(),
+            key.id()
+        );
+        for bad in [
+            "",
+            "short",
+            &hex_text[..62],
+            &STANDARD.encode([1u8; 16]),
+            "not base64 at all!!",
+            &"z".repeat(64),
+        ] {
             let e = SecretKey::parse(bad).unwrap_err().to_string();
             assert!(e.starts_with("the secret key must be 32 bytes written as base64 (44 characters) or hex (64 characters)"), "{bad}: {e}");
         }
@@ -329,8 +447,13 @@ mod tests {
     #[test]
     fn an_interrupted_rotation_leaves_every_secret_readable_with_one_key() {
         let (old, new) = (SecretKey::generate(), SecretKey::generate());
-        let names: Vec<(String, String)> = (0..6).map(|i| (format!("u{i}"), format!("s.{i}"))).collect();
-        let original: Vec<Sealed> = names.iter().map(|(user, name)| sealed(&old, user, name, &format!("value-{name}"))).collect();
+        let names: Vec<(String, String)> = (0..6)
+            .map(|i| (format!("u{i}"), format!("s.{i}")))
+            .collect();
+        let original: Vec<Sealed> = names
+            .iter()
+            .map(|(user, name)| sealed(&old, user, name, &format!("value-{name}")))
+            .collect();
         // Stop after each possible number of re-sealed secrets, then finish the rotation.
         for stop in 0..=names.len() {
             let mut state = original.clone();
@@ -338,13 +461,26 @@ mod tests {
                 state[i] = reseal(&old, &new, &u(user), &n(name), &state[i]).unwrap();
             }
             for (i, (user, name)) in names.iter().enumerate() {
-                let key = if state[i].key_id == new.id() { &new } else { &old };
-                assert_eq!(open(key, &u(user), &n(name), &state[i]).unwrap().expose(), format!("value-{name}"));
+                let key = if state[i].key_id == new.id() {
+                    &new
+                } else {
+                    &old
+                };
+                assert_eq!(
+                    open(key, &u(user), &n(name), &state[i]).unwrap().expose(),
+                    format!("value-{name}")
+                );
             }
             for (i, (user, name)) in names.iter().enumerate() {
                 state[i] = reseal(&old, &new, &u(user), &n(name), &state[i]).unwrap();
-                assert_eq!(open(&new, &u(user), &n(name), &state[i]).unwrap().expose(), format!("value-{name}"));
-                assert_eq!(state[i].version, original[i].version, "re-sealing keeps the version");
+                assert_eq!(
+                    open(&new, &u(user), &n(name), &state[i]).unwrap().expose(),
+                    format!("value-{name}")
+                );
+                assert_eq!(
+                    state[i].version, original[i].version,
+                    "re-sealing keeps the version"
+                );
             }
         }
     }

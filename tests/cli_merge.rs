@@ -264,8 +264,21 @@ fn the_merged_catalog_is_the_same_bytes_whatever_the_upload_order() {
 #[test]
 fn an_unreachable_docker_engine_is_named_with_the_fix() {
     let env = setup();
-    let out = env.run_with(&["status"], &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
+    let out = env.run_with(
+        &["status"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
     assert_eq!(out.code, 1);
-    assert!(out.stderr.starts_with("error: cannot reach the Docker Engine ("), "{}", out.stderr);
-    assert!(out.stderr.contains("start it (dockerd, or systemctl start docker) or point DOCKER_HOST at it"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot reach the Docker Engine ("),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("start it (dockerd, or systemctl start docker) or point DOCKER_HOST at it"),
+        "{}",
+        out.stderr
+    );
 }

@@ -16,7 +16,8 @@ const VALUE: &str = "ghp_TopSecretValue123";
 
 fn set(env: &Env, name: &str, user: &str, value: &str) -> common::Out {
     let mut cmd = env.cmd();
-    cmd.args(["secret", "set", name, "--user", user]).write_stdin(format!("{value}\n"));
+    cmd.args(["secret", "set", name, "--user", user])
+        .write_stdin(format!("{value}\n"));
     let out = cmd.output().unwrap();
     common::Out {
         code: out.status.code().unwrap_or(-1),
@@ -39,9 +40,18 @@ fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 fn open(env: &Env, user: &str, name: &str, vars: &[(&str, &str)]) -> Result<String, String> {
-    let config = Config::from_lookup(env.data(), |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())).unwrap();
+    let config = Config::from_lookup(env.data(), |k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
     let portal = Portal::open(config).unwrap();
-    let r = SecretRef { name: SecretName::parse(name).unwrap(), env: "X".into(), file: false };
+    let r = SecretRef {
+        name: SecretName::parse(name).unwrap(),
+        env: "X".into(),
+        file: false,
+    };
     portal
         .secrets_for(&UserId::parse(user).unwrap(), "s", &[r])
         .map(|v| v[0].value.expose().to_string())
@@ -54,9 +64,19 @@ fn a_secret_is_set_from_stdin_listed_without_value_and_removed() {
     env.ok(&["user", "add", "u1"]);
     let out = set(&env, "github.personal_access_token", "u1", VALUE);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_eq!(out.stdout, "set secret github.personal_access_token for u1\n");
+    assert_eq!(
+        out.stdout,
+        "set secret github.personal_access_token for u1\n"
+    );
     let ls = env.ok(&["secret", "ls", "--user", "u1"]);
-    let key_id = ls.lines().nth(1).unwrap().split_whitespace().last().unwrap().to_string();
+    let key_id = ls
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
     assert!(key_id.starts_with("k-"));
     assert_eq!(
         normalize(&ls),
@@ -67,10 +87,31 @@ fn a_secret_is_set_from_stdin_listed_without_value_and_removed() {
         )
     );
     let json = env.ok(&["secret", "ls", "--user", "u1", "--json"]);
-    assert!(!json.contains(VALUE) && !json.contains("ciphertext"), "{json}");
-    assert_eq!(open(&env, "u1", "github.personal_access_token", &[]).unwrap(), VALUE);
-    assert_eq!(env.ok(&["secret", "rm", "github.personal_access_token", "--user", "u1"]), "removed secret github.personal_access_token of u1\n");
-    let again = env.run(&["secret", "rm", "github.personal_access_token", "--user", "u1"]);
+    assert!(
+        !json.contains(VALUE) && !json.contains("ciphertext"),
+        "{json}"
+    );
+    assert_eq!(
+        open(&env, "u1", "github.personal_access_token", &[]).unwrap(),
+        VALUE
+    );
+    assert_eq!(
+        env.ok(&[
+            "secret",
+            "rm",
+            "github.personal_access_token",
+            "--user",
+            "u1"
+        ]),
+        "removed secret github.personal_access_token of u1\n"
+    );
+    let again = env.run(&[
+        "secret",
+        "rm",
+        "github.personal_access_token",
+        "--user",
+        "u1",
+    ]);
     assert_eq!(again.code, 4);
 }
 
@@ -81,9 +122,19 @@ fn the_data_folder_holds_no_plaintext_and_private_files_are_0600() {
     assert_eq!(set(&env, "db.password", "u1", VALUE).code, 0);
     for f in all_files(&env.data()) {
         let bytes = std::fs::read(&f).unwrap();
-        assert!(!String::from_utf8_lossy(&bytes).contains(VALUE), "{} holds the plaintext", f.display());
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(VALUE),
+            "{} holds the plaintext",
+            f.display()
+        );
     }
-    let mode = |p: &str| std::fs::metadata(env.data().join(p)).unwrap().permissions().mode() & 0o777;
+    let mode = |p: &str| {
+        std::fs::metadata(env.data().join(p))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
     assert_eq!(mode("users/u1/secrets.json"), 0o600);
     assert_eq!(mode("secret.key"), 0o600);
 }
@@ -94,7 +145,10 @@ fn bad_input_is_refused_clearly() {
     env.ok(&["user", "add", "u1"]);
     let out = set(&env, "x", "nobody", VALUE);
     assert_eq!(out.code, 4);
-    assert_eq!(out.stderr, "error: user nobody does not exist; add it with `portalctl user add nobody`\n");
+    assert_eq!(
+        out.stderr,
+        "error: user nobody does not exist; add it with `portalctl user add nobody`\n"
+    );
     let out = env.run(&["secret", "set", "bad name", "--user", "u1", "--value", "x"]);
     assert_eq!(out.code, 2);
     let out = set(&env, "x", "u1", "");
@@ -103,10 +157,23 @@ fn bad_input_is_refused_clearly() {
     let out = env.run(&["secret", "set", "x", "--user", "u1", "--value", VALUE]);
     assert_eq!(out.code, 0);
     assert_eq!(out.stderr, "warning: a value given with --value stays in your shell history; pipe it on stdin instead\n");
-    let out = env.run(&["secret", "set", "x", "--user", "u1", "--value", "v", "--expires", "2001-01-01T00:00:00Z"]);
+    let out = env.run(&[
+        "secret",
+        "set",
+        "x",
+        "--user",
+        "u1",
+        "--value",
+        "v",
+        "--expires",
+        "2001-01-01T00:00:00Z",
+    ]);
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("is in the past"), "{}", out.stderr);
-    let out = env.run_with(&["secret", "ls", "--user", "u1"], &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", VALUE)]);
+    let out = env.run_with(
+        &["secret", "ls", "--user", "u1"],
+        &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", VALUE)],
+    );
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
@@ -120,12 +187,35 @@ fn a_key_from_the_environment_seals_and_another_key_cannot_open() {
     env.ok(&["user", "add", "u1"]);
     let key_a = "a".repeat(64);
     let mut cmd = env.cmd();
-    cmd.env("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &key_a).args(["secret", "set", "x", "--user", "u1"]).write_stdin(VALUE);
+    cmd.env("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &key_a)
+        .args(["secret", "set", "x", "--user", "u1"])
+        .write_stdin(VALUE);
     assert!(cmd.output().unwrap().status.success());
-    assert!(!env.data().join("secret.key").exists(), "no key file is made when the key comes from the environment");
-    assert_eq!(open(&env, "u1", "x", &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &key_a)]).unwrap(), VALUE);
-    let err = open(&env, "u1", "x", &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &"b".repeat(64))]).unwrap_err();
-    assert!(err.contains("is sealed with key k-") && err.contains("not with the current key"), "{err}");
+    assert!(
+        !env.data().join("secret.key").exists(),
+        "no key file is made when the key comes from the environment"
+    );
+    assert_eq!(
+        open(
+            &env,
+            "u1",
+            "x",
+            &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &key_a)]
+        )
+        .unwrap(),
+        VALUE
+    );
+    let err = open(
+        &env,
+        "u1",
+        "x",
+        &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", &"b".repeat(64))],
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("is sealed with key k-") && err.contains("not with the current key"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -138,16 +228,35 @@ fn rotate_key_reseals_every_secret_and_switches_the_key_file() {
     }
     let old_key = std::fs::read_to_string(env.data().join("secret.key")).unwrap();
     let new_file = env.dir.path().join("new.key");
-    let out = env.ok(&["secret", "rotate-key", "--new-key-file", &env.path(&new_file)]);
+    let out = env.ok(&[
+        "secret",
+        "rotate-key",
+        "--new-key-file",
+        &env.path(&new_file),
+    ]);
     let new_key = std::fs::read_to_string(&new_file).unwrap();
     assert_ne!(new_key, old_key);
-    assert_eq!(std::fs::read_to_string(env.data().join("secret.key")).unwrap(), new_key);
-    assert!(out.starts_with("re-sealed 4 secrets of 2 users under key k-"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(env.data().join("secret.key")).unwrap(),
+        new_key
+    );
+    assert!(
+        out.starts_with("re-sealed 4 secrets of 2 users under key k-"),
+        "{out}"
+    );
     for u in ["u1", "u2"] {
-        assert_eq!(open(&env, u, "a.token", &[]).unwrap(), format!("{VALUE}-{u}"));
+        assert_eq!(
+            open(&env, u, "a.token", &[]).unwrap(),
+            format!("{VALUE}-{u}")
+        );
         assert_eq!(open(&env, u, "b.token", &[]).unwrap(), format!("other-{u}"));
     }
-    let again = env.run(&["secret", "rotate-key", "--new-key-file", &env.path(&new_file)]);
+    let again = env.run(&[
+        "secret",
+        "rotate-key",
+        "--new-key-file",
+        &env.path(&new_file),
+    ]);
     assert_eq!(again.code, 5, "{}", again.stderr);
     assert!(again.stderr.contains("holds the current key"));
 }

@@ -439,3 +439,30 @@ fn two_pairs_that_spell_the_same_container_name_do_not_clash() {
         "the refused enable left no network"
     );
 }
+
+#[test]
+fn another_portal_instance_never_touches_this_ones_network() {
+    let a = setup("insta", 13, &["inst-u"]);
+    let b = setup("instb", 14, &["inst-u"]);
+    a.ok(&["enable", "cli", "--user", "inst-u"]);
+    let out = b.run(&["enable", "cli", "--user", "inst-u"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: container name mcp-inst-u-cli is taken"),
+        "{}",
+        out.stderr
+    );
+    let out = b.run(&["enable", "web", "--user", "inst-u"]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "error: network mcp-net-inst-u exists but was not made by this portal for inst-u; remove it with `docker network rm mcp-net-inst-u`\n"
+    );
+    assert_eq!(
+        a.networks(),
+        ["mcp-net-inst-u"],
+        "the first instance's network is untouched"
+    );
+    assert_eq!(a.inspect("mcp-inst-u-cli", "{{.State.Running}}"), "true");
+}

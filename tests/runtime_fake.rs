@@ -74,7 +74,11 @@ impl Engine for Fake {
             .cloned()
             .collect())
     }
-    async fn create_container(&self, spec: &ContainerSpec, _secrets: &[(String, SecretValue)]) -> Result<(), EngineError> {
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        _secrets: &[(String, SecretValue)],
+    ) -> Result<(), EngineError> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(30)).await;

@@ -101,7 +101,11 @@ impl Entry<'_> {
             let env = self.text(item.get("env"), &format!("{f}.env"));
             match (name, env) {
                 (Some(name), Some(env)) => match SecretName::parse(&name) {
-                    Ok(name) => out.push(SecretRef { name, env, file: false }),
+                    Ok(name) => out.push(SecretRef {
+                        name,
+                        env,
+                        file: false,
+                    }),
                     Err(e) => self.error(&format!("{f}.name"), e.to_string()),
                 },
                 _ => self.error(&f, "a secret needs both name and env"),

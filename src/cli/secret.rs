@@ -55,7 +55,8 @@ fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<Secret
             v
         }
         None if std::io::stdin().is_terminal() => {
-            rpassword::prompt_password(format!("value of {name}: ")).context("cannot read the value from the terminal")?
+            rpassword::prompt_password(format!("value of {name}: "))
+                .context("cannot read the value from the terminal")?
         }
         None => {
             let mut buf = String::new();
@@ -63,7 +64,10 @@ fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<Secret
                 .take(MAX_VALUE_BYTES as u64 + 2)
                 .read_to_string(&mut buf)
                 .context("cannot read the value from stdin (it must be UTF-8)")?;
-            let trimmed = buf.strip_suffix('\n').map(|b| b.strip_suffix('\r').unwrap_or(b)).unwrap_or(&buf);
+            let trimmed = buf
+                .strip_suffix('\n')
+                .map(|b| b.strip_suffix('\r').unwrap_or(b))
+                .unwrap_or(&buf);
             trimmed.to_string()
         }
     };
@@ -72,7 +76,12 @@ fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<Secret
 
 pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
-        SecretCmd::Set { name, user, value, expires } => {
+        SecretCmd::Set {
+            name,
+            user,
+            value,
+            expires,
+        } => {
             if let Some(e) = expires {
                 if e <= Timestamp::now() {
                     bail!("--expires {e} is in the past; give a future time");
@@ -99,7 +108,13 @@ pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
                         (Some(e), false) => time(&e),
                         (None, _) => "-".into(),
                     };
-                    vec![s.name.to_string(), time(&s.created_at), time(&s.updated_at), expires, s.key_id.clone()]
+                    vec![
+                        s.name.to_string(),
+                        time(&s.created_at),
+                        time(&s.updated_at),
+                        expires,
+                        s.key_id.clone(),
+                    ]
                 })
                 .collect::<Vec<_>>();
             table(&["NAME", "CREATED", "UPDATED", "EXPIRES", "KEY"], &rows);

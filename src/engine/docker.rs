@@ -137,7 +137,15 @@ impl DockerEngine {
             image: Some(spec.image.clone()),
             cmd: (!spec.cmd.is_empty()).then(|| spec.cmd.clone()),
             env: Some(
-                spec.env.iter().cloned().chain(secret_env.iter().map(|(k, v)| format!("{k}={}", v.expose()))).collect(),
+                spec.env
+                    .iter()
+                    .cloned()
+                    .chain(
+                        secret_env
+                            .iter()
+                            .map(|(k, v)| format!("{k}={}", v.expose())),
+                    )
+                    .collect(),
             ),
             labels: Some(spec.labels.clone().into_iter().collect()),
             user: Some(spec.user.clone()),
@@ -352,7 +360,11 @@ impl Engine for DockerEngine {
             .collect())
     }
 
-    async fn create_container(&self, spec: &ContainerSpec, secret_env: &[(String, SecretValue)]) -> Result<(), EngineError> {
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        secret_env: &[(String, SecretValue)],
+    ) -> Result<(), EngineError> {
         let options = CreateContainerOptionsBuilder::default()
             .name(&spec.name)
             .build();

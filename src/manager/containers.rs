@@ -20,9 +20,9 @@ use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{
-    self, container_name, network_name, network_spec, PlanInput, SecretBinding, Settings, LABEL_CPU_SHARES,
-    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH,
-    LABEL_USER, MANAGED_BY,
+    self, container_name, network_name, network_spec, PlanInput, SecretBinding, Settings,
+    LABEL_CPU_SHARES, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER,
+    LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
 };
 use crate::secrets::SecretValue;
 use crate::store::EnabledServer;
@@ -316,9 +316,18 @@ impl<E: Engine> Runtime<E> {
             Err(e) => {
                 let portal = self.portal.clone();
                 let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
-                blocking(move || Self::unreserve(&portal, &u, &s, &r)).await?;
-                self.remove_network_if_unused(user).await?;
-                Err(e)
+                let undone = match blocking(move || Self::unreserve(&portal, &u, &s, &r)).await {
+                    Ok(()) => self.remove_network_if_unused(user).await,
+                    Err(c) => Err(c),
+                };
+                // The first failure is the one to fix; a failed cleanup is reported with it.
+                Err(match undone {
+                    Ok(()) => e,
+                    Err(c) => PortalError::Cleanup {
+                        original: Box::new(e),
+                        cleanup: Box::new(c),
+                    },
+                })
             }
         }
     }
@@ -349,7 +358,9 @@ impl<E: Engine> Runtime<E> {
         let quota = record.limits.apply(rt.quota);
         let network = network_name(user);
         let paths = self.portal.store.user_paths(user);
-        let opened = self.portal.secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
+        let opened = self
+            .portal
+            .secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
         let bindings: Vec<SecretBinding> = opened
             .iter()
             .map(|o| SecretBinding {
@@ -422,13 +433,21 @@ impl<E: Engine> Runtime<E> {
             self.engine.create_volume(v, &volume_labels).await?;
         }
 
-        let files: Vec<(String, &SecretValue)> =
-            opened.iter().filter(|o| o.reference.file).map(|o| (o.reference.env.clone(), &o.value)).collect();
-        let env: Vec<(String, SecretValue)> =
-            opened.iter().filter(|o| !o.reference.file).map(|o| (o.reference.env.clone(), o.value.clone())).collect();
+        let files: Vec<(String, &SecretValue)> = opened
+            .iter()
+            .filter(|o| o.reference.file)
+            .map(|o| (o.reference.env.clone(), &o.value))
+            .collect();
+        let env: Vec<(String, SecretValue)> = opened
+            .iter()
+            .filter(|o| !o.reference.file)
+            .map(|o| (o.reference.env.clone(), o.value.clone()))
+            .collect();
         self.portal.store.remove_secret_files(&secret_dir)?;
         if !files.is_empty() {
-            self.portal.store.write_secret_files(&secret_dir, &files, &spec.user)?;
+            self.portal
+                .store
+                .write_secret_files(&secret_dir, &files, &spec.user)?;
         }
 
         let _permit = self
@@ -450,7 +469,13 @@ impl<E: Engine> Runtime<E> {
 
     /// The tmpfs folder holding one container's secret files.
     fn secret_dir(&self, user: &UserId, server: &ServerId) -> std::path::PathBuf {
-        self.portal.config.secrets.tmpfs_dir.join(self.instance()).join(user.as_str()).join(server.as_str())
+        self.portal
+            .config
+            .secrets
+            .tmpfs_dir
+            .join(self.instance())
+            .join(user.as_str())
+            .join(server.as_str())
     }
 
     /// Starts a container and checks it is still running (after the configured grace).
@@ -532,7 +557,16 @@ impl<E: Engine> Runtime<E> {
         if !self.engine.containers(&labels).await?.is_empty() {
             return Ok(());
         }
-        self.engine.remove_network(&network_name(user)).await?;
+        // Only a network this portal made for this user: never another instance's.
+        let name = network_name(user);
+        let ours = self.engine.network(&name).await?.is_some_and(|n| {
+            n.labels.get(LABEL_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
+                && n.labels.get(LABEL_INSTANCE).map(String::as_str) == Some(self.instance())
+                && n.labels.get(LABEL_USER).map(String::as_str) == Some(user.as_str())
+        });
+        if ours {
+            self.engine.remove_network(&name).await?;
+        }
         let portal = self.portal.clone();
         let u = user.clone();
         blocking(move || {
@@ -576,6 +610,9 @@ impl<E: Engine> Runtime<E> {
                 .remove_container(&c.name, self.portal.config.runtime.stop_timeout_secs)
                 .await?;
         }
+        self.portal
+            .store
+            .remove_secret_files(&self.secret_dir(user, server))?;
         if !was_enabled && existing.is_none() {
             return Err(not_enabled(user, server));
         }

@@ -54,6 +54,21 @@ pub enum PortalError {
     Plan(#[from] crate::plan::PlanError),
     #[error(transparent)]
     Alloc(#[from] crate::alloc::AllocError),
+    #[error("{original} (cleaning up afterwards also failed: {cleanup})")]
+    Cleanup {
+        original: Box<PortalError>,
+        cleanup: Box<PortalError>,
+    },
+}
+
+impl PortalError {
+    /// The error a caller should act on: for a failed cleanup, the failure that caused it.
+    pub fn primary(&self) -> &PortalError {
+        match self {
+            PortalError::Cleanup { original, .. } => original.primary(),
+            other => other,
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, PortalError>;

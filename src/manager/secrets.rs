@@ -66,7 +66,12 @@ impl Portal {
         let mut stored = self.store.read_secrets(user)?;
         let now = Self::now();
         let created_at = stored.secrets.get(name).map_or(now, |s| s.created_at);
-        let meta = SealMeta { version: secrets::new_version(), created_at, updated_at: now, expires_at };
+        let meta = SealMeta {
+            version: secrets::new_version(),
+            created_at,
+            updated_at: now,
+            expires_at,
+        };
         let sealed = secrets::seal(&key, user, name, value, meta);
         stored.secrets.insert(name.clone(), sealed);
         self.store.write_secrets(user, &stored)?;
@@ -79,7 +84,13 @@ impl Portal {
             return Err(unknown_user(user));
         }
         let now = Self::now();
-        Ok(self.store.read_secrets(user)?.secrets.iter().map(|(n, s)| summary(n, s, now)).collect())
+        Ok(self
+            .store
+            .read_secrets(user)?
+            .secrets
+            .iter()
+            .map(|(n, s)| summary(n, s, now))
+            .collect())
     }
 
     pub fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()> {
@@ -101,7 +112,12 @@ impl Portal {
 
     /// Opens the secrets a server needs; refuses, listing every missing or expired one
     /// with the command that sets it.
-    pub fn secrets_for(&self, user: &UserId, server: &str, refs: &[SecretRef]) -> Result<Vec<OpenedSecret>> {
+    pub fn secrets_for(
+        &self,
+        user: &UserId,
+        server: &str,
+        refs: &[SecretRef],
+    ) -> Result<Vec<OpenedSecret>> {
         if refs.is_empty() {
             return Ok(Vec::new());
         }
@@ -109,9 +125,18 @@ impl Portal {
         let now = Self::now();
         let missing: Vec<String> = refs
             .iter()
-            .filter(|r| stored.secrets.get(&r.name).is_none_or(|s| s.expires_at.is_some_and(|e| e <= now)))
+            .filter(|r| {
+                stored
+                    .secrets
+                    .get(&r.name)
+                    .is_none_or(|s| s.expires_at.is_some_and(|e| e <= now))
+            })
             .map(|r| {
-                let why = if stored.secrets.contains_key(&r.name) { " (expired)" } else { "" };
+                let why = if stored.secrets.contains_key(&r.name) {
+                    " (expired)"
+                } else {
+                    ""
+                };
                 format!("  portalctl secret set {} --user {user}{why}", r.name)
             })
             .collect();
@@ -125,8 +150,13 @@ impl Portal {
         refs.iter()
             .map(|r| {
                 let sealed = &stored.secrets[&r.name];
-                let value = secrets::open(&key, user, &r.name, sealed).map_err(|e| PortalError::Refused(e.to_string()))?;
-                Ok(OpenedSecret { reference: r.clone(), value, version: sealed.version.clone() })
+                let value = secrets::open(&key, user, &r.name, sealed)
+                    .map_err(|e| PortalError::Refused(e.to_string()))?;
+                Ok(OpenedSecret {
+                    reference: r.clone(),
+                    value,
+                    version: sealed.version.clone(),
+                })
             })
             .collect()
     }
@@ -153,7 +183,8 @@ impl Portal {
             let mut changed = false;
             for (name, sealed) in stored.secrets.iter_mut() {
                 if sealed.key_id != new.id() {
-                    *sealed = secrets::reseal(&old, &new, user, name, sealed).map_err(|e| PortalError::Refused(e.to_string()))?;
+                    *sealed = secrets::reseal(&old, &new, user, name, sealed)
+                        .map_err(|e| PortalError::Refused(e.to_string()))?;
                     resealed += 1;
                     changed = true;
                 }
@@ -169,7 +200,13 @@ impl Portal {
             }
             KeySource::Env(_) => None,
         };
-        Ok(RotateReport { old_key: old.id().into(), new_key: new.id().into(), resealed, users: users.len(), key_file })
+        Ok(RotateReport {
+            old_key: old.id().into(),
+            new_key: new.id().into(),
+            resealed,
+            users: users.len(),
+            key_file,
+        })
     }
 }
 

@@ -100,7 +100,9 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StoreEr
         f.write_all(bytes).map_err(io_err("write", &tmp))?;
         f.sync_all().map_err(io_err("sync", &tmp))?;
         fs::rename(&tmp, path).map_err(io_err("replace", path))?;
-        File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync folder", dir))
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("sync folder", dir))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -466,13 +468,20 @@ impl Store {
     // Secrets.
 
     pub fn read_secrets(&self, id: &UserId) -> Result<StoredSecrets, StoreError> {
-        Ok(self.read_json(&self.user_dir(id).join("secrets.json"))?.map(|l| l.value).unwrap_or_default())
+        Ok(self
+            .read_json(&self.user_dir(id).join("secrets.json"))?
+            .map(|l| l.value)
+            .unwrap_or_default())
     }
 
     /// Writes a user's sealed secrets, readable by the portal's own user only.
     pub fn write_secrets(&self, id: &UserId, record: &StoredSecrets) -> Result<(), StoreError> {
         let path = self.user_dir(id).join("secrets.json");
-        let mut bytes = serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt { path: path.clone(), source })?;
+        let mut bytes =
+            serde_json::to_vec_pretty(record).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
         bytes.push(b'\n');
         self.write_atomic_private(&path, &bytes)
     }
@@ -486,7 +495,13 @@ impl Store {
         };
         match fs::read_to_string(path) {
             Ok(text) => return SecretKey::parse(&text).map_err(bad_key),
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(StoreError::Io { action: "read", path: path.to_path_buf(), source: e }),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(StoreError::Io {
+                    action: "read",
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
             Err(_) => {}
         }
         let key = SecretKey::generate();
@@ -494,9 +509,15 @@ impl Store {
             fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
         }
         // create_new: when two commands make the key at once, one wins and both use it.
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
             Ok(mut f) => {
-                f.write_all(key.to_base64().as_bytes()).map_err(io_err("write", path))?;
+                f.write_all(key.to_base64().as_bytes())
+                    .map_err(io_err("write", path))?;
                 f.sync_all().map_err(io_err("sync", path))?;
                 Ok(key)
             }
@@ -504,7 +525,11 @@ impl Store {
                 let text = fs::read_to_string(path).map_err(io_err("read", path))?;
                 SecretKey::parse(&text).map_err(bad_key)
             }
-            Err(e) => Err(StoreError::Io { action: "create", path: path.to_path_buf(), source: e }),
+            Err(e) => Err(StoreError::Io {
+                action: "create",
+                path: path.to_path_buf(),
+                source: e,
+            }),
         }
     }
 
@@ -515,16 +540,28 @@ impl Store {
 
     /// Writes secret files for one container into `dir` (meant to be on a tmpfs, so values
     /// never reach a disk), each mode 0400 and owned by the container's numeric user.
-    pub fn write_secret_files(&self, dir: &Path, files: &[(String, &SecretValue)], owner: &str) -> Result<(), StoreError> {
+    pub fn write_secret_files(
+        &self,
+        dir: &Path,
+        files: &[(String, &SecretValue)],
+        owner: &str,
+    ) -> Result<(), StoreError> {
         fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err("protect", dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(io_err("protect", dir))?;
         let mut ids = owner.split(':').map(|p| p.parse::<u32>().ok());
         let (uid, gid) = (ids.next().flatten(), ids.next().flatten());
         for (name, value) in files {
             let path = dir.join(name);
             let _ = fs::remove_file(&path);
-            let mut f = OpenOptions::new().write(true).create_new(true).mode(0o400).open(&path).map_err(io_err("create", &path))?;
-            f.write_all(value.expose().as_bytes()).map_err(io_err("write", &path))?;
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o400)
+                .open(&path)
+                .map_err(io_err("create", &path))?;
+            f.write_all(value.expose().as_bytes())
+                .map_err(io_err("write", &path))?;
             if uid.is_some() {
                 // Without the right to chown, a root-run container still reads it; others cannot.
                 let _ = std::os::unix::fs::chown(&path, uid, gid.or(uid));

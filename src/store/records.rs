@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use crate::catalog::model::{Catalog, Format, Overlay, ServerDef, UserProfile};
 use crate::catalog::report::Diagnostic;
 use crate::ids::{SecretName, ServerId};
-use crate::secrets::Sealed;
 use crate::plan::Settings;
+use crate::secrets::Sealed;
 
 /// One uploaded revision of a base catalog, already converted to the native model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
