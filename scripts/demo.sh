@@ -49,6 +49,12 @@ portalctl enable echo-http --user u1
 portalctl enable echo --user u1
 portalctl enable echo-http --user admin1
 
+echo "== a server that needs a secret: refused until the secret is set"
+portalctl enable echo-secret --user u1 || true
+printf 'demo-key-123' | portalctl secret set demo.api_key --user u1
+portalctl secret ls --user u1
+portalctl enable echo-secret --user u1
+
 echo "== status"
 portalctl status
 

@@ -50,8 +50,8 @@ fn two_users_get_isolated_limited_hardened_containers() {
     assert_eq!(d.networks(), ["mcp-net-iso-a", "mcp-net-iso-b"]);
 
     let slot_net = |n: &str| d.inspect(n, "{{range .IPAM.Config}}{{.Subnet}}{{end}}");
-    assert_eq!(slot_net("mcp-net-iso-a"), "10.200.0.0/24");
-    assert_eq!(slot_net("mcp-net-iso-b"), "10.200.1.0/24");
+    assert_eq!(slot_net("mcp-net-iso-a"), "10.210.0.0/24");
+    assert_eq!(slot_net("mcp-net-iso-b"), "10.210.1.0/24");
 
     let web = "mcp-iso-a-web";
     assert_eq!(
@@ -106,7 +106,7 @@ fn two_users_get_isolated_limited_hardened_containers() {
         "mcp-iso-b-web",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
     );
-    assert!(b_ip.starts_with("10.200.1."), "{b_ip}");
+    assert!(b_ip.starts_with("10.210.1."), "{b_ip}");
     let cross = docker(&["exec", "mcp-iso-a-cli", "/mcp-echo", "probe", &b_ip, "8080"]);
     assert_eq!(cross.code, 1, "iso-a reached iso-b's container");
     let by_name = docker(&[
@@ -256,7 +256,7 @@ fn ten_users_with_three_servers_each_in_parallel() {
             &format!("mcp-net-{u}"),
             "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
         );
-        assert_eq!(subnet, format!("10.204.{block}.0/24"));
+        assert_eq!(subnet, format!("10.214.{block}.0/24"));
     }
     assert!(d
         .inspect("mcp-many-3-tz", "{{json .Config.Env}}")

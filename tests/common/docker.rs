@@ -85,7 +85,8 @@ pub struct DockerEnv {
 }
 
 impl DockerEnv {
-    /// `slot` (0..40) keeps tests apart: ports 30000+slot*500.., subnets 10.(200+slot).0.0/16.
+    /// `slot` (0..20) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
+    /// (clear of the default pool 10.201.0.0/16 a demo may be using).
     pub fn new(name: &str, slot: u16) -> Self {
         echo_image();
         let instance = format!("t-{name}-{}", std::process::id());
@@ -103,7 +104,7 @@ impl DockerEnv {
             ("MCP_PORTAL_PORTS_PER_USER".to_string(), "20".to_string()),
             (
                 "MCP_PORTAL_USER_NETWORK_SUBNET_BASE".to_string(),
-                format!("10.{}.0.0/16", 200 + slot),
+                format!("10.{}.0.0/16", 210 + slot),
             ),
             (
                 "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE".to_string(),
