@@ -31,6 +31,22 @@ pub struct Config {
     pub allowed_host_paths: Vec<String>,
     pub runtime: Runtime,
     pub secrets: SecretsConfig,
+    pub audit: crate::store::AuditPolicy,
+    pub daemon: DaemonConfig,
+}
+
+/// How `portalctl serve` keeps actual state equal to desired state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonConfig {
+    /// Reconcile at least this often, events or not.
+    pub resync_secs: u64,
+    pub update_policy: crate::reconcile::UpdatePolicy,
+    /// Restarts of a failing container before it is marked failed.
+    pub max_restarts: u32,
+    /// The first restart waits this long; each next one twice as long (up to 5 minutes).
+    pub backoff_ms: u64,
+    /// Changes within this window are handled in one pass.
+    pub debounce_ms: u64,
 }
 
 /// Where the secret key comes from.
@@ -394,12 +410,78 @@ impl Config {
             });
         }
         let secrets = SecretsConfig { key, tmpfs_dir };
+        let audit = crate::store::AuditPolicy {
+            enabled: parsed(
+                &lookup,
+                "MCP_PORTAL_AUDIT_LOGGING_ENABLED",
+                true,
+                "true or false",
+                |_| true,
+            )?,
+            max_bytes: parsed(
+                &lookup,
+                "MCP_PORTAL_AUDIT_MAX_BYTES",
+                10 << 20,
+                "a number of bytes, at least 1024",
+                |n| *n >= 1024,
+            )?,
+            keep: parsed(
+                &lookup,
+                "MCP_PORTAL_AUDIT_KEEP",
+                5,
+                "a number of rotated files",
+                |n| *n <= 1000,
+            )?,
+        };
+        let daemon = DaemonConfig {
+            resync_secs: parsed(
+                &lookup,
+                "MCP_PORTAL_RESYNC_SECS",
+                30,
+                "a number of seconds from 1 to 86400",
+                |n| (1..=86400).contains(n),
+            )?,
+            update_policy: with(
+                &lookup,
+                "MCP_PORTAL_UPDATE_POLICY",
+                "recreate",
+                "recreate or manual",
+                |t| match t {
+                    "recreate" => Ok(crate::reconcile::UpdatePolicy::Recreate),
+                    "manual" => Ok(crate::reconcile::UpdatePolicy::Manual),
+                    _ => Err(()),
+                },
+            )?,
+            max_restarts: parsed(
+                &lookup,
+                "MCP_PORTAL_MAX_RESTARTS",
+                5,
+                "a number of restarts",
+                |n| *n <= 1000,
+            )?,
+            backoff_ms: parsed(
+                &lookup,
+                "MCP_PORTAL_RESTART_BACKOFF_MS",
+                1000,
+                "a number of milliseconds from 10 to 600000",
+                |n| (10..=600_000).contains(n),
+            )?,
+            debounce_ms: parsed(
+                &lookup,
+                "MCP_PORTAL_DEBOUNCE_MS",
+                200,
+                "a number of milliseconds up to 10000",
+                |n| *n <= 10_000,
+            )?,
+        };
         Ok(Self {
             data_dir,
             max_catalog_bytes,
             allowed_host_paths,
             runtime,
             secrets,
+            audit,
+            daemon,
         })
     }
 

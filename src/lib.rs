@@ -10,5 +10,6 @@ pub mod engine;
 pub mod ids;
 pub mod manager;
 pub mod plan;
+pub mod reconcile;
 pub mod secrets;
 pub mod store;

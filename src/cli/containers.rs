@@ -30,6 +30,26 @@ pub struct ServerUserArgs {
     user: UserArg,
 }
 
+impl EnableArgs {
+    pub fn user(&self) -> &UserId {
+        &self.user.user
+    }
+
+    pub fn server(&self) -> &ServerId {
+        &self.server
+    }
+}
+
+impl ServerUserArgs {
+    pub fn user(&self) -> &UserId {
+        &self.user.user
+    }
+
+    pub fn server(&self) -> &ServerId {
+        &self.server
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only this user's servers

@@ -103,22 +103,141 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
+/// What a command changes, for the audit log: (user, action, resource). Reads are not audited.
+fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)> {
+    use catalog::CatalogCmd as C;
+    let path = |p: &std::path::Path| p.display().to_string();
+    Some(match cmd {
+        Command::Catalog(C::Upload { file, .. }) => (None, "catalog.upload", path(file)),
+        Command::Catalog(C::Import { dir, .. }) => (None, "catalog.import", path(dir)),
+        Command::Catalog(C::Rollback { name, .. }) => (None, "catalog.rollback", name.to_string()),
+        Command::Catalog(C::Rm { name }) => (None, "catalog.remove", name.to_string()),
+        Command::Catalog(C::Regenerate(_)) => {
+            (None, "catalog.regenerate", "merged catalogs".into())
+        }
+        Command::Catalog(_) => return None,
+        Command::Overlay(overlay::OverlayCmd::Upload { name, .. }) => {
+            (None, "overlay.upload", name.to_string())
+        }
+        Command::Overlay(overlay::OverlayCmd::Rm { name }) => {
+            (None, "overlay.remove", name.to_string())
+        }
+        Command::Overlay(_) => return None,
+        Command::Custom(custom::CustomCmd::Add { file, user }) => {
+            (Some(user.user.to_string()), "custom.add", path(file))
+        }
+        Command::Custom(custom::CustomCmd::Rm { id, user }) => {
+            (Some(user.user.to_string()), "custom.remove", id.to_string())
+        }
+        Command::Custom(_) => return None,
+        Command::User(user::UserCmd::Add { id, .. }) => {
+            (Some(id.to_string()), "user.add", id.to_string())
+        }
+        Command::User(user::UserCmd::Rm { id }) => {
+            (Some(id.to_string()), "user.remove", id.to_string())
+        }
+        Command::User(user::UserCmd::Limits {
+            max_containers: None,
+            max_memory_mb: None,
+            max_cpu_shares: None,
+            ..
+        }) => return None,
+        Command::User(user::UserCmd::Limits { id, .. }) => {
+            (Some(id.to_string()), "user.limits", id.to_string())
+        }
+        Command::User(_) => return None,
+        Command::Secret(secret::SecretCmd::Set { name, user, .. }) => {
+            (Some(user.user.to_string()), "secret.set", name.to_string())
+        }
+        Command::Secret(secret::SecretCmd::Rm { name, user }) => (
+            Some(user.user.to_string()),
+            "secret.remove",
+            name.to_string(),
+        ),
+        Command::Secret(secret::SecretCmd::RotateKey { .. }) => {
+            (None, "secret.rotate-key", "secret key".into())
+        }
+        Command::Secret(_) => return None,
+        Command::Enable(a) => (
+            Some(a.user().to_string()),
+            "server.enable",
+            a.server().to_string(),
+        ),
+        Command::Disable(a) => (
+            Some(a.user().to_string()),
+            "server.disable",
+            a.server().to_string(),
+        ),
+        Command::Restart(a) => (
+            Some(a.user().to_string()),
+            "server.restart",
+            a.server().to_string(),
+        ),
+        Command::Servers(_) | Command::Status(_) => return None,
+    })
+}
+
+/// `refused` for bad input and state, `failed` for the machine's own trouble.
+fn outcome(err: &anyhow::Error) -> &'static str {
+    use crate::manager::PortalError;
+    for cause in err.chain() {
+        if let Some(e) = cause.downcast_ref::<PortalError>() {
+            return match e.primary() {
+                PortalError::Store(_) | PortalError::Engine(_) | PortalError::Cleanup { .. } => {
+                    "failed"
+                }
+                _ => "refused",
+            };
+        }
+    }
+    "refused"
+}
+
+/// The login name behind a CLI call, for the audit log.
+fn cli_actor() -> String {
+    ["MCP_PORTAL_ACTOR", "SUDO_USER", "USER"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env(cli.data_dir.clone())?;
-    let portal = Portal::open(config)?;
+    let portal = Portal::open(config)?.with_actor(&cli_actor());
     let json = cli.json;
-    match cli.command {
-        Command::Catalog(cmd) => catalog::run(&portal, cmd, json),
-        Command::Overlay(cmd) => overlay::run(&portal, cmd, json),
-        Command::Custom(cmd) => custom::run(&portal, cmd, json),
-        Command::User(cmd) => user::run(&portal, cmd, json),
-        Command::Secret(cmd) => secret::run(&portal, cmd, json),
-        Command::Servers(args) => servers::run(&portal, args, json),
-        Command::Enable(args) => containers::enable(&portal, args, json),
-        Command::Disable(args) => containers::disable(&portal, args, json),
-        Command::Restart(args) => containers::restart(&portal, args, json),
-        Command::Status(args) => containers::status(&portal, args, json),
+    let target = audit_target(&cli.command);
+    let result = dispatch(&portal, cli.command, json);
+    if let Some((user, action, resource)) = target {
+        let (kind, detail) = match &result {
+            Ok(()) => ("ok", None),
+            Err(e) => (
+                outcome(e),
+                Some(
+                    e.chain()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                ),
+            ),
+        };
+        portal.audit_outcome(user.as_deref(), action, &resource, kind, detail)?;
+    }
+    result
+}
+
+fn dispatch(portal: &Portal, command: Command, json: bool) -> anyhow::Result<()> {
+    match command {
+        Command::Catalog(cmd) => catalog::run(portal, cmd, json),
+        Command::Overlay(cmd) => overlay::run(portal, cmd, json),
+        Command::Custom(cmd) => custom::run(portal, cmd, json),
+        Command::User(cmd) => user::run(portal, cmd, json),
+        Command::Secret(cmd) => secret::run(portal, cmd, json),
+        Command::Servers(args) => servers::run(portal, args, json),
+        Command::Enable(args) => containers::enable(portal, args, json),
+        Command::Disable(args) => containers::disable(portal, args, json),
+        Command::Restart(args) => containers::restart(portal, args, json),
+        Command::Status(args) => containers::status(portal, args, json),
     }
 }
 

@@ -14,15 +14,15 @@ use serde::Serialize;
 use tokio::sync::Semaphore;
 
 use super::servers::unknown_user;
-use super::{Portal, PortalError, Result};
+use super::{OpenedSecret, Portal, PortalError, Result};
 use crate::alloc::Allocations;
 use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{
-    self, container_name, network_name, network_spec, PlanInput, SecretBinding, Settings,
-    LABEL_CPU_SHARES, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER,
-    LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
+    self, container_name, network_name, network_spec, ContainerSpec, PlanInput, SecretBinding,
+    Settings, LABEL_CPU_SHARES, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT,
+    LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
 };
 use crate::secrets::SecretValue;
 use crate::store::EnabledServer;
@@ -349,44 +349,8 @@ impl<E: Engine> Runtime<E> {
                 self.engine.image_user(image).await?.unwrap_or_default()
             }
         };
-        let record = self
-            .portal
-            .store
-            .read_user(user)?
-            .ok_or_else(|| unknown_user(user))?
-            .value;
-        let quota = record.limits.apply(rt.quota);
-        let network = network_name(user);
-        let paths = self.portal.store.user_paths(user);
-        let opened = self
-            .portal
-            .secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
-        let bindings: Vec<SecretBinding> = opened
-            .iter()
-            .map(|o| SecretBinding {
-                name: o.reference.name.to_string(),
-                env: o.reference.env.clone(),
-                version: o.version.clone(),
-                file: o.reference.file,
-            })
-            .collect();
         let secret_dir = self.secret_dir(user, &def.def.id);
-        let (spec, hash) = plan::plan(&PlanInput {
-            instance: &rt.instance,
-            user,
-            server: &def.def,
-            settings: &r.settings,
-            host_port: r.port,
-            bind_address: &rt.bind_address,
-            network: &network,
-            paths: &paths,
-            defaults: &rt.defaults,
-            quota: &quota,
-            hardening: &rt.hardening,
-            image_user: Some(image_user.as_str()),
-            secrets: &bindings,
-            secret_dir: &secret_dir.display().to_string(),
-        })?;
+        let (spec, hash, opened) = self.spec_for(user, def, &r.settings, r.port, &image_user)?;
         let report = |outcome| EnableReport {
             user: user.clone(),
             server: def.def.id.clone(),
@@ -465,6 +429,57 @@ impl<E: Engine> Runtime<E> {
             return Err(e);
         }
         Ok(report(outcome))
+    }
+
+    /// Plans the container for a user's server: the spec, its hash, and the opened secrets.
+    fn spec_for(
+        &self,
+        user: &UserId,
+        def: &MergedServer,
+        settings: &Settings,
+        port: Option<u16>,
+        image_user: &str,
+    ) -> Result<(ContainerSpec, String, Vec<OpenedSecret>)> {
+        let rt = &self.portal.config.runtime;
+        let record = self
+            .portal
+            .store
+            .read_user(user)?
+            .ok_or_else(|| unknown_user(user))?
+            .value;
+        let quota = record.limits.apply(rt.quota);
+        let network = network_name(user);
+        let paths = self.portal.store.user_paths(user);
+        let opened = self
+            .portal
+            .secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
+        let bindings: Vec<SecretBinding> = opened
+            .iter()
+            .map(|o| SecretBinding {
+                name: o.reference.name.to_string(),
+                env: o.reference.env.clone(),
+                version: o.version.clone(),
+                file: o.reference.file,
+            })
+            .collect();
+        let secret_dir = self.secret_dir(user, &def.def.id);
+        let (spec, hash) = plan::plan(&PlanInput {
+            instance: &rt.instance,
+            user,
+            server: &def.def,
+            settings,
+            host_port: port,
+            bind_address: &rt.bind_address,
+            network: &network,
+            paths: &paths,
+            defaults: &rt.defaults,
+            quota: &quota,
+            hardening: &rt.hardening,
+            image_user: Some(image_user),
+            secrets: &bindings,
+            secret_dir: &secret_dir.display().to_string(),
+        })?;
+        Ok((spec, hash, opened))
     }
 
     /// The tmpfs folder holding one container's secret files.

@@ -78,6 +78,8 @@ pub type Result<T> = std::result::Result<T, PortalError>;
 pub struct Portal {
     store: Store,
     config: Config,
+    /// Who acts, for the audit log: the CLI's login user, `daemon`, an API token's user.
+    actor: String,
 }
 
 /// Warnings of an accepted change, for the command's output.
@@ -87,7 +89,11 @@ pub struct Warnings(pub Vec<Diagnostic>);
 impl Portal {
     pub fn open(config: Config) -> Result<Self> {
         let store = Store::open(&config.data_dir)?;
-        Ok(Self { store, config })
+        Ok(Self {
+            store,
+            config,
+            actor: "portal".into(),
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -96,6 +102,57 @@ impl Portal {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The same portal acting as `actor` in the audit log.
+    pub fn with_actor(mut self, actor: &str) -> Self {
+        self.actor = actor.to_string();
+        self
+    }
+
+    /// Records a change or a refusal in the audit log. An audit failure is reported to the
+    /// caller's stderr-free path as an error value, never silently dropped.
+    pub fn audit<T>(
+        &self,
+        user: Option<&str>,
+        action: &str,
+        resource: &str,
+        result: &Result<T>,
+    ) -> Result<()> {
+        let (outcome, detail) = match result {
+            Ok(_) => ("ok", None),
+            Err(e) => {
+                let kind = match e.primary() {
+                    PortalError::Store(_)
+                    | PortalError::Engine(_)
+                    | PortalError::Cleanup { .. } => "failed",
+                    _ => "refused",
+                };
+                (kind, Some(e.to_string()))
+            }
+        };
+        self.audit_outcome(user, action, resource, outcome, detail)
+    }
+
+    /// Records an audit entry with an explicit outcome (`ok`, `refused` or `failed`).
+    pub fn audit_outcome(
+        &self,
+        user: Option<&str>,
+        action: &str,
+        resource: &str,
+        outcome: &str,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let entry = crate::store::AuditEntry {
+            time: Self::now(),
+            actor: self.actor.clone(),
+            user: user.map(str::to_string),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            result: outcome.to_string(),
+            detail,
+        };
+        Ok(self.store.audit(&self.config.audit, &entry)?)
     }
 
     fn now() -> Timestamp {

@@ -13,6 +13,7 @@
 //! Every write goes to a temporary file in the same folder, is fsynced, renamed over the
 //! target and the folder fsynced, so a crash leaves either the old or the new file.
 
+mod audit;
 mod records;
 
 use std::fs::{self, File, OpenOptions};
@@ -25,6 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use audit::{AuditEntry, AuditPolicy};
 pub use records::{
     EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay,
     StoredSecrets, StoredUser,
@@ -50,7 +52,10 @@ pub enum StoreError {
     },
 }
 
-fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> StoreError + 'a {
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> StoreError + 'a {
     move |source| StoreError::Io {
         action,
         path: path.to_path_buf(),
@@ -155,6 +160,10 @@ impl Store {
         fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
         // Server ids cannot start with '.', so this never meets a pair lock.
         self.lock_file(&dir.join(".network.lock"))
+    }
+
+    pub(crate) fn lock_path(&self, path: &Path) -> Result<Lock, StoreError> {
+        self.lock_file(path)
     }
 
     fn lock_file(&self, path: &Path) -> Result<Lock, StoreError> {

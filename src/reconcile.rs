@@ -1,0 +1,269 @@
+//! Reconciliation planning (pure): what should run (`Want`) against what runs (`Have`),
+//! in, the actions that close the gap, out. Applying the actions and planning again
+//! yields none; a property test holds the planner to that.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// A container that should exist. `spec_hash` is `None` when it cannot be planned (a
+/// missing secret, a server gone from the catalog): then nothing is done for it and
+/// `error` says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub user: String,
+    pub server: String,
+    pub spec_hash: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A managed container as Docker reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Have {
+    pub user: String,
+    pub server: String,
+    pub spec_hash: String,
+    pub running: bool,
+}
+
+/// What to do when a definition changed under a running container.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdatePolicy {
+    /// Recreate the container with the new definition.
+    #[default]
+    Recreate,
+    /// Leave it, and show it as outdated in status.
+    Manual,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// An enabled server has no container.
+    Create {
+        name: String,
+        user: String,
+        server: String,
+    },
+    /// The container's spec hash differs from the plan.
+    Recreate {
+        name: String,
+        user: String,
+        server: String,
+    },
+    /// The container is there with the right spec but not running.
+    Restart {
+        name: String,
+        user: String,
+        server: String,
+    },
+    /// A managed container nobody wants (disabled, deleted user, removed server).
+    Remove { name: String },
+    /// With the `manual` policy: the container runs an old definition.
+    MarkOutdated { name: String },
+}
+
+/// The actions that make `have` match `want`. Containers in `hold` (failed, or waiting
+/// out a restart backoff) are not restarted or recreated.
+pub fn plan(
+    want: &BTreeMap<String, Want>,
+    have: &BTreeMap<String, Have>,
+    policy: UpdatePolicy,
+    hold: &BTreeSet<String>,
+) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for (name, w) in want {
+        let Some(hash) = &w.spec_hash else { continue };
+        let ids = || (name.clone(), w.user.clone(), w.server.clone());
+        match have.get(name) {
+            None => {
+                let (name, user, server) = ids();
+                actions.push(Action::Create { name, user, server });
+            }
+            Some(h) if &h.spec_hash != hash => match policy {
+                UpdatePolicy::Recreate if !hold.contains(name) => {
+                    let (name, user, server) = ids();
+                    actions.push(Action::Recreate { name, user, server });
+                }
+                UpdatePolicy::Recreate => {}
+                UpdatePolicy::Manual => actions.push(Action::MarkOutdated { name: name.clone() }),
+            },
+            Some(h) if !h.running && !hold.contains(name) => {
+                let (name, user, server) = ids();
+                actions.push(Action::Restart { name, user, server });
+            }
+            Some(_) => {}
+        }
+    }
+    for name in have.keys() {
+        if !want.contains_key(name) {
+            actions.push(Action::Remove { name: name.clone() });
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn want(user: &str, server: &str, hash: Option<&str>) -> Want {
+        Want {
+            user: user.into(),
+            server: server.into(),
+            spec_hash: hash.map(Into::into),
+            error: None,
+        }
+    }
+
+    fn have(user: &str, server: &str, hash: &str, running: bool) -> Have {
+        Have {
+            user: user.into(),
+            server: server.into(),
+            spec_hash: hash.into(),
+            running,
+        }
+    }
+
+    fn name(u: &str, s: &str) -> String {
+        format!("mcp-{u}-{s}")
+    }
+
+    /// What Docker would look like after the actions, as `Runtime` applies them.
+    fn apply(want: &BTreeMap<String, Want>, have: &mut BTreeMap<String, Have>, actions: &[Action]) {
+        for a in actions {
+            match a {
+                Action::Create { name, .. } | Action::Recreate { name, .. } => {
+                    let w = &want[name];
+                    have.insert(name.clone(), have_for(w));
+                }
+                Action::Restart { name, .. } => {
+                    if let Some(h) = have.get_mut(name) {
+                        h.running = true;
+                    }
+                }
+                Action::Remove { name } => {
+                    have.remove(name);
+                }
+                Action::MarkOutdated { .. } => {}
+            }
+        }
+    }
+
+    fn have_for(w: &Want) -> Have {
+        have(
+            &w.user,
+            &w.server,
+            w.spec_hash.as_deref().unwrap_or_default(),
+            true,
+        )
+    }
+
+    #[test]
+    fn in_sync_means_no_actions() {
+        let w = BTreeMap::from([(name("u1", "a"), want("u1", "a", Some("h1")))]);
+        let h = BTreeMap::from([(name("u1", "a"), have("u1", "a", "h1", true))]);
+        assert!(plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new()).is_empty());
+    }
+
+    #[test]
+    fn each_gap_has_its_action() {
+        let w = BTreeMap::from([
+            (name("u1", "missing"), want("u1", "missing", Some("h"))),
+            (name("u1", "drifted"), want("u1", "drifted", Some("new"))),
+            (name("u1", "stopped"), want("u1", "stopped", Some("h"))),
+            (name("u1", "broken"), want("u1", "broken", None)),
+        ]);
+        let h = BTreeMap::from([
+            (name("u1", "drifted"), have("u1", "drifted", "old", true)),
+            (name("u1", "stopped"), have("u1", "stopped", "h", false)),
+            (name("gone", "x"), have("gone", "x", "h", true)),
+        ]);
+        let actions = plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new());
+        assert_eq!(
+            actions,
+            [
+                Action::Recreate {
+                    name: name("u1", "drifted"),
+                    user: "u1".into(),
+                    server: "drifted".into()
+                },
+                Action::Create {
+                    name: name("u1", "missing"),
+                    user: "u1".into(),
+                    server: "missing".into()
+                },
+                Action::Restart {
+                    name: name("u1", "stopped"),
+                    user: "u1".into(),
+                    server: "stopped".into()
+                },
+                Action::Remove {
+                    name: name("gone", "x")
+                },
+            ]
+        );
+        let manual = plan(
+            &w,
+            &h,
+            UpdatePolicy::Manual,
+            &BTreeSet::from([name("u1", "stopped")]),
+        );
+        assert!(manual.contains(&Action::MarkOutdated {
+            name: name("u1", "drifted")
+        }));
+        assert!(
+            !manual.iter().any(|a| matches!(a, Action::Restart { .. })),
+            "held containers wait"
+        );
+    }
+
+    fn wants() -> impl Strategy<Value = BTreeMap<String, Want>> {
+        prop::collection::btree_map(
+            (0u8..4, 0u8..4),
+            prop::option::of(prop::sample::select(&["h1", "h2"][..])),
+            0..10,
+        )
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|((u, s), hash)| {
+                    let (u, s) = (format!("u{u}"), format!("s{s}"));
+                    (name(&u, &s), want(&u, &s, hash))
+                })
+                .collect()
+        })
+    }
+
+    fn haves() -> impl Strategy<Value = BTreeMap<String, Have>> {
+        prop::collection::btree_map(
+            (0u8..4, 0u8..4),
+            (prop::sample::select(&["h1", "h2", "h3"][..]), any::<bool>()),
+            0..10,
+        )
+        .prop_map(|m| {
+            m.into_iter()
+                .map(|((u, s), (hash, running))| {
+                    let (u, s) = (format!("u{u}"), format!("s{s}"));
+                    (name(&u, &s), have(&u, &s, hash, running))
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn planning_again_after_applying_yields_nothing(w in wants(), mut h in haves()) {
+            let actions = plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new());
+            apply(&w, &mut h, &actions);
+            prop_assert_eq!(plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new()), vec![]);
+            for (n, x) in &w {
+                if x.spec_hash.is_some() {
+                    prop_assert!(h[n].running);
+                }
+            }
+            prop_assert!(h.keys().all(|n| w.contains_key(n)), "no orphan survives");
+        }
+    }
+}
