@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mcp_portal::config::Config;
-use mcp_portal::engine::{ContainerInfo, Engine, EngineError, NetworkInfo};
+use mcp_portal::engine::{ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo};
 use mcp_portal::ids::{ServerId, UserId};
 use mcp_portal::manager::{Portal, Runtime};
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
@@ -115,6 +115,12 @@ impl Engine for Fake {
     }
     async fn restart_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
         self.start_container(name).await
+    }
+    fn events(
+        &self,
+        _labels: &[(&str, &str)],
+    ) -> futures_util::stream::BoxStream<'static, Result<EngineEvent, EngineError>> {
+        Box::pin(futures_util::stream::empty())
     }
     async fn remove_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
         self.containers.lock().unwrap().remove(name);

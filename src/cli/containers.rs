@@ -165,7 +165,13 @@ pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<(
             vec![
                 r.user.clone(),
                 r.server.clone(),
-                r.state.clone(),
+                if r.outdated {
+                    format!("{} (outdated)", r.state)
+                } else {
+                    r.state.clone()
+                },
+                r.health.clone().unwrap_or_else(|| "-".into()),
+                r.restarts.to_string(),
                 r.port.map_or("-".into(), |p| p.to_string()),
                 output::or_dash(&r.image),
                 r.memory_bytes
@@ -181,6 +187,8 @@ pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<(
             "USER",
             "SERVER",
             "STATE",
+            "HEALTH",
+            "RESTARTS",
             "PORT",
             "IMAGE",
             "MEMORY",

@@ -8,6 +8,7 @@ mod input;
 mod output;
 mod overlay;
 mod secret;
+mod serve;
 mod servers;
 mod user;
 
@@ -77,8 +78,10 @@ pub enum Command {
     Disable(containers::ServerUserArgs),
     /// Restart a user's server container (recreating it if it is gone)
     Restart(containers::ServerUserArgs),
-    /// The state of users' servers: container state, port, image, limits, uptime, last error
+    /// The state of users' servers: container state, health, port, image, limits, uptime, last error
     Status(containers::StatusArgs),
+    /// Run the daemon: reconcile, watch, check health, restart what fails
+    Serve(serve::ServeArgs),
 }
 
 /// `--user U`, shared by the commands that act for one user.
@@ -173,7 +176,7 @@ fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)>
             "server.restart",
             a.server().to_string(),
         ),
-        Command::Servers(_) | Command::Status(_) => return None,
+        Command::Servers(_) | Command::Status(_) | Command::Serve(_) => return None,
     })
 }
 
@@ -238,6 +241,7 @@ fn dispatch(portal: &Portal, command: Command, json: bool) -> anyhow::Result<()>
         Command::Disable(args) => containers::disable(portal, args, json),
         Command::Restart(args) => containers::restart(portal, args, json),
         Command::Status(args) => containers::status(portal, args, json),
+        Command::Serve(args) => serve::run(portal, args, json),
     }
 }
 

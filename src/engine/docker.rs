@@ -9,14 +9,15 @@ use bollard::models::{
     NetworkCreateRequest, NetworkingConfig, PortBinding, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder, RestartContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, RemoveContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
+use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
-use super::{ContainerInfo, Engine, EngineError, NetworkInfo, MIN_API};
+use super::{ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, MIN_API};
 use crate::plan::{ContainerSpec, NetworkSpec};
 use crate::secrets::SecretValue;
 
@@ -390,6 +391,29 @@ impl Engine for DockerEngine {
             .restart_container(name, Some(options))
             .await
             .map_err(docker_err("restart container", name))
+    }
+
+    fn events(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
+        let mut filters = label_filters(labels);
+        filters.insert("type".into(), vec!["container".into(), "network".into()]);
+        let options = EventsOptionsBuilder::default().filters(&filters).build();
+        self.docker
+            .events(Some(options))
+            .map(|item| {
+                let e = item.map_err(|e| EngineError::Unreachable {
+                    detail: e.to_string(),
+                })?;
+                let attributes = e.actor.and_then(|a| a.attributes).unwrap_or_default();
+                Ok(EngineEvent {
+                    kind: e.typ.map(|t| t.to_string()).unwrap_or_default(),
+                    action: e.action.unwrap_or_default(),
+                    name: attributes.get("name").cloned().unwrap_or_default(),
+                })
+            })
+            .boxed()
     }
 
     async fn remove_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {

@@ -7,6 +7,8 @@ mod docker;
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use futures_util::stream::BoxStream;
+
 pub use docker::DockerEngine;
 
 use crate::plan::{ContainerSpec, NetworkSpec};
@@ -55,6 +57,14 @@ impl ContainerInfo {
     pub fn label(&self, key: &str) -> Option<&str> {
         self.labels.get(key).map(String::as_str)
     }
+}
+
+/// A Docker event about a managed object (`container` or `network`): `die`, `destroy`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineEvent {
+    pub kind: String,
+    pub action: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +127,11 @@ pub trait Engine: Send + Sync {
         name: &str,
         timeout_secs: i32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Events about objects carrying all of `labels`, as they happen.
+    fn events(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
     /// Stops (with a grace period) and removes a container; one already gone is not an error.
     fn remove_container(
         &self,

@@ -83,6 +83,12 @@ pub struct StatusRow {
     pub uptime: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// From the daemon: healthy, unhealthy, failed, ... (`-` when it never looked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    pub restarts: u32,
+    /// Runs an older definition (update policy `manual`).
+    pub outdated: bool,
 }
 
 /// What a reservation changed, so that a failure can put it back.
@@ -150,7 +156,7 @@ impl<E: Engine> Runtime<E> {
     }
 
     /// Rebuilds the allocations from network and container labels if the state file is gone.
-    async fn ensure_allocations(&self) -> Result<()> {
+    pub(super) async fn ensure_allocations(&self) -> Result<()> {
         if self.portal.store.read_allocations()?.is_some() {
             return Ok(());
         }
@@ -432,7 +438,7 @@ impl<E: Engine> Runtime<E> {
     }
 
     /// Plans the container for a user's server: the spec, its hash, and the opened secrets.
-    fn spec_for(
+    pub(super) fn spec_for(
         &self,
         user: &UserId,
         def: &MergedServer,
@@ -737,6 +743,18 @@ impl<E: Engine> Runtime<E> {
                 rows.push(row);
             }
         }
+        let daemon = self.portal.store.read_daemon_state()?;
+        for row in &mut rows {
+            if let Some(h) = daemon.containers.get(&row.container) {
+                row.health = (!h.health.is_empty()).then(|| h.health.clone());
+                row.restarts = h.restarts;
+                row.outdated = h.outdated;
+                // The daemon's account (why it restarted or gave up) says more than Docker's.
+                if h.last_error.is_some() {
+                    row.last_error = h.last_error.clone();
+                }
+            }
+        }
         rows.sort_by(|a, b| (&a.user, &a.server).cmp(&(&b.user, &b.server)));
         Ok(rows)
     }
@@ -761,6 +779,9 @@ impl<E: Engine> Runtime<E> {
                 cpus: entry.map(|e| e.cpu_shares as f64 / plan::SHARES_PER_CPU as f64),
                 uptime: None,
                 last_error: Some("enabled, but no container exists; enable it again".into()),
+                health: None,
+                restarts: 0,
+                outdated: false,
             });
         };
         let last_error = if c.running() {
@@ -786,6 +807,9 @@ impl<E: Engine> Runtime<E> {
             cpus: num(LABEL_CPU_SHARES).map(|s| s as f64 / plan::SHARES_PER_CPU as f64),
             uptime: c.status.clone(),
             last_error,
+            health: None,
+            restarts: 0,
+            outdated: false,
         })
     }
 }

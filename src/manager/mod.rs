@@ -5,6 +5,7 @@
 mod catalogs;
 mod containers;
 mod custom;
+mod daemon;
 mod overlays;
 mod secrets;
 mod servers;
@@ -17,6 +18,7 @@ use serde::Serialize;
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport};
 pub use containers::{DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow};
 pub use custom::CustomReport;
+pub use daemon::{Daemon, ReconcileReport};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
 pub use servers::{RegenReport, UserServers};

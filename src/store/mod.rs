@@ -28,8 +28,8 @@ use sha2::{Digest, Sha256};
 
 pub use audit::{AuditEntry, AuditPolicy};
 pub use records::{
-    EnabledServer, QuotaOverride, StoredCatalog, StoredCustom, StoredEnabled, StoredOverlay,
-    StoredSecrets, StoredUser,
+    ContainerHealth, DaemonState, EnabledServer, QuotaOverride, StoredCatalog, StoredCustom,
+    StoredEnabled, StoredOverlay, StoredSecrets, StoredUser,
 };
 
 use crate::alloc::Allocations;
@@ -440,6 +440,18 @@ impl Store {
 
     pub fn write_allocations(&self, a: &Allocations) -> Result<(), StoreError> {
         self.write_json(&self.root.join("state/allocations.json"), a)
+    }
+
+    /// What the daemon last wrote about containers' health (empty when it never ran).
+    pub fn read_daemon_state(&self) -> Result<DaemonState, StoreError> {
+        Ok(self
+            .read_json(&self.root.join("state/daemon.json"))?
+            .map(|l| l.value)
+            .unwrap_or_default())
+    }
+
+    pub fn write_daemon_state(&self, state: &DaemonState) -> Result<(), StoreError> {
+        self.write_json(&self.root.join("state/daemon.json"), state)
     }
 
     /// Host folders behind a user's `{USER_DATA}`, `{USER_CACHE}` and `{USER_CONFIG}`:

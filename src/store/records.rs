@@ -97,3 +97,30 @@ pub struct StoredSecrets {
     #[serde(default)]
     pub secrets: BTreeMap<SecretName, Sealed>,
 }
+
+/// What the daemon knows of a container's health, for `portalctl status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerHealth {
+    /// healthy, unhealthy, starting, failed, or unknown (no check).
+    pub health: String,
+    pub restarts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Restarted too often: left alone until enabled or restarted by hand.
+    #[serde(default)]
+    pub failed: bool,
+    /// Runs an older definition (update policy `manual`).
+    #[serde(default)]
+    pub outdated: bool,
+    #[serde(default)]
+    pub container_id: String,
+}
+
+/// The daemon's view, written after every pass (`DATA/state/daemon.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DaemonState {
+    #[serde(default)]
+    pub containers: BTreeMap<String, ContainerHealth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Timestamp>,
+}

@@ -7,7 +7,8 @@
 //!   the environment variables it received).
 //! - `mcp-echo probe HOST PORT` exits 0 when a TCP connection succeeds within 2 s, else 1:
 //!   the tests use it through `docker exec` to check network isolation with real packets.
-//! - `mcp-echo exit CODE` exits at once, to test servers that crash on start.
+//! - `mcp-echo exit CODE [AFTER_MS]` exits (at once, or after a while), to test servers
+//!   that crash.
 //! - `mcp-echo getenv NAME` and `mcp-echo cat PATH` print a variable or a file: the tests'
 //!   own path (through `docker exec`) to compare an injected secret with what was set.
 //!
@@ -242,6 +243,10 @@ fn main() {
     {
         ["probe", host, port] => std::process::exit(probe(host, port)),
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
+        ["exit", code, after_ms] => {
+            std::thread::sleep(Duration::from_millis(after_ms.parse().unwrap_or(0)));
+            std::process::exit(code.parse().unwrap_or(1))
+        }
         ["getenv", name] => match std::env::var(name) {
             Ok(v) => {
                 print!("{v}");

@@ -1,0 +1,83 @@
+//! `portalctl serve`: the daemon.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::output;
+use crate::engine::DockerEngine;
+use crate::manager::{Daemon, Portal};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A folder of catalog files to keep in force: DIR/*.yaml|yml|json are base catalogs
+    /// named by file name, DIR/overlays/* are overlays; a changed file is validated and
+    /// applied, an invalid one refused (the last good version stays)
+    #[arg(long, value_name = "DIR")]
+    watch_catalogs: Option<PathBuf>,
+    /// Reconcile once, print what was done, and exit
+    #[arg(long)]
+    once: bool,
+}
+
+/// Installs the SIGTERM and SIGINT handlers now (a handler installed lazily, on first
+/// poll, could miss an early signal) and returns the future that waits for either.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
+pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MCP_PORTAL_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+    if let Some(dir) = &args.watch_catalogs {
+        if !dir.is_dir() {
+            anyhow::bail!(
+                "{} is not a folder; give the folder that holds the catalog files",
+                dir.display()
+            );
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let engine = DockerEngine::connect().await?;
+        let daemon = Daemon::new(portal.clone(), engine, args.watch_catalogs.clone());
+        if args.once {
+            daemon.sync_catalog_folder().await;
+            let report = daemon.reconcile().await?;
+            if json {
+                return output::json(&report);
+            }
+            for a in &report.actions {
+                println!("{}", serde_json::to_string(a)?);
+            }
+            for e in &report.errors {
+                eprintln!("error: {e}");
+            }
+            println!(
+                "reconciled in {} ms: {} actions, {} errors",
+                report.millis,
+                report.actions.len(),
+                report.errors.len()
+            );
+            return Ok(());
+        }
+        tracing::info!(data = %portal.store().root().display(), "mcp-portal daemon started");
+        daemon.run(shutdown_signal()?).await?;
+        anyhow::Ok(())
+    })
+}
