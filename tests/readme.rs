@@ -25,7 +25,9 @@ fn the_readme_documents_every_command_and_option() {
     for (path, cmd) in all {
         let row = readme
             .lines()
-            .find(|l| l.starts_with(&format!("| `{path}")))
+            .find(|l| {
+                l.starts_with(&format!("| `{path} ")) || l.starts_with(&format!("| `{path}`"))
+            })
             .unwrap_or_else(|| panic!("README has no reference row for `{path}`"));
         for arg in cmd.get_arguments() {
             if let Some(long) = arg.get_long() {
