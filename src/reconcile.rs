@@ -65,7 +65,7 @@ pub enum Action {
 }
 
 /// The actions that make `have` match `want`. Containers in `hold` (failed, or waiting
-/// out a restart backoff) are not restarted or recreated.
+/// out a restart backoff) are not created, restarted or recreated.
 pub fn plan(
     want: &BTreeMap<String, Want>,
     have: &BTreeMap<String, Have>,
@@ -77,10 +77,11 @@ pub fn plan(
         let Some(hash) = &w.spec_hash else { continue };
         let ids = || (name.clone(), w.user.clone(), w.server.clone());
         match have.get(name) {
-            None => {
+            None if !hold.contains(name) => {
                 let (name, user, server) = ids();
                 actions.push(Action::Create { name, user, server });
             }
+            None => {}
             Some(h) if &h.spec_hash != hash => match policy {
                 UpdatePolicy::Recreate if !hold.contains(name) => {
                     let (name, user, server) = ids();

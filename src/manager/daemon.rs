@@ -526,11 +526,19 @@ impl<E: Engine + 'static> Daemon<E> {
         }
         let u = UserId::parse(user).map_err(|e| e.to_string())?;
         let s = ServerId::parse(server).map_err(|e| e.to_string())?;
-        self.rt
-            .restart(&u, &s, &|_| {})
-            .await
-            .map(drop)
-            .map_err(|e| e.to_string())
+        match self.rt.restart(&u, &s, &|_| {}).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // A container Docker cannot start again (its network was removed, say) is
+                // removed, so a later pass makes it anew, network included. One that
+                // starts and crashes stays, and counts towards the retry limit.
+                if matches!(e.primary(), super::PortalError::Engine(_)) {
+                    let stop = self.portal().config.runtime.stop_timeout_secs;
+                    let _ = self.rt.engine().remove_container(name, stop).await;
+                }
+                Err(e.to_string())
+            }
+        }
     }
 
     /// Runs the health checks that are due; true when one turned a container unhealthy.
