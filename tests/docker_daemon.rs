@@ -118,7 +118,9 @@ fn a_container_removed_behind_the_daemons_back_is_recreated() {
     assert!(d.containers().is_empty());
     let audit = std::fs::read_to_string(d.env.data().join("audit/audit.log")).unwrap();
     assert!(
-        audit.contains(r#""actor":"daemon""#) && audit.contains(r#""action":"reconcile.create""#),
+        audit.contains(r#""actor":"daemon""#)
+            && (audit.contains(r#""action":"reconcile.create""#)
+                || audit.contains(r#""action":"reconcile.restart""#)),
         "{audit}"
     );
 }
