@@ -3,6 +3,7 @@
 //! Layers point one way: `cli` -> `manager` -> {`catalog` (pure), `store` (the data dir)}.
 
 pub mod alloc;
+pub mod api;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -10,6 +10,7 @@ mod overlay;
 mod secret;
 mod serve;
 mod servers;
+mod token;
 mod user;
 
 use std::path::PathBuf;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Users' secrets, encrypted at rest and injected into the servers that ask for them
     #[command(subcommand)]
     Secret(secret::SecretCmd),
+    /// API tokens (admin)
+    #[command(subcommand)]
+    Token(token::TokenCmd),
     /// A user's merged servers: base catalogs, then overlays, then their custom servers
     Servers(servers::ServersArgs),
     /// Run a server for a user: their network, a port from their block, limits, hardening
@@ -161,6 +165,13 @@ fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)>
             (None, "secret.rotate-key", "secret key".into())
         }
         Command::Secret(_) => return None,
+        Command::Token(token::TokenCmd::Create { user, .. }) => (
+            Some(user.user.to_string()),
+            "token.create",
+            user.user.to_string(),
+        ),
+        Command::Token(token::TokenCmd::Revoke { id }) => (None, "token.revoke", id.clone()),
+        Command::Token(_) => return None,
         Command::Enable(a) => (
             Some(a.user().to_string()),
             "server.enable",
@@ -236,6 +247,7 @@ fn dispatch(portal: &Portal, command: Command, json: bool) -> anyhow::Result<()>
         Command::Custom(cmd) => custom::run(portal, cmd, json),
         Command::User(cmd) => user::run(portal, cmd, json),
         Command::Secret(cmd) => secret::run(portal, cmd, json),
+        Command::Token(cmd) => token::run(portal, cmd, json),
         Command::Servers(args) => servers::run(portal, args, json),
         Command::Enable(args) => containers::enable(portal, args, json),
         Command::Disable(args) => containers::disable(portal, args, json),

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::output;
+use crate::api::ApiState;
 use crate::engine::DockerEngine;
 use crate::manager::{Daemon, Portal};
 
@@ -18,6 +19,9 @@ pub struct ServeArgs {
     /// Reconcile once, print what was done, and exit
     #[arg(long)]
     once: bool,
+    /// Also serve the HTTP API on this address, e.g. 127.0.0.1:8080
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
 }
 
 /// Installs the SIGTERM and SIGINT handlers now (a handler installed lazily, on first
@@ -76,8 +80,42 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        let signal = shutdown_signal()?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            signal.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let api = match args.listen {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on {addr}: {e}; choose another address with --listen"
+                    )
+                })?;
+                let per_sec = std::env::var("MCP_PORTAL_API_RATE_PER_SEC")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(50.0);
+                let state =
+                    std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
+                tracing::info!(%addr, "HTTP API listening");
+                Some(tokio::spawn(crate::api::serve(
+                    listener,
+                    state,
+                    stopped(stop_rx.clone()),
+                )))
+            }
+            None => None,
+        };
         tracing::info!(data = %portal.store().root().display(), "mcp-portal daemon started");
-        daemon.run(shutdown_signal()?).await?;
+        daemon.run(stopped(stop_rx)).await?;
+        if let Some(api) = api {
+            api.await??;
+        }
         anyhow::Ok(())
     })
 }

@@ -95,6 +95,11 @@ impl<E: Engine + 'static> Daemon<E> {
         self.rt.portal()
     }
 
+    /// The container runtime the daemon acts through (the API shares it).
+    pub fn runtime(&self) -> Arc<Runtime<E>> {
+        Arc::clone(&self.rt)
+    }
+
     /// Runs until `shutdown` completes; returns after the pass in flight has finished.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();

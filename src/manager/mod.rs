@@ -10,6 +10,7 @@ mod overlays;
 mod secrets;
 mod servers;
 mod snapshot;
+mod tokens;
 mod users;
 
 use jiff::Timestamp;
@@ -22,6 +23,7 @@ pub use daemon::{Daemon, ReconcileReport};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
 pub use servers::{RegenReport, UserServers};
+pub use tokens::NewToken;
 pub use users::UserSummary;
 
 use crate::catalog::report::{Diagnostic, Invalid};

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 pub use audit::{AuditEntry, AuditPolicy};
 pub use records::{
     ContainerHealth, DaemonState, EnabledServer, QuotaOverride, StoredCatalog, StoredCustom,
-    StoredEnabled, StoredOverlay, StoredSecrets, StoredUser,
+    StoredEnabled, StoredOverlay, StoredSecrets, StoredTokens, StoredUser, TokenRecord, TokenRole,
 };
 
 use crate::alloc::Allocations;
@@ -440,6 +440,25 @@ impl Store {
 
     pub fn write_allocations(&self, a: &Allocations) -> Result<(), StoreError> {
         self.write_json(&self.root.join("state/allocations.json"), a)
+    }
+
+    pub fn read_tokens(&self) -> Result<StoredTokens, StoreError> {
+        Ok(self
+            .read_json(&self.root.join("tokens.json"))?
+            .map(|l| l.value)
+            .unwrap_or_default())
+    }
+
+    /// Writes the token hashes, readable by the portal's own user only.
+    pub fn write_tokens(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        let path = self.root.join("tokens.json");
+        let mut bytes =
+            serde_json::to_vec_pretty(tokens).map_err(|source| StoreError::Corrupt {
+                path: path.clone(),
+                source,
+            })?;
+        bytes.push(b'\n');
+        self.write_atomic_private(&path, &bytes)
     }
 
     /// What the daemon last wrote about containers' health (empty when it never ran).

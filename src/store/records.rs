@@ -124,3 +124,27 @@ pub struct DaemonState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
 }
+
+/// An API token: who it acts for, in which role, and the SHA-256 of the token (the token
+/// itself is shown once, at creation, and never stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub id: String,
+    pub user: crate::ids::UserId,
+    pub role: TokenRole,
+    pub sha256: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenRole {
+    Admin,
+    User,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTokens {
+    #[serde(default)]
+    pub tokens: Vec<TokenRecord>,
+}

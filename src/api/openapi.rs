@@ -1,0 +1,110 @@
+//! The route table, and the OpenAPI document made from it (so the document cannot forget
+//! a route the table has; a test checks the router serves every route of the table).
+
+use serde_json::{json, Map, Value};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// A user token for the `{user}` in the path, or an admin token.
+    User,
+    Admin,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+const fn r(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    summary: &'static str,
+) -> Route {
+    Route {
+        method,
+        path,
+        access,
+        summary,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    r("get", "/healthz", Access::Public, "Liveness: 200 when the portal answers"),
+    r("get", "/api/v1/openapi.json", Access::Public, "This document"),
+    r("get", "/api/v1/users/{user}/catalog", Access::User, "The user's merged servers (query: category, enabled_only)"),
+    r("get", "/api/v1/users/{user}/status", Access::User, "The user's servers: state, health, port, limits, last error"),
+    r("post", "/api/v1/users/{user}/servers/{server}/enable", Access::User, "Enable a server (body: {env, set})"),
+    r("post", "/api/v1/users/{user}/servers/{server}/disable", Access::User, "Disable a server"),
+    r("post", "/api/v1/users/{user}/servers/{server}/restart", Access::User, "Restart a server"),
+    r("get", "/api/v1/users/{user}/secrets", Access::User, "The user's secrets: names and dates, never values"),
+    r("put", "/api/v1/users/{user}/secrets/{name}", Access::User, "Set a secret (body: {value, expires_at?}); write-only"),
+    r("delete", "/api/v1/users/{user}/secrets/{name}", Access::User, "Remove a secret"),
+    r("get", "/api/v1/events", Access::User, "Server-sent events for the token's user: USER_CATALOG_UPDATED, SERVER_STATUS_CHANGED, RESOURCE_USAGE_UPDATE"),
+    r("get", "/api/v1/admin/catalogs", Access::Admin, "The stored base catalogs"),
+    r("post", "/api/v1/admin/catalogs", Access::Admin, "Upload a base catalog (body: the file; query: name)"),
+    r("put", "/api/v1/admin/catalogs/{name}", Access::Admin, "Upload a new revision of a base catalog (body: the file)"),
+    r("post", "/api/v1/admin/catalogs/{name}/rollback", Access::Admin, "Roll a catalog back (query: to)"),
+    r("post", "/api/v1/admin/users/{user}/regenerate", Access::Admin, "Regenerate a user's merged catalog"),
+    r("get", "/api/v1/admin/users", Access::Admin, "The users"),
+    r("post", "/api/v1/admin/users", Access::Admin, "Add a user (body: {id, roles, organization})"),
+    r("delete", "/api/v1/admin/users/{user}", Access::Admin, "Remove a user"),
+    r("put", "/api/v1/admin/users/{user}/limits", Access::Admin, "Override a user's quota (body: {max_containers, max_memory_mb, max_cpu_shares})"),
+    r("get", "/api/v1/admin/tokens", Access::Admin, "The tokens (never their values)"),
+    r("post", "/api/v1/admin/tokens", Access::Admin, "Create a token (body: {user, role}); its value is shown once"),
+    r("delete", "/api/v1/admin/tokens/{id}", Access::Admin, "Revoke a token"),
+];
+
+fn params(path: &str) -> Vec<Value> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect()
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn openapi() -> Value {
+    let mut paths = Map::new();
+    for route in ROUTES {
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
+        let mut op = json!({
+            "summary": route.summary,
+            "parameters": params(route.path),
+            "responses": {
+                "200": {"description": "done"},
+                "401": {"$ref": "#/components/responses/Error"},
+                "403": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"},
+                "409": {"$ref": "#/components/responses/Error"},
+                "422": {"$ref": "#/components/responses/Error"},
+                "429": {"$ref": "#/components/responses/Error"}
+            }
+        });
+        if route.access != Access::Public {
+            op["security"] = json!([{"bearer": []}]);
+        }
+        entry[route.method] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "mcp-portal", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
+                "type": "object",
+                "properties": {"error": {"type": "object", "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "string"}}
+                }, "required": ["code", "message"]}}
+            }}}}}
+        }
+    })
+}

@@ -1,0 +1,98 @@
+//! API tokens: random 256-bit, shown once, stored as a SHA-256 hash, role admin or user.
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::OsRng;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde::Serialize;
+
+use super::servers::unknown_user;
+use super::{Portal, PortalError, Result};
+use crate::ids::UserId;
+use crate::store::{sha256_hex, TokenRecord, TokenRole};
+
+/// A token just made: the only time its secret part is available.
+#[derive(Serialize)]
+pub struct NewToken {
+    pub id: String,
+    pub user: UserId,
+    pub role: TokenRole,
+    pub token: String,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The prefix that makes a leaked token easy to recognise (and to scan for).
+const PREFIX: &str = "mcpp_";
+
+impl Portal {
+    pub fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
+        let _lock = self.store.lock()?;
+        if self.store.read_user(user)?.is_none() {
+            return Err(unknown_user(user));
+        }
+        let mut secret = [0u8; 32];
+        OsRng.fill_bytes(&mut secret);
+        let token = format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(secret));
+        let sha256 = sha256_hex(token.as_bytes());
+        let id = format!("t-{}", &sha256[..12]);
+        let mut tokens = self.store.read_tokens()?;
+        tokens.tokens.push(TokenRecord {
+            id: id.clone(),
+            user: user.clone(),
+            role,
+            sha256,
+            created_at: Self::now(),
+        });
+        self.store.write_tokens(&tokens)?;
+        Ok(NewToken {
+            id,
+            user: user.clone(),
+            role,
+            token,
+        })
+    }
+
+    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        let _lock = self.store.lock()?;
+        Ok(self.store.read_tokens()?.tokens)
+    }
+
+    pub fn revoke_token(&self, id: &str) -> Result<()> {
+        let _lock = self.store.lock()?;
+        let mut tokens = self.store.read_tokens()?;
+        let before = tokens.tokens.len();
+        tokens.tokens.retain(|t| t.id != id);
+        if tokens.tokens.len() == before {
+            return Err(PortalError::NotFound {
+                what: "token",
+                name: id.to_string(),
+                hint: "see the tokens with `portalctl token ls`".into(),
+            });
+        }
+        self.store.write_tokens(&tokens)?;
+        Ok(())
+    }
+
+    /// The token record for a presented token, if it is one of ours.
+    pub fn authenticate(&self, presented: &str) -> Result<Option<TokenRecord>> {
+        if !presented.starts_with(PREFIX) || presented.len() > 128 {
+            return Ok(None);
+        }
+        // Looking up by hash: the comparison never touches the secret byte by byte.
+        let sha = sha256_hex(presented.as_bytes());
+        Ok(self
+            .store
+            .read_tokens()?
+            .tokens
+            .into_iter()
+            .find(|t| t.sha256 == sha))
+    }
+}
