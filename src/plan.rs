@@ -364,7 +364,8 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
             }
             Source::Host(path) => path.clone(),
             Source::Named(name) => {
-                let scoped = format!("mcp-{}-{name}", input.user);
+                // '_' cannot occur in a user id, so no two users' volumes share a name.
+                let scoped = format!("mcp-{}_{name}", input.user);
                 named_volumes.push(scoped.clone());
                 scoped
             }
@@ -583,7 +584,7 @@ mod tests {
         );
         assert_eq!(
             spec.binds,
-            ["/d/u1/data/echo:/data", "mcp-u1-cache:/cache:ro"]
+            ["/d/u1/data/echo:/data", "mcp-u1_cache:/cache:ro"]
         );
         assert!(spec.env.contains(&"MCP_SERVER_PORT=8080".to_string()));
         assert!(spec.env.contains(&"MCP_USER_ID=u1".to_string()));

@@ -97,7 +97,7 @@ fn two_users_get_isolated_limited_hardened_containers() {
         binds.contains(&format!("{}/volumes/iso-a/data/web:/data", data.display())),
         "{binds}"
     );
-    assert!(binds.contains("mcp-iso-a-notes:/notes"), "{binds}");
+    assert!(binds.contains("mcp-iso-a_notes:/notes"), "{binds}");
 
     // Real packets: a sibling by its server name answers; the other user's container does not.
     let ok = docker(&["exec", "mcp-iso-a-cli", "/mcp-echo", "probe", "web", "8080"]);

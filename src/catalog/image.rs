@@ -20,14 +20,17 @@ static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]{1,5})?$").unwrap()
 });
 static PATH_COMPONENT: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant, checked by the unit tests: it cannot fail to compile.
     #[allow(clippy::unwrap_used)]
     Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").unwrap()
 });
 static TAG: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant, checked by the unit tests: it cannot fail to compile.
     #[allow(clippy::unwrap_used)]
     Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").unwrap()
 });
 static DIGEST: LazyLock<Regex> = LazyLock::new(|| {
+    // A constant, checked by the unit tests: it cannot fail to compile.
     #[allow(clippy::unwrap_used)]
     Regex::new(r"^sha256:[a-f0-9]{64}$|^sha512:[a-f0-9]{128}$").unwrap()
 });

@@ -240,7 +240,11 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
         CatalogCmd::Regenerate(args) => {
             let r = portal.regenerate(args.user.as_ref(), true)?;
             if json {
-                return output::json(&r);
+                output::json(&r)?;
+                if !r.failed.is_empty() {
+                    anyhow::bail!("some merged catalogs could not be regenerated");
+                }
+                return Ok(());
             }
             for f in &r.failed {
                 eprintln!("error: {f}");

@@ -235,7 +235,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
             ),
         };
-        portal.audit_outcome(user.as_deref(), action, &resource, kind, detail)?;
+        if let Err(e) = portal.audit_outcome(user.as_deref(), action, &resource, kind, detail) {
+            eprintln!("warning: cannot write the audit log: {e}");
+        }
     }
     result
 }

@@ -41,6 +41,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MCP_PORTAL_LOG")
         .unwrap_or_else(|_| "info".into());
+    // bollard logs whole create requests and inspect answers at debug level, container
+    // environments (and so secret values) included: keep them out whatever the filter.
+    let filter = ["bollard=warn", "hyper=warn", "hyper_util=warn"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -64,20 +70,27 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
             daemon.sync_catalog_folder().await;
             let report = daemon.reconcile().await?;
             if json {
-                return output::json(&report);
+                output::json(&report)?;
+            } else {
+                for a in &report.actions {
+                    println!("{}", serde_json::to_string(a)?);
+                }
+                for e in &report.errors {
+                    eprintln!("error: {e}");
+                }
+                println!(
+                    "reconciled in {} ms: {} actions, {} errors",
+                    report.millis,
+                    report.actions.len(),
+                    report.errors.len()
+                );
             }
-            for a in &report.actions {
-                println!("{}", serde_json::to_string(a)?);
+            if !report.errors.is_empty() {
+                anyhow::bail!(
+                    "the reconcile pass had {} errors; see them above",
+                    report.errors.len()
+                );
             }
-            for e in &report.errors {
-                eprintln!("error: {e}");
-            }
-            println!(
-                "reconciled in {} ms: {} actions, {} errors",
-                report.millis,
-                report.actions.len(),
-                report.errors.len()
-            );
             return Ok(());
         }
         let signal = shutdown_signal()?;

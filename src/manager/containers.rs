@@ -299,6 +299,26 @@ impl<E: Engine> Runtime<E> {
         settings: Option<Settings>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
+        self.enable_as(user, server, settings, progress, false)
+            .await?
+            .ok_or_else(|| not_enabled(user, server))
+    }
+
+    /// Brings an enabled server's container in line, for the daemon: unlike `enable`, it
+    /// does nothing (`None`) when the server is no longer enabled once its turn comes, so a
+    /// `disable` racing with a reconcile pass is never undone.
+    pub async fn converge(&self, user: &UserId, server: &ServerId) -> Result<Option<EnableReport>> {
+        self.enable_as(user, server, None, &|_| {}, true).await
+    }
+
+    async fn enable_as(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+        progress: &(dyn Fn(&str) + Sync),
+        only_if_enabled: bool,
+    ) -> Result<Option<EnableReport>> {
         let merged = self.portal.servers(user)?;
         let def = merged
             .servers
@@ -313,13 +333,28 @@ impl<E: Engine> Runtime<E> {
         let store = self.portal.store.clone();
         let (u, s) = (user.clone(), server.clone());
         let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
+        if only_if_enabled
+            && !self
+                .portal
+                .store
+                .read_enabled(user)?
+                .servers
+                .contains_key(server)
+        {
+            return Ok(None);
+        }
         self.ensure_allocations().await?;
         let portal = self.portal.clone();
         let (u, d) = (user.clone(), Arc::clone(&def));
         let reservation = blocking(move || Self::reserve(&portal, &u, &d, settings)).await?;
         match self.apply(user, &def, &reservation, progress).await {
-            Ok(report) => Ok(report),
+            Ok(report) => Ok(Some(report)),
             Err(e) => {
+                // Secret files the failed attempt wrote go with it.
+                let _ = self
+                    .portal
+                    .store
+                    .remove_secret_files(&self.secret_dir(user, server));
                 let portal = self.portal.clone();
                 let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
                 let undone = match blocking(move || Self::unreserve(&portal, &u, &s, &r)).await {
@@ -368,29 +403,21 @@ impl<E: Engine> Runtime<E> {
             spec_hash: hash.clone(),
         };
 
-        let mut outcome = EnableOutcome::Created;
-        if let Some(existing) = self.engine.container(&spec.name).await? {
-            if !self.ours(&existing, user)
-                || existing.label(LABEL_SERVER) != Some(def.def.id.as_str())
-            {
+        let existing = self.engine.container(&spec.name).await?;
+        if let Some(c) = &existing {
+            if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
                 return Err(PortalError::Refused(format!(
                     "container name {} is taken by a container that is not {user}'s server {}; remove or rename it",
                     spec.name, def.def.id
                 )));
             }
-            if existing.label(LABEL_SPEC_HASH) == Some(hash.as_str()) {
-                if existing.running() {
-                    return Ok(report(EnableOutcome::Unchanged));
-                }
-                self.start_checked(&spec.name).await?;
-                return Ok(report(EnableOutcome::Started));
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && c.running() {
+                return Ok(report(EnableOutcome::Unchanged));
             }
-            self.engine
-                .remove_container(&spec.name, rt.stop_timeout_secs)
-                .await?;
-            outcome = EnableOutcome::Recreated;
         }
 
+        // What the container needs around it, also when a stopped one is only started
+        // again: after a reboot the tmpfs secret files are gone, a network may be too.
         if spec.network.is_some() {
             self.ensure_network(user, r.block).await?;
         }
@@ -402,7 +429,6 @@ impl<E: Engine> Runtime<E> {
         for v in &spec.named_volumes {
             self.engine.create_volume(v, &volume_labels).await?;
         }
-
         let files: Vec<(String, &SecretValue)> = opened
             .iter()
             .filter(|o| o.reference.file)
@@ -418,6 +444,18 @@ impl<E: Engine> Runtime<E> {
             self.portal
                 .store
                 .write_secret_files(&secret_dir, &files, &spec.user)?;
+        }
+
+        let mut outcome = EnableOutcome::Created;
+        if let Some(c) = &existing {
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) {
+                self.start_checked(&spec.name).await?;
+                return Ok(report(EnableOutcome::Started));
+            }
+            self.engine
+                .remove_container(&spec.name, rt.stop_timeout_secs)
+                .await?;
+            outcome = EnableOutcome::Recreated;
         }
 
         let _permit = self
@@ -604,6 +642,8 @@ impl<E: Engine> Runtime<E> {
 
     /// Disables a server: its container is removed and its port released.
     pub async fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
+        // A lost allocations file is rebuilt from labels before it is written again.
+        self.ensure_allocations().await?;
         let store = self.portal.store.clone();
         let (u, s) = (user.clone(), server.clone());
         let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
@@ -645,6 +685,38 @@ impl<E: Engine> Runtime<E> {
             removed: existing.is_some(),
             released_port,
         })
+    }
+
+    /// Removes a managed container nobody enabled; `false` when, by its turn, its server
+    /// has been enabled after all (the caller's view was older than the CLI's change).
+    pub async fn remove_orphan(&self, name: &str) -> Result<bool> {
+        let Some(c) = self.engine.container(name).await? else {
+            return Ok(true);
+        };
+        let owner = c.label(LABEL_USER).and_then(|u| UserId::parse(u).ok());
+        let server = c.label(LABEL_SERVER).and_then(|s| ServerId::parse(s).ok());
+        let _pair = match (&owner, &server) {
+            (Some(u), Some(s)) => {
+                let (store, u, s) = (self.portal.store.clone(), u.clone(), s.clone());
+                Some(blocking(move || Ok(store.pair_lock(&u, &s)?)).await?)
+            }
+            _ => None,
+        };
+        if let (Some(u), Some(s)) = (&owner, &server) {
+            if self.portal.store.read_enabled(u)?.servers.contains_key(s) {
+                return Ok(false);
+            }
+        }
+        self.engine
+            .remove_container(name, self.portal.config.runtime.stop_timeout_secs)
+            .await?;
+        if let (Some(u), Some(s)) = (&owner, &server) {
+            self.portal
+                .store
+                .remove_secret_files(&self.secret_dir(u, s))?;
+            self.remove_network_if_unused(u).await?;
+        }
+        Ok(true)
     }
 
     /// Restarts an enabled server's container, recreating it if it is gone.
@@ -698,7 +770,12 @@ impl<E: Engine> Runtime<E> {
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().to_string(),
                 })
             }
-            None => self.enable(user, server, None, progress).await,
+            None => {
+                let _ = progress;
+                self.converge(user, server)
+                    .await?
+                    .ok_or_else(|| not_enabled(user, server))
+            }
         }
     }
 

@@ -52,6 +52,9 @@ struct Tracked {
     saved: ContainerHealth,
     next_try: Option<Instant>,
     failures: u32,
+    /// Failed creates in a row: they back off like restarts, so a server that cannot be
+    /// made (no image, no secret) is not retried on every pass.
+    create_failures: u32,
     last_probe: Option<Instant>,
     probe: Option<Probe>,
 }
@@ -145,7 +148,15 @@ impl<E: Engine + 'static> Daemon<E> {
                         ]);
                         Some(Wake::Reconcile)
                     }
-                    None => None,
+                                        None => {
+                        // The stream ended (dockerd restarted, say): subscribe again.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        events = self.rt.engine().events(&[
+                            (LABEL_MANAGED_BY, MANAGED_BY),
+                            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
+                        ]);
+                        Some(Wake::Reconcile)
+                    }
                 },
                 w = rx.recv() => w,
             };
@@ -433,19 +444,25 @@ impl<E: Engine + 'static> Daemon<E> {
                 let (u, s) = ids(user, server)?;
                 let r = self
                     .rt
-                    .enable(&u, &s, None, &|_| {})
+                    .converge(&u, &s)
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string());
-                if let Err(e) = &r {
-                    self.tracked
-                        .lock()
-                        .await
-                        .entry(name.clone())
-                        .or_default()
-                        .saved
-                        .last_error = Some(e.clone());
+                let backoff = portal.config.daemon.backoff_ms;
+                let mut tracked = self.tracked.lock().await;
+                let t = tracked.entry(name.clone()).or_default();
+                match &r {
+                    Ok(()) => t.create_failures = 0,
+                    Err(e) => {
+                        t.saved.last_error = Some(e.clone());
+                        t.create_failures += 1;
+                        let wait = backoff
+                            .saturating_mul(1 << (t.create_failures - 1).min(16))
+                            .min(300_000);
+                        t.next_try = Some(Instant::now() + Duration::from_millis(wait));
+                    }
                 }
+                drop(tracked);
                 let what = if matches!(action, Action::Create { .. }) {
                     "reconcile.create"
                 } else {
@@ -457,16 +474,15 @@ impl<E: Engine + 'static> Daemon<E> {
                 let r = self.restart(name, user, server).await;
                 (r, Some(user.clone()), "reconcile.restart", server.clone())
             }
-            Action::Remove { name } => {
-                let stop = portal.config.runtime.stop_timeout_secs;
-                let r = self
-                    .rt
-                    .engine()
-                    .remove_container(name, stop)
-                    .await
-                    .map_err(|e| e.to_string());
-                (r, None, "reconcile.remove-orphan", name.clone())
-            }
+            Action::Remove { name } => match self.rt.remove_orphan(name).await {
+                Ok(false) => return Ok(()),
+                r => (
+                    r.map(drop).map_err(|e| e.to_string()),
+                    None,
+                    "reconcile.remove-orphan",
+                    name.clone(),
+                ),
+            },
             Action::MarkOutdated { name } => {
                 self.tracked
                     .lock()

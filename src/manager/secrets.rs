@@ -47,7 +47,15 @@ impl Portal {
     pub fn secret_key(&self) -> Result<SecretKey> {
         match &self.config.secrets.key {
             KeySource::Env(key) => Ok(key.clone()),
-            KeySource::File(path) => Ok(self.store.load_or_create_key(path)?),
+            KeySource::File(path) => {
+                if !path.exists() && self.store.any_secrets()? {
+                    return Err(PortalError::Refused(format!(
+                        "the secret key file {} is missing but sealed secrets exist; restore the file (or set MCP_PORTAL_SECRET_ENCRYPTION_KEY)",
+                        path.display()
+                    )));
+                }
+                Ok(self.store.load_or_create_key(path)?)
+            }
         }
     }
 

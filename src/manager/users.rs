@@ -112,6 +112,10 @@ impl Portal {
             )));
         }
         self.store.remove_user(id)?;
+        if let Some(mut allocs) = self.store.read_allocations()? {
+            allocs.release_user(id);
+            self.store.write_allocations(&allocs)?;
+        }
         Ok(())
     }
 }

@@ -406,7 +406,8 @@ impl Store {
     /// Removes the user's folder (profile and custom servers) and cached catalog.
     pub fn remove_user(&self, id: &UserId) -> Result<bool, StoreError> {
         self.remove_path(&self.cache_path(id))?;
-        self.remove_path(&self.root.join("locks").join(id.as_str()))?;
+        // The user's lock files stay: another process may hold one, and a lock on an
+        // unlinked file would no longer keep out the next process that opens the path.
         self.remove_path(&self.user_dir(id))
     }
 
@@ -545,32 +546,53 @@ impl Store {
             Err(_) => {}
         }
         let key = SecretKey::generate();
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
-        }
-        // create_new: when two commands make the key at once, one wins and both use it.
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(mut f) => {
-                f.write_all(key.to_base64().as_bytes())
-                    .map_err(io_err("write", path))?;
-                f.sync_all().map_err(io_err("sync", path))?;
-                Ok(key)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let text = fs::read_to_string(path).map_err(io_err("read", path))?;
-                SecretKey::parse(&text).map_err(bad_key)
-            }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        // Written in full to a temporary file, then linked into place: the link fails if
+        // another command made the key first, and a reader never sees a half-written key.
+        let tmp = dir.join(format!(
+            ".secret-key.tmp-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io_err("create", &tmp))?;
+            f.write_all(key.to_base64().as_bytes())
+                .map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("sync", &tmp))
+        })();
+        let linked = written.and_then(|()| match fs::hard_link(&tmp, path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(StoreError::Io {
                 action: "create",
                 path: path.to_path_buf(),
                 source: e,
             }),
+        });
+        let _ = fs::remove_file(&tmp);
+        if linked? {
+            Ok(key)
+        } else {
+            let text = fs::read_to_string(path).map_err(io_err("read", path))?;
+            SecretKey::parse(&text).map_err(bad_key)
         }
+    }
+
+    /// Whether any user has a sealed secret (a missing key file is then an error, not a
+    /// reason to make a new key).
+    pub fn any_secrets(&self) -> Result<bool, StoreError> {
+        for id in self.user_ids()? {
+            if !self.read_secrets(&id)?.secrets.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Replaces a key file (mode 0600), as the last step of a key rotation.
