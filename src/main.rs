@@ -8,6 +8,9 @@ use mcp_portal::manager::PortalError;
 
 fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
+        if let Some(r) = cause.downcast_ref::<mcp_portal::cli::remote::RemoteError>() {
+            return r.exit_code();
+        }
         if cause.downcast_ref::<Invalid>().is_some()
             || cause
                 .downcast_ref::<mcp_portal::secrets::SecretError>()
@@ -42,6 +45,14 @@ fn report(err: &anyhow::Error) {
         }
         for e in invalid.diagnostics.errors() {
             eprintln!("error: {e}");
+        }
+    }
+    if let Some(r) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<mcp_portal::cli::remote::RemoteError>())
+    {
+        for d in &r.details {
+            eprintln!("error: {d}");
         }
     }
     let chain: Vec<String> = err.chain().map(ToString::to_string).collect();

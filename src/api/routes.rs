@@ -401,12 +401,15 @@ async fn list_catalogs(state: S, headers: HeaderMap) -> ApiResult {
 #[derive(Debug, Deserialize)]
 struct NameQuery {
     name: Option<String>,
+    /// The file name to report problems against (the remote CLI sends its own).
+    file: Option<String>,
 }
 
 async fn store_catalog(
     state: &ApiState,
     headers: &HeaderMap,
     name: Option<String>,
+    file: Option<String>,
     bytes: Bytes,
     action: &str,
 ) -> ApiResult {
@@ -415,7 +418,15 @@ async fn store_catalog(
         .map(|n| parse("catalog name", &n, CatalogName::parse))
         .transpose()?;
     let caller = state.as_caller(&token);
-    let file = format!("api:{}", name.as_ref().map_or("catalog", |n| n.as_str()));
+    let file = match file {
+        Some(f) if !f.is_empty() && f.len() <= 256 && !f.chars().any(char::is_control) => f,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "file: use 1-256 printable characters",
+            ))
+        }
+        None => format!("api:{}", name.as_ref().map_or("catalog", |n| n.as_str())),
+    };
     let (p, f) = (caller.clone(), file.clone());
     let r = blocking(move || p.upload_catalog(&f, &bytes, name)).await;
     audited(&caller, None, action, &file, r)
@@ -427,16 +438,25 @@ async fn upload_catalog(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
-    store_catalog(&state, &headers, q.name, bytes, "catalog.upload").await
+    store_catalog(&state, &headers, q.name, q.file, bytes, "catalog.upload").await
 }
 
 async fn update_catalog(
     state: S,
     Path(name): Path<String>,
+    Query(q): Query<NameQuery>,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
-    store_catalog(&state, &headers, Some(name), bytes, "catalog.upload").await
+    store_catalog(
+        &state,
+        &headers,
+        Some(name),
+        q.file,
+        bytes,
+        "catalog.upload",
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize)]

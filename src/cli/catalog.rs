@@ -8,7 +8,7 @@ use serde_json::json;
 use super::input::{read_file, read_registry};
 use super::output::{self, plural, short, table, time};
 use crate::ids::{CatalogName, UserId};
-use crate::manager::{Portal, RegenReport, UploadReport};
+use crate::manager::{CatalogSummary, Portal, RegenReport, UploadReport};
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCmd {
@@ -51,10 +51,10 @@ pub enum CatalogCmd {
 pub struct RegenerateArgs {
     /// Only this user
     #[arg(long, value_name = "U")]
-    user: Option<UserId>,
+    pub(super) user: Option<UserId>,
     /// Every user
     #[arg(long)]
-    all: bool,
+    pub(super) all: bool,
 }
 
 pub fn regen_line(r: &RegenReport) -> Option<String> {
@@ -74,7 +74,7 @@ pub fn regen_line(r: &RegenReport) -> Option<String> {
     Some(line)
 }
 
-fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(r);
     }
@@ -135,32 +135,7 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
                 json,
             )
         }
-        CatalogCmd::Ls => {
-            let list = portal.list_catalogs()?;
-            if json {
-                return output::json(&list);
-            }
-            let rows = list
-                .iter()
-                .map(|c| {
-                    vec![
-                        c.name.to_string(),
-                        c.revision.to_string(),
-                        output::or_dash(&c.version),
-                        c.servers.to_string(),
-                        c.format.as_str().to_string(),
-                        time(&c.uploaded_at),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            table(
-                &[
-                    "NAME", "REVISION", "VERSION", "SERVERS", "FORMAT", "UPLOADED",
-                ],
-                &rows,
-            );
-            Ok(())
-        }
+        CatalogCmd::Ls => print_catalogs(&portal.list_catalogs()?, json),
         CatalogCmd::History { name } => {
             let list = portal.catalog_history(&name)?;
             if json {
@@ -238,27 +213,56 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         CatalogCmd::Regenerate(args) => {
-            let r = portal.regenerate(args.user.as_ref(), true)?;
-            if json {
-                output::json(&r)?;
-                if !r.failed.is_empty() {
-                    anyhow::bail!("some merged catalogs could not be regenerated");
-                }
-                return Ok(());
-            }
-            for f in &r.failed {
-                eprintln!("error: {f}");
-            }
-            println!(
-                "{}",
-                regen_line(&r).unwrap_or_else(|| "no users to regenerate".into())
-            );
-            if !r.failed.is_empty() {
-                anyhow::bail!(
-                    "some merged catalogs could not be regenerated; fix the errors above"
-                );
-            }
-            Ok(())
+            print_regen(&portal.regenerate(args.user.as_ref(), true)?, json)
         }
     }
+}
+
+/// The `catalog ls` table (or JSON), for local and remote runs alike.
+pub(super) fn print_catalogs(list: &[CatalogSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(list);
+    }
+    let rows = list
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.to_string(),
+                c.revision.to_string(),
+                output::or_dash(&c.version),
+                c.servers.to_string(),
+                c.format.as_str().to_string(),
+                time(&c.uploaded_at),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &[
+            "NAME", "REVISION", "VERSION", "SERVERS", "FORMAT", "UPLOADED",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+/// What `catalog regenerate` did; fails when a user's catalog could not be rebuilt.
+pub(super) fn print_regen(r: &RegenReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::json(r)?;
+        if !r.failed.is_empty() {
+            anyhow::bail!("some merged catalogs could not be regenerated");
+        }
+        return Ok(());
+    }
+    for f in &r.failed {
+        eprintln!("error: {f}");
+    }
+    println!(
+        "{}",
+        regen_line(r).unwrap_or_else(|| "no users to regenerate".into())
+    );
+    if !r.failed.is_empty() {
+        anyhow::bail!("some merged catalogs could not be regenerated; fix the errors above");
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use super::output::{self, table};
 use super::UserArg;
 use crate::engine::DockerEngine;
 use crate::ids::{ServerId, UserId};
-use crate::manager::{EnableOutcome, EnableReport, Portal, Runtime};
+use crate::manager::{DisableReport, EnableOutcome, EnableReport, Portal, Runtime, StatusRow};
 use crate::plan::Settings;
 
 #[derive(Debug, Args)]
@@ -31,12 +31,32 @@ pub struct ServerUserArgs {
 }
 
 impl EnableArgs {
+    pub fn env_map(&self) -> std::collections::BTreeMap<&str, &str> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
+    pub fn set_map(&self) -> std::collections::BTreeMap<&str, &str> {
+        self.set
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+
     pub fn user(&self) -> &UserId {
         &self.user.user
     }
 
     pub fn server(&self) -> &ServerId {
         &self.server
+    }
+}
+
+impl StatusArgs {
+    pub fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
     }
 }
 
@@ -79,7 +99,7 @@ fn progress(line: &str) {
     eprintln!("{line}");
 }
 
-fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(r);
     }
@@ -120,8 +140,12 @@ pub fn disable(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Res
         let rt = runtime(portal).await?;
         anyhow::Ok(rt.disable(&args.user.user, &args.server).await?)
     })?;
+    print_disable(&r, json)
+}
+
+pub(super) fn print_disable(r: &DisableReport, json: bool) -> anyhow::Result<()> {
     if json {
-        return output::json(&r);
+        return output::json(r);
     }
     let port = r
         .released_port
@@ -141,8 +165,12 @@ pub fn restart(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Res
         let rt = runtime(portal).await?;
         anyhow::Ok(rt.restart(&args.user.user, &args.server, &progress).await?)
     })?;
+    print_restart(&r, json)
+}
+
+pub(super) fn print_restart(r: &EnableReport, json: bool) -> anyhow::Result<()> {
     if json {
-        return output::json(&r);
+        return output::json(r);
     }
     println!(
         "restarted {} for {}: container {}",
@@ -156,8 +184,12 @@ pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<(
         let rt = runtime(portal).await?;
         anyhow::Ok(rt.status(args.user.as_ref()).await?)
     })?;
+    print_status(&rows, json)
+}
+
+pub(super) fn print_status(rows: &[StatusRow], json: bool) -> anyhow::Result<()> {
     if json {
-        return output::json(&rows);
+        return output::json(rows);
     }
     let rows = rows
         .iter()

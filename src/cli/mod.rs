@@ -7,6 +7,7 @@ mod custom;
 mod input;
 mod output;
 mod overlay;
+pub mod remote;
 mod secret;
 mod serve;
 mod servers;
@@ -49,6 +50,20 @@ pub struct Cli {
     /// Print data as JSON
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Run the command through a portal's HTTP API instead of a local data folder
+    #[arg(long, global = true, env = "MCP_PORTAL_URL", value_name = "URL")]
+    pub remote: Option<String>,
+
+    /// The API token for --remote
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_PORTAL_TOKEN",
+        value_name = "T",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -217,6 +232,10 @@ fn cli_actor() -> String {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(url) = &cli.remote {
+        let remote = remote::Remote::new(url, cli.token.as_deref().unwrap_or_default())?;
+        return remote::dispatch(&remote, cli.command, cli.json);
+    }
     let config = Config::from_env(cli.data_dir.clone())?;
     let portal = Portal::open(config)?.with_actor(&cli_actor());
     let json = cli.json;

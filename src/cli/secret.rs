@@ -10,8 +10,8 @@ use serde_json::json;
 
 use super::output::{self, table, time};
 use super::UserArg;
-use crate::ids::SecretName;
-use crate::manager::Portal;
+use crate::ids::{SecretName, UserId};
+use crate::manager::{Portal, SecretSummary};
 use crate::secrets::{SecretValue, MAX_VALUE_BYTES};
 
 #[derive(Debug, Subcommand)]
@@ -48,7 +48,7 @@ pub enum SecretCmd {
     },
 }
 
-fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<SecretValue> {
+pub(super) fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<SecretValue> {
     let text = match given {
         Some(v) => {
             eprintln!("warning: a value given with --value stays in your shell history; pipe it on stdin instead");
@@ -89,44 +89,12 @@ pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
             }
             let value = read_value(&name, value)?;
             let s = portal.set_secret(&user.user, &name, &value, expires)?;
-            if json {
-                return output::json(&s);
-            }
-            println!("set secret {} for {}", s.name, user.user);
-            Ok(())
+            print_secret_set(&s, &user.user, json)
         }
-        SecretCmd::Ls { user } => {
-            let list = portal.list_secrets(&user.user)?;
-            if json {
-                return output::json(&list);
-            }
-            let rows = list
-                .iter()
-                .map(|s| {
-                    let expires = match (s.expires_at, s.expired) {
-                        (Some(e), true) => format!("{} (expired)", time(&e)),
-                        (Some(e), false) => time(&e),
-                        (None, _) => "-".into(),
-                    };
-                    vec![
-                        s.name.to_string(),
-                        time(&s.created_at),
-                        time(&s.updated_at),
-                        expires,
-                        s.key_id.clone(),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            table(&["NAME", "CREATED", "UPDATED", "EXPIRES", "KEY"], &rows);
-            Ok(())
-        }
+        SecretCmd::Ls { user } => print_secrets(&portal.list_secrets(&user.user)?, json),
         SecretCmd::Rm { name, user } => {
             portal.remove_secret(&user.user, &name)?;
-            if json {
-                return output::json(&json!({ "removed": name, "user": user.user }));
-            }
-            println!("removed secret {name} of {}", user.user);
-            Ok(())
+            print_secret_removed(&name, &user.user, json)
         }
         SecretCmd::RotateKey { new_key_file } => {
             let r = portal.rotate_key(&new_key_file)?;
@@ -147,4 +115,50 @@ pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+pub(super) fn print_secret_set(s: &SecretSummary, user: &UserId, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(s);
+    }
+    println!("set secret {} for {user}", s.name);
+    Ok(())
+}
+
+/// The `secret ls` table (or JSON): names and dates, never values.
+pub(super) fn print_secrets(list: &[SecretSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(list);
+    }
+    let rows = list
+        .iter()
+        .map(|s| {
+            let expires = match (s.expires_at, s.expired) {
+                (Some(e), true) => format!("{} (expired)", time(&e)),
+                (Some(e), false) => time(&e),
+                (None, _) => "-".into(),
+            };
+            vec![
+                s.name.to_string(),
+                time(&s.created_at),
+                time(&s.updated_at),
+                expires,
+                s.key_id.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["NAME", "CREATED", "UPDATED", "EXPIRES", "KEY"], &rows);
+    Ok(())
+}
+
+pub(super) fn print_secret_removed(
+    name: &SecretName,
+    user: &UserId,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return output::json(&json!({ "removed": name, "user": user }));
+    }
+    println!("removed secret {name} of {user}");
+    Ok(())
 }

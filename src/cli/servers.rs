@@ -4,15 +4,17 @@ use clap::Args;
 
 use super::output::{self, table};
 use super::UserArg;
+use crate::catalog::merge::MergedServer;
+use crate::catalog::report::Diagnostic;
 use crate::manager::Portal;
 
 #[derive(Debug, Args)]
 pub struct ServersArgs {
     #[command(flatten)]
-    user: UserArg,
+    pub(super) user: UserArg,
     /// Only servers of this category (case-insensitive)
     #[arg(long, value_name = "C")]
-    category: Option<String>,
+    pub(super) category: Option<String>,
 }
 
 pub fn run(portal: &Portal, args: ServersArgs, json: bool) -> anyhow::Result<()> {
@@ -30,10 +32,19 @@ pub fn run(portal: &Portal, args: ServersArgs, json: bool) -> anyhow::Result<()>
         })
         .map(|s| &**s)
         .collect();
+    print_servers(&servers, &result.warnings, json)
+}
+
+/// The `servers` table (or JSON array), for local and remote runs alike.
+pub(super) fn print_servers(
+    servers: &[&MergedServer],
+    warnings: &[Diagnostic],
+    json: bool,
+) -> anyhow::Result<()> {
     if json {
         return output::json(&servers);
     }
-    output::warnings(&result.warnings);
+    output::warnings(warnings);
     let rows = servers
         .iter()
         .map(|s| {

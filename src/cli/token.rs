@@ -5,8 +5,11 @@ use serde_json::json;
 
 use super::output::{self, table, time};
 use super::UserArg;
-use crate::manager::Portal;
-use crate::store::TokenRole;
+use crate::ids::UserId;
+use crate::manager::{NewToken, Portal};
+use crate::store::{TokenRecord, TokenRole};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Role {
@@ -37,51 +40,81 @@ pub fn run(portal: &Portal, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
                 Role::User => TokenRole::User,
                 Role::Admin => TokenRole::Admin,
             };
-            let t = portal.create_token(&user.user, role)?;
-            if json {
-                return output::json(&t);
-            }
-            eprintln!(
-                "created token {} for {}; it is shown only now:",
-                t.id, t.user
-            );
-            println!("{}", t.token);
-            Ok(())
+            print_new_token(&portal.create_token(&user.user, role)?, json)
         }
         TokenCmd::Ls => {
-            let list = portal.list_tokens()?;
-            if json {
-                let view: Vec<_> = list
-                    .iter()
-                    .map(|t| json!({"id": t.id, "user": t.user, "role": t.role, "created_at": t.created_at}))
-                    .collect();
-                return output::json(&view);
-            }
-            let rows = list
-                .iter()
-                .map(|t| {
-                    let role = match t.role {
-                        TokenRole::Admin => "admin",
-                        TokenRole::User => "user",
-                    };
-                    vec![
-                        t.id.clone(),
-                        t.user.to_string(),
-                        role.into(),
-                        time(&t.created_at),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            table(&["ID", "USER", "ROLE", "CREATED"], &rows);
-            Ok(())
+            let list: Vec<TokenView> = portal.list_tokens()?.iter().map(TokenView::from).collect();
+            print_tokens(&list, json)
         }
         TokenCmd::Revoke { id } => {
             portal.revoke_token(&id)?;
-            if json {
-                return output::json(&json!({ "revoked": id }));
-            }
-            println!("revoked token {id}");
-            Ok(())
+            print_revoked(&id, json)
         }
     }
+}
+
+/// A token as listed: never its value or its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub user: UserId,
+    pub role: TokenRole,
+    pub created_at: Timestamp,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(t: &TokenRecord) -> Self {
+        Self {
+            id: t.id.clone(),
+            user: t.user.clone(),
+            role: t.role,
+            created_at: t.created_at,
+        }
+    }
+}
+
+fn role_name(role: TokenRole) -> &'static str {
+    match role {
+        TokenRole::Admin => "admin",
+        TokenRole::User => "user",
+    }
+}
+
+pub(super) fn print_new_token(t: &NewToken, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(t);
+    }
+    eprintln!(
+        "created token {} for {}; it is shown only now:",
+        t.id, t.user
+    );
+    println!("{}", t.token);
+    Ok(())
+}
+
+pub(super) fn print_tokens(list: &[TokenView], json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(list);
+    }
+    let rows = list
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.clone(),
+                t.user.to_string(),
+                role_name(t.role).into(),
+                time(&t.created_at),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["ID", "USER", "ROLE", "CREATED"], &rows);
+    Ok(())
+}
+
+pub(super) fn print_revoked(id: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(&json!({ "revoked": id }));
+    }
+    println!("revoked token {id}");
+    Ok(())
 }

@@ -5,7 +5,8 @@ use serde_json::json;
 
 use super::output::{self, table, time};
 use crate::ids::{Label, UserId};
-use crate::manager::Portal;
+use crate::manager::{Portal, UserSummary};
+use crate::plan::Quota;
 use crate::store::QuotaOverride;
 
 #[derive(Debug, Subcommand)]
@@ -42,36 +43,9 @@ pub enum UserCmd {
 pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         UserCmd::Add { id, roles, org } => {
-            let u = portal.add_user(id, roles, org)?;
-            if json {
-                return output::json(&u);
-            }
-            println!("added user {}", u.id);
-            Ok(())
+            print_user_added(&portal.add_user(id, roles, org)?, json)
         }
-        UserCmd::Ls => {
-            let list = portal.list_users()?;
-            if json {
-                return output::json(&list);
-            }
-            let rows = list
-                .iter()
-                .map(|u| {
-                    let roles: Vec<&str> = u.roles.iter().map(Label::as_str).collect();
-                    vec![
-                        u.id.to_string(),
-                        output::or_dash(&roles.join(",")),
-                        u.organization
-                            .as_ref()
-                            .map_or("-".into(), ToString::to_string),
-                        u.custom_servers.to_string(),
-                        time(&u.created_at),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
-            Ok(())
-        }
+        UserCmd::Ls => print_users(&portal.list_users()?, json),
         UserCmd::Limits {
             id,
             max_containers,
@@ -84,22 +58,62 @@ pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
                 max_cpu_shares,
             };
             let q = portal.user_limits(&id, (!change.is_empty()).then_some(change))?;
-            if json {
-                return output::json(&q);
-            }
-            println!(
-                "user {id}: at most {} containers, {}MB of memory, {} CPU shares",
-                q.max_containers, q.max_memory_mb, q.max_cpu_shares
-            );
-            Ok(())
+            print_limits(&id, &q, json)
         }
         UserCmd::Rm { id } => {
             portal.remove_user(&id)?;
-            if json {
-                return output::json(&json!({ "removed": id }));
-            }
-            println!("removed user {id}");
-            Ok(())
+            print_user_removed(&id, json)
         }
     }
+}
+
+pub(super) fn print_user_added(u: &UserSummary, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(u);
+    }
+    println!("added user {}", u.id);
+    Ok(())
+}
+
+/// The `user ls` table (or JSON), for local and remote runs alike.
+pub(super) fn print_users(list: &[UserSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(list);
+    }
+    let rows = list
+        .iter()
+        .map(|u| {
+            let roles: Vec<&str> = u.roles.iter().map(Label::as_str).collect();
+            vec![
+                u.id.to_string(),
+                output::or_dash(&roles.join(",")),
+                u.organization
+                    .as_ref()
+                    .map_or("-".into(), ToString::to_string),
+                u.custom_servers.to_string(),
+                time(&u.created_at),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
+    Ok(())
+}
+
+pub(super) fn print_limits(id: &UserId, q: &Quota, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(q);
+    }
+    println!(
+        "user {id}: at most {} containers, {}MB of memory, {} CPU shares",
+        q.max_containers, q.max_memory_mb, q.max_cpu_shares
+    );
+    Ok(())
+}
+
+pub(super) fn print_user_removed(id: &UserId, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(&json!({ "removed": id }));
+    }
+    println!("removed user {id}");
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! list, history, rollback and removal.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::RegenReport;
 use super::snapshot::Snapshot;
@@ -14,7 +14,7 @@ use crate::ids::CatalogName;
 use crate::store::{sha256_hex, Loaded, StoredCatalog};
 
 /// What an upload, import or rollback did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UploadReport {
     pub name: CatalogName,
     pub revision: u32,
@@ -27,7 +27,7 @@ pub struct UploadReport {
     pub regenerated: RegenReport,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CatalogSummary {
     pub name: CatalogName,
     pub revision: u32,
@@ -37,7 +37,7 @@ pub struct CatalogSummary {
     pub uploaded_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RevisionSummary {
     pub revision: u32,
     pub current: bool,

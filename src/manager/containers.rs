@@ -10,7 +10,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::servers::unknown_user;
@@ -28,7 +28,7 @@ use crate::secrets::SecretValue;
 use crate::store::EnabledServer;
 
 /// What `enable` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EnableOutcome {
     Created,
@@ -39,7 +39,7 @@ pub enum EnableOutcome {
     Unchanged,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnableReport {
     pub user: UserId,
     pub server: ServerId,
@@ -52,7 +52,7 @@ pub struct EnableReport {
     pub spec_hash: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DisableReport {
     pub user: UserId,
     pub server: ServerId,
@@ -63,7 +63,7 @@ pub struct DisableReport {
 }
 
 /// One line of `portalctl status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StatusRow {
     pub user: String,
     pub server: String,

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
 use super::{Portal, PortalError, Result};
@@ -13,7 +13,7 @@ use crate::ids::{SecretName, UserId};
 use crate::secrets::{self, SealMeta, SecretKey, SecretValue};
 
 /// A secret as listed: its name and dates, never its value.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SecretSummary {
     pub name: SecretName,
     pub created_at: Timestamp,

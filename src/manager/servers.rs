@@ -76,7 +76,7 @@ pub struct UserServers {
     pub from_cache: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegenReport {
     pub regenerated: Vec<UserId>,
     pub unchanged: Vec<UserId>,

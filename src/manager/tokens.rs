@@ -4,7 +4,7 @@ use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::OsRng;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
 use super::{Portal, PortalError, Result};
@@ -12,7 +12,7 @@ use crate::ids::UserId;
 use crate::store::{sha256_hex, TokenRecord, TokenRole};
 
 /// A token just made: the only time its secret part is available.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct NewToken {
     pub id: String,
     pub user: UserId,

@@ -1,7 +1,7 @@
 //! Portal users: their roles and organization, which decide what they see.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
 use super::{Portal, PortalError, Result};
@@ -10,7 +10,7 @@ use crate::ids::{Label, UserId};
 use crate::plan::Quota;
 use crate::store::{QuotaOverride, StoredUser};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserSummary {
     pub id: UserId,
     pub roles: Vec<Label>,
