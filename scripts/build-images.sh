@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
-# Builds the demo and test images from scratch with static Rust binaries: works with no
-# container registry. Usage: scripts/build-images.sh [TAG]   (default tag: latest)
+# Builds the images from scratch with static Rust binaries: works with no container
+# registry. Usage: scripts/build-images.sh [TAG]   (default tag: latest)
+#   mcp-echo:TAG     the demo and test MCP server (images/mcp-echo)
+#   mcp-portal:TAG   the portal itself, for compose/ (images/portal); skipped with ECHO_ONLY=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag="${1:-latest}"
 target=x86_64-unknown-linux-gnu
+packages=(-p mcp-echo)
+[ "${ECHO_ONLY:-}" = 1 ] || packages+=(-p mcp-portal --bin portalctl)
 
 RUSTFLAGS='-C target-feature=+crt-static' \
-  cargo build --quiet --release -p mcp-echo --target "$target"
+  cargo build --quiet --release "${packages[@]}" --target "$target"
 
-ctx="$(mktemp -d)"
-trap 'rm -rf "$ctx"' EXIT
-cp "target/$target/release/mcp-echo" images/mcp-echo/Dockerfile "$ctx/"
-docker build --quiet -t "mcp-echo:$tag" "$ctx" >/dev/null 2>"$ctx/build.log" || { cat "$ctx/build.log" >&2; exit 1; }
-echo "built mcp-echo:$tag"
+build() { # image binary dockerfile
+  local ctx
+  ctx="$(mktemp -d)"
+  cp "target/$target/release/$2" "$3" "$ctx/"
+  docker build --quiet -t "$1:$tag" "$ctx" >/dev/null 2>"$ctx/build.log" || { cat "$ctx/build.log" >&2; rm -rf "$ctx"; exit 1; }
+  rm -rf "$ctx"
+  echo "built $1:$tag"
+}
+build mcp-echo mcp-echo images/mcp-echo/Dockerfile
+[ "${ECHO_ONLY:-}" = 1 ] || build mcp-portal portalctl images/portal/Dockerfile

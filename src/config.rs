@@ -96,6 +96,9 @@ pub struct Runtime {
     /// How long to watch a started container for an immediate crash (0: one look).
     pub start_grace_ms: u64,
     pub stop_timeout_secs: i32,
+    /// Where the data folder is on the Docker host, when the portal itself runs in a
+    /// container: users' folders are bind-mounted by their host path.
+    pub host_data_dir: Option<String>,
 }
 
 fn parsed<T: FromStr>(
@@ -343,6 +346,20 @@ impl Runtime {
                 "a number of seconds from 0 to 300",
                 |n| (0..=300).contains(n),
             )?,
+            host_data_dir: match lookup("MCP_PORTAL_HOST_DATA_DIR").filter(|v| !v.trim().is_empty())
+            {
+                None => None,
+                Some(v) if v.starts_with('/') && !v.split('/').any(|c| c == "..") => {
+                    Some(v.trim_end_matches('/').to_string())
+                }
+                Some(v) => {
+                    return Err(ConfigError {
+                        key: "MCP_PORTAL_HOST_DATA_DIR",
+                        value: v,
+                        expected: "the absolute host path of the data folder",
+                    })
+                }
+            },
         })
     }
 }

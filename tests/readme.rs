@@ -5,7 +5,7 @@
 fn leaves(cmd: &clap::Command, prefix: String, out: &mut Vec<(String, clap::Command)>) {
     let subs: Vec<&clap::Command> = cmd
         .get_subcommands()
-        .filter(|c| c.get_name() != "help")
+        .filter(|c| c.get_name() != "help" && !c.is_hide_set())
         .collect();
     if subs.is_empty() {
         out.push((prefix.clone(), cmd.clone()));

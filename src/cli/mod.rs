@@ -101,6 +101,9 @@ pub enum Command {
     Status(containers::StatusArgs),
     /// Run the daemon: reconcile, watch, check health, restart what fails
     Serve(serve::ServeArgs),
+    /// Exit 0 when the portal at URL answers its /healthz (for container health checks)
+    #[command(hide = true)]
+    CheckHealth { url: String },
 }
 
 /// `--user U`, shared by the commands that act for one user.
@@ -202,7 +205,10 @@ fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)>
             "server.restart",
             a.server().to_string(),
         ),
-        Command::Servers(_) | Command::Status(_) | Command::Serve(_) => return None,
+        Command::Servers(_)
+        | Command::Status(_)
+        | Command::Serve(_)
+        | Command::CheckHealth { .. } => return None,
     })
 }
 
@@ -231,7 +237,22 @@ fn cli_actor() -> String {
 }
 
 /// Runs a parsed command line.
+/// GETs `URL/healthz`; an error unless it answers 200.
+fn check_health(url: &str) -> anyhow::Result<()> {
+    let target = format!("{}/healthz", url.trim_end_matches('/'));
+    let response = ureq::get(&target)
+        .call()
+        .map_err(|e| anyhow::anyhow!("{target}: {e}"))?;
+    if response.status() != 200 {
+        anyhow::bail!("{target} answered {}", response.status());
+    }
+    Ok(())
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::CheckHealth { url } = &cli.command {
+        return check_health(url);
+    }
     if let Some(url) = &cli.remote {
         let remote = remote::Remote::new(url, cli.token.as_deref().unwrap_or_default())?;
         return remote::dispatch(&remote, cli.command, cli.json);
@@ -275,6 +296,7 @@ fn dispatch(portal: &Portal, command: Command, json: bool) -> anyhow::Result<()>
         Command::Restart(args) => containers::restart(portal, args, json),
         Command::Status(args) => containers::status(portal, args, json),
         Command::Serve(args) => serve::run(portal, args, json),
+        Command::CheckHealth { url } => check_health(&url),
     }
 }
 

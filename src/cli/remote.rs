@@ -216,6 +216,7 @@ pub fn dispatch(remote: &Remote, command: Command, json: bool) -> anyhow::Result
         Command::Overlay(_) => unsupported("overlay"),
         Command::Custom(_) => unsupported("custom"),
         Command::Serve(_) => unsupported("serve"),
+        Command::CheckHealth { .. } => unsupported("check-health"),
         Command::User(user::UserCmd::Add { id, roles, org }) => {
             let u: UserSummary = remote.call(
                 "POST",

@@ -421,9 +421,8 @@ impl<E: Engine> Runtime<E> {
         if spec.network.is_some() {
             self.ensure_network(user, r.block).await?;
         }
-        self.portal
-            .store
-            .ensure_volume_dirs(&spec.host_dirs, &spec.user)?;
+        let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();
+        self.portal.store.ensure_volume_dirs(&dirs, &spec.user)?;
         let mut volume_labels = plan::base_labels(&rt.instance, user);
         volume_labels.insert(LABEL_SERVER.into(), def.def.id.to_string());
         for v in &spec.named_volumes {
@@ -493,7 +492,7 @@ impl<E: Engine> Runtime<E> {
             .value;
         let quota = record.limits.apply(rt.quota);
         let network = network_name(user);
-        let paths = self.portal.store.user_paths(user);
+        let paths = self.host_paths(self.portal.store.user_paths(user));
         let opened = self
             .portal
             .secrets_for(user, def.def.id.as_str(), &def.def.secrets)?;
@@ -524,6 +523,34 @@ impl<E: Engine> Runtime<E> {
             secret_dir: &secret_dir.display().to_string(),
         })?;
         Ok((spec, hash, opened))
+    }
+
+    /// A user's folders as the Docker host sees them: under `MCP_PORTAL_HOST_DATA_DIR`
+    /// when the portal runs in a container with the data folder mounted from there.
+    fn host_paths(&self, paths: plan::UserPaths) -> plan::UserPaths {
+        let Some(host) = &self.portal.config.runtime.host_data_dir else {
+            return paths;
+        };
+        let root = self.portal.store.root().display().to_string();
+        let map = |p: String| {
+            p.strip_prefix(&root)
+                .map_or(p.clone(), |rest| format!("{host}{rest}"))
+        };
+        plan::UserPaths {
+            data: map(paths.data),
+            cache: map(paths.cache),
+            config: map(paths.config),
+        }
+    }
+
+    /// The inverse of `host_paths`: where a host folder of the data folder is, here.
+    fn local_path(&self, path: &str) -> String {
+        let Some(host) = &self.portal.config.runtime.host_data_dir else {
+            return path.to_string();
+        };
+        let root = self.portal.store.root().display().to_string();
+        path.strip_prefix(host.as_str())
+            .map_or(path.to_string(), |rest| format!("{root}{rest}"))
     }
 
     /// The tmpfs folder holding one container's secret files.
@@ -726,6 +753,28 @@ impl<E: Engine> Runtime<E> {
         server: &ServerId,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
+        self.restart_as(user, server, progress, false)
+            .await?
+            .ok_or_else(|| not_enabled(user, server))
+    }
+
+    /// For the daemon: restarts the container only if it is still stopped once its turn
+    /// comes (`None` otherwise), so a container an enable is just starting is left alone.
+    pub async fn restart_stopped(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+    ) -> Result<Option<EnableReport>> {
+        self.restart_as(user, server, &|_| {}, true).await
+    }
+
+    async fn restart_as(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        progress: &(dyn Fn(&str) + Sync),
+        only_if_stopped: bool,
+    ) -> Result<Option<EnableReport>> {
         if !self
             .portal
             .store
@@ -746,6 +795,16 @@ impl<E: Engine> Runtime<E> {
                 let store = self.portal.store.clone();
                 let (u, s) = (user.clone(), server.clone());
                 let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
+                if only_if_stopped
+                    && self
+                        .engine
+                        .container(&name)
+                        .await?
+                        .is_some_and(|c| c.running())
+                {
+                    // An enable that held the lock has started it meanwhile: nothing to do.
+                    return Ok(None);
+                }
                 self.engine
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;
@@ -759,7 +818,7 @@ impl<E: Engine> Runtime<E> {
                         "container {name} stopped right after restarting; see `docker logs {name}`"
                     )));
                 }
-                Ok(EnableReport {
+                Ok(Some(EnableReport {
                     user: user.clone(),
                     server: server.clone(),
                     container: name,
@@ -768,13 +827,11 @@ impl<E: Engine> Runtime<E> {
                     port: c.label(LABEL_PORT).and_then(|p| p.parse().ok()),
                     bind_address: self.portal.config.runtime.bind_address.clone(),
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().to_string(),
-                })
+                }))
             }
             None => {
                 let _ = progress;
-                self.converge(user, server)
-                    .await?
-                    .ok_or_else(|| not_enabled(user, server))
+                self.converge(user, server).await
             }
         }
     }

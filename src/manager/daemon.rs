@@ -538,26 +538,36 @@ impl<E: Engine + 'static> Daemon<E> {
                     t.saved.restarts
                 ));
             }
-            t.saved.restarts += 1;
-            t.saved.last_error = Some(why);
-            let factor = 1u64 << (t.saved.restarts - 1).min(16);
-            let wait = (cfg.backoff_ms.saturating_mul(factor)).min(300_000);
-            t.next_try = Some(Instant::now() + Duration::from_millis(wait));
-            t.failures = 0;
         }
         let u = UserId::parse(user).map_err(|e| e.to_string())?;
         let s = ServerId::parse(server).map_err(|e| e.to_string())?;
-        match self.rt.restart(&u, &s, &|_| {}).await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                // A container Docker cannot start again (its network was removed, say) is
-                // removed, so a later pass makes it anew, network included. One that
-                // starts and crashes stays, and counts towards the retry limit.
-                if matches!(e.primary(), super::PortalError::Engine(_)) {
-                    let stop = self.portal().config.runtime.stop_timeout_secs;
-                    let _ = self.rt.engine().remove_container(name, stop).await;
+        let result = self.rt.restart_stopped(&u, &s).await;
+        let mut tracked = self.tracked.lock().await;
+        let t = tracked.entry(name.to_string()).or_default();
+        match result {
+            // Started meanwhile by an enable that held the lock: not a restart.
+            Ok(None) => Ok(()),
+            outcome => {
+                t.saved.restarts += 1;
+                t.saved.last_error = Some(why);
+                let factor = 1u64 << (t.saved.restarts - 1).min(16);
+                let wait = (cfg.backoff_ms.saturating_mul(factor)).min(300_000);
+                t.next_try = Some(Instant::now() + Duration::from_millis(wait));
+                t.failures = 0;
+                drop(tracked);
+                match outcome {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        // A container Docker cannot start again (its network was removed,
+                        // say) is removed, so a later pass makes it anew, network included.
+                        // One that starts and crashes stays, and counts towards the limit.
+                        if matches!(e.primary(), super::PortalError::Engine(_)) {
+                            let stop = self.portal().config.runtime.stop_timeout_secs;
+                            let _ = self.rt.engine().remove_container(name, stop).await;
+                        }
+                        Err(e.to_string())
+                    }
                 }
-                Err(e.to_string())
             }
         }
     }
