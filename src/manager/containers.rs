@@ -107,7 +107,15 @@ pub struct Runtime<E> {
     portal: Portal,
     engine: E,
     starts: Arc<Semaphore>,
+    /// The managed containers as last listed, shared by `status` calls for a moment so
+    /// a hundred clients asking at once cost one Docker call; changes made through this
+    /// runtime drop it.
+    /// (when listed, the containers, whether someone is listing anew right now)
+    listing: tokio::sync::Mutex<Option<(std::time::Instant, Vec<ContainerInfo>, bool)>>,
 }
+
+/// How long a container listing serves `status` calls.
+const LISTING_TTL: Duration = Duration::from_millis(500);
 
 fn port_is_free(bind: &str, port: u16) -> bool {
     TcpListener::bind((bind, port)).is_ok()
@@ -134,6 +142,7 @@ impl<E: Engine> Runtime<E> {
             portal,
             engine,
             starts: Arc::new(Semaphore::new(permits)),
+            listing: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -299,16 +308,20 @@ impl<E: Engine> Runtime<E> {
         settings: Option<Settings>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
-        self.enable_as(user, server, settings, progress, false)
-            .await?
-            .ok_or_else(|| not_enabled(user, server))
+        let r = self
+            .enable_as(user, server, settings, progress, false)
+            .await;
+        self.changed().await;
+        r?.ok_or_else(|| not_enabled(user, server))
     }
 
     /// Brings an enabled server's container in line, for the daemon: unlike `enable`, it
     /// does nothing (`None`) when the server is no longer enabled once its turn comes, so a
     /// `disable` racing with a reconcile pass is never undone.
     pub async fn converge(&self, user: &UserId, server: &ServerId) -> Result<Option<EnableReport>> {
-        self.enable_as(user, server, None, &|_| {}, true).await
+        let r = self.enable_as(user, server, None, &|_| {}, true).await;
+        self.changed().await;
+        r
     }
 
     async fn enable_as(
@@ -319,6 +332,7 @@ impl<E: Engine> Runtime<E> {
         progress: &(dyn Fn(&str) + Sync),
         only_if_enabled: bool,
     ) -> Result<Option<EnableReport>> {
+        self.changed().await;
         let merged = self.portal.servers(user)?;
         let def = merged
             .servers
@@ -669,6 +683,7 @@ impl<E: Engine> Runtime<E> {
 
     /// Disables a server: its container is removed and its port released.
     pub async fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
+        self.changed().await;
         // A lost allocations file is rebuilt from labels before it is written again.
         self.ensure_allocations().await?;
         let store = self.portal.store.clone();
@@ -705,6 +720,7 @@ impl<E: Engine> Runtime<E> {
             return Err(not_enabled(user, server));
         }
         self.remove_network_if_unused(user).await?;
+        self.changed().await;
         Ok(DisableReport {
             user: user.clone(),
             server: server.clone(),
@@ -753,9 +769,9 @@ impl<E: Engine> Runtime<E> {
         server: &ServerId,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
-        self.restart_as(user, server, progress, false)
-            .await?
-            .ok_or_else(|| not_enabled(user, server))
+        let r = self.restart_as(user, server, progress, false).await;
+        self.changed().await;
+        r?.ok_or_else(|| not_enabled(user, server))
     }
 
     /// For the daemon: restarts the container only if it is still stopped once its turn
@@ -765,7 +781,9 @@ impl<E: Engine> Runtime<E> {
         user: &UserId,
         server: &ServerId,
     ) -> Result<Option<EnableReport>> {
-        self.restart_as(user, server, &|_| {}, true).await
+        let r = self.restart_as(user, server, &|_| {}, true).await;
+        self.changed().await;
+        r
     }
 
     async fn restart_as(
@@ -836,19 +854,62 @@ impl<E: Engine> Runtime<E> {
         }
     }
 
-    /// Every enabled server and managed container (of one user, or all), side by side.
-    pub async fn status(&self, only: Option<&UserId>) -> Result<Vec<StatusRow>> {
-        let mut labels = vec![
+    /// All managed containers, listed at most once per `LISTING_TTL`. While one caller
+    /// lists anew, the others get the previous listing rather than queueing behind it.
+    async fn listing(&self) -> Result<Vec<ContainerInfo>> {
+        let stale = {
+            let mut cached = self.listing.lock().await;
+            match cached.as_mut() {
+                Some(c) if c.0.elapsed() < LISTING_TTL => return Ok(c.1.clone()),
+                Some(c) if c.2 => Some(c.1.clone()),
+                Some(c) => {
+                    c.2 = true;
+                    None
+                }
+                None => None,
+            }
+        };
+        if let Some(list) = stale {
+            return Ok(list);
+        }
+        let labels = [
             (LABEL_MANAGED_BY, MANAGED_BY),
             (LABEL_INSTANCE, self.instance()),
         ];
+        let fetched = self.engine.containers(&labels).await;
+        let mut cached = self.listing.lock().await;
+        match fetched {
+            Ok(list) => {
+                *cached = Some((std::time::Instant::now(), list.clone(), false));
+                Ok(list)
+            }
+            Err(e) => {
+                if let Some(c) = cached.as_mut() {
+                    c.2 = false;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Forgets the cached listing after a change made here.
+    async fn changed(&self) {
+        *self.listing.lock().await = None;
+    }
+
+    /// Every enabled server and managed container (of one user, or all), side by side.
+    pub async fn status(&self, only: Option<&UserId>) -> Result<Vec<StatusRow>> {
         if let Some(u) = only {
-            labels.push((LABEL_USER, u.as_str()));
             if self.portal.store.read_user(u)?.is_none() {
                 return Err(unknown_user(u));
             }
         }
-        let containers = self.engine.containers(&labels).await?;
+        let containers: Vec<ContainerInfo> = self
+            .listing()
+            .await?
+            .into_iter()
+            .filter(|c| only.is_none_or(|u| c.label(LABEL_USER) == Some(u.as_str())))
+            .collect();
         let users = match only {
             Some(u) => vec![u.clone()],
             None => self.portal.store.user_ids()?,
