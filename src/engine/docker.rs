@@ -65,6 +65,24 @@ fn label_filters(labels: &[(&str, &str)]) -> HashMap<String, Vec<String>> {
     )])
 }
 
+fn network_info(
+    name: Option<String>,
+    labels: Option<HashMap<String, String>>,
+    ipam: Option<Ipam>,
+) -> NetworkInfo {
+    let subnets = ipam
+        .and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.subnet)
+        .collect();
+    NetworkInfo {
+        name: name.unwrap_or_default(),
+        labels: btree(labels),
+        subnets,
+    }
+}
+
 fn btree(m: Option<HashMap<String, String>>) -> BTreeMap<String, String> {
     m.unwrap_or_default().into_iter().collect()
 }
@@ -215,17 +233,7 @@ impl Engine for DockerEngine {
             )
             .await
         {
-            Ok(n) => Ok(Some(NetworkInfo {
-                name: n.name.unwrap_or_default(),
-                labels: btree(n.labels),
-                subnets: n
-                    .ipam
-                    .and_then(|i| i.config)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.subnet)
-                    .collect(),
-            })),
+            Ok(n) => Ok(Some(network_info(n.name, n.labels, n.ipam))),
             Err(e) if status(&e) == Some(404) => Ok(None),
             Err(e) => Err(docker_err("inspect network", name)(e)),
         }
@@ -242,17 +250,7 @@ impl Engine for DockerEngine {
             .map_err(docker_err("list", "networks"))?;
         Ok(list
             .into_iter()
-            .map(|n| NetworkInfo {
-                name: n.name.unwrap_or_default(),
-                labels: btree(n.labels),
-                subnets: n
-                    .ipam
-                    .and_then(|i| i.config)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|c| c.subnet)
-                    .collect(),
-            })
+            .map(|n| network_info(n.name, n.labels, n.ipam))
             .collect())
     }
 
