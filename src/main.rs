@@ -55,7 +55,13 @@ fn report(err: &anyhow::Error) {
             eprintln!("error: {d}");
         }
     }
-    let chain: Vec<String> = err.chain().map(ToString::to_string).collect();
+    // Some errors show their cause in their own message: print each cause once.
+    let mut chain: Vec<String> = Vec::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if !chain.last().is_some_and(|prev| prev.ends_with(&cause)) {
+            chain.push(cause);
+        }
+    }
     eprintln!("error: {}", chain.join(": "));
 }
 

@@ -361,9 +361,16 @@ impl<E: Engine + 'static> Daemon<E> {
         let allocs = portal.store.read_allocations()?.unwrap_or_default();
         let mut want = BTreeMap::new();
         let mut probes = BTreeMap::new();
-        let mut image_users: HashMap<String, String> = HashMap::new();
+        let mut image_users: HashMap<String, std::result::Result<String, String>> = HashMap::new();
         for user in portal.store.user_ids()? {
-            let enabled = portal.store.read_enabled(&user)?;
+            // One user's damaged file must not stop everyone else's containers.
+            let enabled = match portal.store.read_enabled(&user) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(user = %user, error = %e, "cannot read what the user enabled; skipped");
+                    continue;
+                }
+            };
             if enabled.servers.is_empty() {
                 continue;
             }
@@ -394,21 +401,32 @@ impl<E: Engine + 'static> Daemon<E> {
                 };
                 let image = def.def.image.clone();
                 if !image_users.contains_key(&image) {
+                    // A missing image plans as if it had no USER (creating it pulls it); one
+                    // that cannot be inspected is not planned at all this pass, so a
+                    // passing hiccup never recreates a running container.
                     let u = self
                         .rt
                         .engine()
                         .image_user(&image)
-                        .await?
-                        .unwrap_or_default();
-                    image_users.insert(image.clone(), u);
+                        .await
+                        .map(Option::unwrap_or_default);
+                    image_users.insert(image.clone(), u.map_err(|e| e.to_string()));
                 }
+                let image_user = match &image_users[&image] {
+                    Ok(u) => u.clone(),
+                    Err(e) => {
+                        w.error = Some(format!("cannot plan: {e}"));
+                        want.insert(name, w);
+                        continue;
+                    }
+                };
                 let port = allocs
                     .users
                     .get(&user)
                     .and_then(|a| a.ports.get(&server).copied());
                 match self
                     .rt
-                    .spec_for(&user, &def, &entry.settings, port, &image_users[&image])
+                    .spec_for(&user, &def, &entry.settings, port, &image_user)
                 {
                     Ok((_, hash, _)) => w.spec_hash = Some(hash),
                     Err(e) => w.error = Some(format!("cannot plan: {e}")),
