@@ -22,7 +22,8 @@ label="io.mcp-portal.instance=$MCP_PORTAL_INSTANCE"
 daemon=""
 
 cleanup() {
-  [ -n "$daemon" ] && kill "$daemon" 2>/dev/null || true
+  # Stop the daemon first, or it would make again what is removed below.
+  [ -n "$daemon" ] && { kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; } || true
   docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null
   docker network ls -q --filter "label=$label" | xargs -r docker network rm >/dev/null
   docker volume ls -q --filter "label=$label" | xargs -r docker volume rm >/dev/null
