@@ -25,7 +25,7 @@ if [ "${1:-}" = clean ]; then
 fi
 
 echo "== demo image (built from scratch, no registry needed)"
-scripts/build-images.sh
+ECHO_ONLY=1 scripts/build-images.sh
 
 echo "== data folder: $MCP_PORTAL_DATA_DIR"
 echo "== users"
