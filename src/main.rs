@@ -11,6 +11,12 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         if let Some(r) = cause.downcast_ref::<mcp_portal::cli::remote::RemoteError>() {
             return r.exit_code();
         }
+        if cause
+            .downcast_ref::<mcp_portal::config::ConfigError>()
+            .is_some()
+        {
+            return 2;
+        }
         if cause.downcast_ref::<Invalid>().is_some()
             || cause
                 .downcast_ref::<mcp_portal::secrets::SecretError>()

@@ -119,7 +119,7 @@ fn oversized_and_non_utf8_files_are_refused_before_parsing() {
         &["catalog", "ls"],
         &[("MCP_PORTAL_MAX_CATALOG_BYTES", "lots")],
     );
-    assert_eq!(bad_limit.code, 1);
+    assert_eq!(bad_limit.code, 2);
     assert!(bad_limit
         .stderr
         .contains("invalid MCP_PORTAL_MAX_CATALOG_BYTES=\"lots\""));

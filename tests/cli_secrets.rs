@@ -174,7 +174,7 @@ fn bad_input_is_refused_clearly() {
         &["secret", "ls", "--user", "u1"],
         &[("MCP_PORTAL_SECRET_ENCRYPTION_KEY", VALUE)],
     );
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
         "error: invalid MCP_PORTAL_SECRET_ENCRYPTION_KEY=\"<hidden>\": 32 bytes written as base64 (44 characters) or hex (64 characters)\n"

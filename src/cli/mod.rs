@@ -25,7 +25,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  success
   1  failure (the data folder could not be read or written, a file is damaged)
-  2  usage error (bad arguments or ids)
+  2  usage error (bad arguments or ids, or a bad MCP_PORTAL_* value)
   3  invalid input refused (every error is listed; nothing was stored)
   4  not found (no such catalog, overlay, user or server)
   5  refused in the current state (already exists, nothing to roll back to)";

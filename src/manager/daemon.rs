@@ -55,9 +55,14 @@ struct Tracked {
     /// Failed creates in a row: they back off like restarts, so a server that cannot be
     /// made (no image, no secret) is not retried on every pass.
     create_failures: u32,
+    /// When it was last restarted: a long enough healthy run since then clears the count.
+    last_restart: Option<Instant>,
     last_probe: Option<Instant>,
     probe: Option<Probe>,
 }
+
+/// How long a restarted server must run quietly before its restart count starts over.
+const FORGIVE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wake {
@@ -305,6 +310,16 @@ impl<E: Engine + 'static> Daemon<E> {
             }
         }
         tracked.retain(|name, _| want.contains_key(name));
+        // Restarts count towards the limit only while they come close together: after
+        // a quiet, running stretch (`FORGIVE` past the last one) the count starts over.
+        for (name, t) in tracked.iter_mut() {
+            let running = have.get(name).is_some_and(|h| h.running);
+            if running && !t.saved.failed && t.last_restart.is_some_and(|l| l.elapsed() >= FORGIVE)
+            {
+                t.saved.restarts = 0;
+                t.last_restart = None;
+            }
+        }
         for (name, probe) in probes {
             tracked.entry(name).or_default().probe = probe;
         }
@@ -567,6 +582,7 @@ impl<E: Engine + 'static> Daemon<E> {
             Ok(None) => Ok(()),
             outcome => {
                 t.saved.restarts += 1;
+                t.last_restart = Some(Instant::now());
                 t.saved.last_error = Some(why);
                 let factor = 1u64 << (t.saved.restarts - 1).min(16);
                 let wait = (cfg.backoff_ms.saturating_mul(factor)).min(300_000);
