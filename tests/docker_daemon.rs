@@ -132,8 +132,9 @@ fn an_exited_server_is_restarted_and_a_crash_loop_ends_as_failed() {
     let _serve = serve(&d, &[]);
     std::thread::sleep(Duration::from_millis(500));
     docker(&["stop", "-t", "1", "mcp-dc-a-cli"]);
+    // `docker` (not `d.inspect`) in waits: the container may be gone for a moment.
     eventually("the stopped server runs again", || {
-        d.inspect("mcp-dc-a-cli", "{{.State.Running}}") == "true"
+        docker(&["inspect", "mcp-dc-a-cli", "--format", "{{.State.Running}}"]).stdout == "true"
     });
     eventually("the restart is counted", || {
         status(&d)
@@ -202,8 +203,14 @@ fn an_edited_catalog_is_applied_and_an_invalid_one_refused_with_the_old_kept() {
     )
     .unwrap();
     eventually("the edit reaches the container", || {
-        d.inspect("mcp-de-a-tool", "{{json .Config.Env}}")
-            .contains("LEVEL=two")
+        docker(&[
+            "inspect",
+            "mcp-de-a-tool",
+            "--format",
+            "{{json .Config.Env}}",
+        ])
+        .stdout
+        .contains("LEVEL=two")
     });
 
     std::fs::write(
