@@ -282,3 +282,49 @@ fn an_unreachable_docker_engine_is_named_with_the_fix() {
         out.stderr
     );
 }
+
+#[test]
+fn a_bad_remote_is_refused_with_the_fix() {
+    let env = Env::new();
+    let out = env.run(&["--remote", "ftp://portal", "--token", "t", "user", "ls"]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "error: --remote \"ftp://portal\" must be an http:// or https:// URL\n"
+    );
+    let out = env.run_with(
+        &["--remote", "http://127.0.0.1:9", "user", "ls"],
+        &[("MCP_PORTAL_TOKEN", "")],
+    );
+    assert_eq!(
+        out.stderr,
+        "error: --remote needs a token: give --token or set MCP_PORTAL_TOKEN\n"
+    );
+    let out = env.run(&[
+        "--remote",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+        "user",
+        "ls",
+    ]);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot reach the portal at http://127.0.0.1:9; check --remote"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&[
+        "--remote",
+        "http://127.0.0.1:9",
+        "--token",
+        "t",
+        "overlay",
+        "ls",
+    ]);
+    assert_eq!(
+        out.stderr,
+        "error: `portalctl overlay` is not available with --remote; run it on the portal's host\n"
+    );
+}

@@ -238,7 +238,7 @@ async fn restart(
     let token = state.authorize(&headers, Some(&user), false)?;
     let r = state
         .rt
-        .restart(&user, &server, &|_| {})
+        .restart(&user, &server)
         .await
         .map_err(ApiError::from);
     audited(

@@ -183,6 +183,33 @@ impl Entry<'_> {
         }
     }
 
+    /// The image of an entry the portal can run: remote and per-tool (`poci`) entries are
+    /// reported, under `remote_field`, and skipped; a server entry needs an image.
+    fn runnable_image(&mut self, obj: &Map<String, Value>, remote_field: &str) -> Option<String> {
+        let kind = self
+            .text(obj.get("type"), "type")
+            .unwrap_or_else(|| "server".into());
+        if obj.get("remote").is_some_and(|r| !r.is_null()) || kind == "remote" {
+            self.warning(
+                remote_field,
+                "remote servers are not run by the portal; server skipped",
+            );
+            return None;
+        }
+        if kind != "server" {
+            self.warning(
+                "type",
+                format!("{kind:?} servers are not supported (only \"server\"); server skipped"),
+            );
+            return None;
+        }
+        let image = self.text(obj.get("image"), "image");
+        if image.is_none() {
+            self.error("image", "is required for a server entry");
+        }
+        image
+    }
+
     fn unknown_fields(&mut self, obj: &Map<String, Value>, known: &[&str], prefix: &str) {
         for key in obj.keys() {
             if !known.contains(&key.as_str()) && !INFORMATIONAL.contains(&key.as_str()) {
@@ -227,27 +254,7 @@ fn gateway_entry(
         server: name.to_string(),
         d,
     };
-    let kind = e
-        .text(obj.get("type"), "type")
-        .unwrap_or_else(|| "server".into());
-    if obj.get("remote").is_some_and(|r| !r.is_null()) || kind == "remote" {
-        e.warning(
-            "remote",
-            "remote servers are not run by the portal; server skipped",
-        );
-        return None;
-    }
-    if kind != "server" {
-        e.warning(
-            "type",
-            format!("{kind:?} servers are not supported (only \"server\"); server skipped"),
-        );
-        return None;
-    }
-    let Some(image) = e.text(obj.get("image"), "image") else {
-        e.error("image", "is required for a server entry");
-        return None;
-    };
+    let image = e.runnable_image(obj, "remote")?;
     let id = id_for(file, name, e.d)?;
     let mut def = ServerDef::new(id, &image);
     def.display_name = e.text(obj.get("title"), "title");
@@ -366,30 +373,7 @@ pub fn registry_server(
         server: name.to_string(),
         d,
     };
-    let kind = e
-        .text(obj.get("type"), "type")
-        .unwrap_or_else(|| "server".into());
-    match kind.as_str() {
-        "server" => {}
-        "remote" => {
-            e.warning(
-                "type",
-                "remote servers are not run by the portal; server skipped",
-            );
-            return None;
-        }
-        other => {
-            e.warning(
-                "type",
-                format!("{other:?} servers are not supported (only \"server\"); server skipped"),
-            );
-            return None;
-        }
-    }
-    let Some(image) = e.text(obj.get("image"), "image") else {
-        e.error("image", "is required for a server entry");
-        return None;
-    };
+    let image = e.runnable_image(&obj, "type")?;
     let id = id_for(file, name, e.d)?;
     let mut def = ServerDef::new(id, &image);
     def.transport = Transport::Stdio;

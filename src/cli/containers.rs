@@ -163,7 +163,7 @@ pub(super) fn print_disable(r: &DisableReport, json: bool) -> anyhow::Result<()>
 pub fn restart(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
     let r = tokio()?.block_on(async {
         let rt = runtime(portal).await?;
-        anyhow::Ok(rt.restart(&args.user.user, &args.server, &progress).await?)
+        anyhow::Ok(rt.restart(&args.user.user, &args.server).await?)
     })?;
     print_restart(&r, json)
 }

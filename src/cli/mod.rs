@@ -214,18 +214,9 @@ fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)>
 
 /// `refused` for bad input and state, `failed` for the machine's own trouble.
 fn outcome(err: &anyhow::Error) -> &'static str {
-    use crate::manager::PortalError;
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<PortalError>() {
-            return match e.primary() {
-                PortalError::Store(_) | PortalError::Engine(_) | PortalError::Cleanup { .. } => {
-                    "failed"
-                }
-                _ => "refused",
-            };
-        }
-    }
-    "refused"
+    err.chain()
+        .find_map(|c| c.downcast_ref::<crate::manager::PortalError>())
+        .map_or("refused", crate::manager::PortalError::audit_result)
 }
 
 /// The login name behind a CLI call, for the audit log.

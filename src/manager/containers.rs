@@ -763,13 +763,8 @@ impl<E: Engine> Runtime<E> {
     }
 
     /// Restarts an enabled server's container, recreating it if it is gone.
-    pub async fn restart(
-        &self,
-        user: &UserId,
-        server: &ServerId,
-        progress: &(dyn Fn(&str) + Sync),
-    ) -> Result<EnableReport> {
-        let r = self.restart_as(user, server, progress, false).await;
+    pub async fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
+        let r = self.restart_as(user, server, false).await;
         self.changed().await;
         r?.ok_or_else(|| not_enabled(user, server))
     }
@@ -781,7 +776,7 @@ impl<E: Engine> Runtime<E> {
         user: &UserId,
         server: &ServerId,
     ) -> Result<Option<EnableReport>> {
-        let r = self.restart_as(user, server, &|_| {}, true).await;
+        let r = self.restart_as(user, server, true).await;
         self.changed().await;
         r
     }
@@ -790,7 +785,6 @@ impl<E: Engine> Runtime<E> {
         &self,
         user: &UserId,
         server: &ServerId,
-        progress: &(dyn Fn(&str) + Sync),
         only_if_stopped: bool,
     ) -> Result<Option<EnableReport>> {
         if !self
@@ -847,10 +841,8 @@ impl<E: Engine> Runtime<E> {
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().to_string(),
                 }))
             }
-            None => {
-                let _ = progress;
-                self.converge(user, server).await
-            }
+            // Gone: made anew, as the daemon would (a pull's progress is not reported here).
+            None => self.converge(user, server).await,
         }
     }
 

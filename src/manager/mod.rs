@@ -66,6 +66,17 @@ pub enum PortalError {
 }
 
 impl PortalError {
+    /// How the audit log records this error: `failed` for the machine's own trouble
+    /// (disk, Docker, a failed cleanup), `refused` for bad input and state.
+    pub fn audit_result(&self) -> &'static str {
+        match self.primary() {
+            PortalError::Store(_) | PortalError::Engine(_) | PortalError::Cleanup { .. } => {
+                "failed"
+            }
+            _ => "refused",
+        }
+    }
+
     /// The error a caller should act on: for a failed cleanup, the failure that caused it.
     pub fn primary(&self) -> &PortalError {
         match self {
@@ -125,15 +136,7 @@ impl Portal {
     ) -> Result<()> {
         let (outcome, detail) = match result {
             Ok(_) => ("ok", None),
-            Err(e) => {
-                let kind = match e.primary() {
-                    PortalError::Store(_)
-                    | PortalError::Engine(_)
-                    | PortalError::Cleanup { .. } => "failed",
-                    _ => "refused",
-                };
-                (kind, Some(e.to_string()))
-            }
+            Err(e) => (e.audit_result(), Some(e.to_string())),
         };
         self.audit_outcome(user, action, resource, outcome, detail)
     }

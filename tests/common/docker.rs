@@ -128,12 +128,7 @@ impl DockerEnv {
     }
 
     pub fn run(&self, args: &[&str]) -> Out {
-        let vars: Vec<(&str, &str)> = self
-            .vars
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        self.env.run_with(args, &vars)
+        self.run_with(args, &[])
     }
 
     pub fn run_with(&self, args: &[&str], extra: &[(&str, &str)]) -> Out {
@@ -147,13 +142,7 @@ impl DockerEnv {
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 0,
-            "portalctl {args:?} failed:\n{}{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
+        self.run(args).expect_ok(args)
     }
 
     /// A `portalctl` process with this test's environment, for running many at once.

@@ -20,6 +20,18 @@ pub struct Out {
     pub stderr: String,
 }
 
+impl Out {
+    /// The stdout of a `portalctl` run that had to succeed.
+    pub fn expect_ok(self, args: &[&str]) -> String {
+        assert_eq!(
+            self.code, 0,
+            "portalctl {args:?} failed:\n{}{}",
+            self.stdout, self.stderr
+        );
+        self.stdout
+    }
+}
+
 impl Env {
     pub fn new() -> Self {
         Self {
@@ -73,13 +85,7 @@ impl Env {
 
     /// Runs a command that must succeed and returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, 0,
-            "portalctl {args:?} failed:\n{}{}",
-            out.stdout, out.stderr
-        );
-        out.stdout
+        self.run(args).expect_ok(args)
     }
 
     pub fn path(&self, p: &Path) -> String {
