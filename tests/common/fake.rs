@@ -1,0 +1,125 @@
+//! A recording in-memory engine for tests that show the manager's logic without Docker:
+//! containers and networks live in maps, creates are counted, starts can be made to fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mcp_portal::engine::{ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo};
+use mcp_portal::plan::{ContainerSpec, NetworkSpec};
+use mcp_portal::secrets::SecretValue;
+
+#[derive(Debug, Default)]
+pub struct Fake {
+    pub containers: Mutex<BTreeMap<String, ContainerInfo>>,
+    pub networks: Mutex<BTreeMap<String, NetworkInfo>>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub fail_start: Mutex<BTreeSet<String>>,
+}
+
+impl Engine for Fake {
+    async fn image_user(&self, _image: &str) -> Result<Option<String>, EngineError> {
+        Ok(Some(String::new()))
+    }
+    async fn pull(
+        &self,
+        _image: &str,
+        _progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+    async fn network(&self, name: &str) -> Result<Option<NetworkInfo>, EngineError> {
+        Ok(self.networks.lock().unwrap().get(name).cloned())
+    }
+    async fn networks(&self, _labels: &[(&str, &str)]) -> Result<Vec<NetworkInfo>, EngineError> {
+        Ok(self.networks.lock().unwrap().values().cloned().collect())
+    }
+    async fn create_network(&self, spec: &NetworkSpec) -> Result<(), EngineError> {
+        let info = NetworkInfo {
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+            subnets: vec![spec.subnet.clone()],
+        };
+        self.networks
+            .lock()
+            .unwrap()
+            .insert(spec.name.clone(), info);
+        Ok(())
+    }
+    async fn remove_network(&self, name: &str) -> Result<(), EngineError> {
+        self.networks.lock().unwrap().remove(name);
+        Ok(())
+    }
+    async fn create_volume(
+        &self,
+        _name: &str,
+        _labels: &BTreeMap<String, String>,
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+    async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
+        Ok(self.containers.lock().unwrap().get(name).cloned())
+    }
+    async fn containers(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerInfo>, EngineError> {
+        let all = self.containers.lock().unwrap();
+        Ok(all
+            .values()
+            .filter(|c| labels.iter().all(|(k, v)| c.label(k) == Some(*v)))
+            .cloned()
+            .collect())
+    }
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        _secrets: &[(String, SecretValue)],
+    ) -> Result<(), EngineError> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let info = ContainerInfo {
+            id: spec.name.clone(),
+            name: spec.name.clone(),
+            labels: spec.labels.clone(),
+            image: spec.image.clone(),
+            state: "created".into(),
+            exit_code: None,
+            error: None,
+            started_at: None,
+            status: None,
+        };
+        self.containers
+            .lock()
+            .unwrap()
+            .insert(spec.name.clone(), info);
+        Ok(())
+    }
+    async fn start_container(&self, name: &str) -> Result<(), EngineError> {
+        if self.fail_start.lock().unwrap().contains(name) {
+            return Err(EngineError::Docker {
+                action: "start container",
+                object: name.into(),
+                detail: "exec format error".into(),
+            });
+        }
+        if let Some(c) = self.containers.lock().unwrap().get_mut(name) {
+            c.state = "running".into();
+        }
+        Ok(())
+    }
+    async fn restart_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
+        self.start_container(name).await
+    }
+    fn events(
+        &self,
+        _labels: &[(&str, &str)],
+    ) -> futures_util::stream::BoxStream<'static, Result<EngineEvent, EngineError>> {
+        Box::pin(futures_util::stream::empty())
+    }
+    async fn remove_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
+        self.containers.lock().unwrap().remove(name);
+        Ok(())
+    }
+}
