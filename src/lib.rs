@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod ids;
 pub mod manager;
 pub mod plan;

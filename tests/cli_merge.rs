@@ -287,7 +287,7 @@ fn an_unreachable_docker_engine_is_named_with_the_fix() {
 fn a_bad_remote_is_refused_with_the_fix() {
     let env = Env::new();
     let out = env.run(&["--remote", "ftp://portal", "--token", "t", "user", "ls"]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "a bad --remote is a usage error");
     assert_eq!(
         out.stderr,
         "error: --remote \"ftp://portal\" must be an http:// or https:// URL\n"
@@ -315,16 +315,10 @@ fn a_bad_remote_is_refused_with_the_fix() {
         "{}",
         out.stderr
     );
-    let out = env.run(&[
-        "--remote",
-        "http://127.0.0.1:9",
-        "--token",
-        "t",
-        "overlay",
-        "ls",
-    ]);
+    let out = env.run(&["--remote", "http://127.0.0.1:9", "--token", "t", "serve"]);
+    assert_eq!(out.code, 2);
     assert_eq!(
         out.stderr,
-        "error: `portalctl overlay` is not available with --remote; run it on the portal's host\n"
+        "error: `portalctl serve` is not available with --remote; run it on the portal's host\n"
     );
 }

@@ -168,7 +168,7 @@ fn bad_input_is_refused_clearly() {
         "--expires",
         "2001-01-01T00:00:00Z",
     ]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 2, "a time in the past is a usage error");
     assert!(out.stderr.contains("is in the past"), "{}", out.stderr);
     let out = env.run_with(
         &["secret", "ls", "--user", "u1"],

@@ -270,7 +270,9 @@ fn a_failure_half_way_leaves_nothing_behind() {
         &["enable", "crash", "--user", "fail-a"],
         &[("MCP_PORTAL_START_GRACE_MS", "1500")],
     );
-    assert_eq!(out.code, 5, "{}", out.stderr);
+    // A container that crashes is the machine's failure, not a refusal: exit 1
+    // (issue 9: it used to exit 5 and be audited as refused).
+    assert_eq!(out.code, 1, "{}", out.stderr);
     assert_eq!(out.stderr, "error: container mcp-fail-a-crash stopped right after starting (exit code 3); see `docker logs mcp-fail-a-crash`\n");
     assert!(d.containers().is_empty());
     assert!(d.networks().is_empty());

@@ -1,82 +1,81 @@
-//! API errors: one JSON shape (`{"error": {"code", "message", "details"?}}`) and the
-//! status that fits each kind of failure.
+//! API errors: one JSON shape (`{"error": {"code", "message", "details"?}}`), with the
+//! status and code derived from the failure's [`ErrorClass`].
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::catalog::report::Diagnostic;
+use crate::error::{Classify, ErrorClass};
 use crate::manager::PortalError;
 
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub class: ErrorClass,
     pub message: String,
     pub details: Vec<String>,
+    /// An invalid input's diagnostics with their severity, for the remote CLI to print
+    /// exactly as a local run does.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
         Self {
-            status,
-            code,
+            class,
             message: message.into(),
             details: Vec::new(),
+            diagnostics: Vec::new(),
         }
     }
 
     pub fn unauthorized() -> Self {
         Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+            ErrorClass::Unauthorized,
             "a valid bearer token is required (Authorization: Bearer mcpp_...)",
         )
     }
 
     pub fn forbidden(why: &str) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", why)
+        Self::new(ErrorClass::Forbidden, why)
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    /// A bad path, query or body: the caller's usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorClass::Usage, message)
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
 impl From<PortalError> for ApiError {
     fn from(e: PortalError) -> Self {
-        let message = e.to_string();
-        let (status, code) = match e.primary() {
-            PortalError::Invalid(_) | PortalError::Plan(_) | PortalError::Usage(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid")
-            }
-            PortalError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            PortalError::Exists { .. } => (StatusCode::CONFLICT, "exists"),
-            PortalError::Refused(_) | PortalError::Alloc(_) => (StatusCode::CONFLICT, "refused"),
-            PortalError::Engine(_) => (StatusCode::BAD_GATEWAY, "engine"),
-            PortalError::Store(_) | PortalError::Cleanup { .. } => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
-        };
-        let details = match e.primary() {
-            PortalError::Invalid(i) => i.diagnostics.iter().map(ToString::to_string).collect(),
+        let diagnostics: Vec<Diagnostic> = match e.primary() {
+            PortalError::Invalid(i) => i.diagnostics.iter().cloned().collect(),
             _ => Vec::new(),
         };
         Self {
-            status,
-            code,
-            message,
-            details,
+            class: e.class(),
+            message: e.to_string(),
+            details: diagnostics.iter().map(ToString::to_string).collect(),
+            diagnostics,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        let mut body =
+            json!({ "error": { "code": self.class.api_code(), "message": self.message } });
         if !self.details.is_empty() {
             body["error"]["details"] = json!(self.details);
         }
-        (self.status, Json(body)).into_response()
+        if !self.diagnostics.is_empty() {
+            body["error"]["diagnostics"] = json!(self.diagnostics);
+        }
+        (self.status(), Json(body)).into_response()
     }
 }

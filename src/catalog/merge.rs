@@ -91,6 +91,16 @@ pub struct MergedServer {
     pub source: Provenance,
 }
 
+impl MergedServer {
+    /// Whether the server is of `category`, compared case-insensitively.
+    pub fn in_category(&self, category: &str) -> bool {
+        self.def
+            .category
+            .as_ref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(category))
+    }
+}
+
 /// A stored base catalog as the merge sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct BaseLayer<'a> {

@@ -5,10 +5,13 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::json;
 
+use super::backend::Backend;
 use super::input::{read_file, read_registry};
 use super::output::{self, plural, short, table, time};
 use crate::ids::{CatalogName, UserId};
-use crate::manager::{CatalogSummary, Portal, RegenReport, UploadReport};
+use crate::manager::{
+    CatalogSummary, PortalError, RegenReport, RevisionSummary, UploadReport, ValidateReport,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCmd {
@@ -107,71 +110,34 @@ pub(super) fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::
     Ok(())
 }
 
-pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
-    let max = portal.config().max_catalog_bytes;
+pub fn run(backend: &dyn Backend, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
+    let max = backend.max_upload_bytes();
     match cmd {
         CatalogCmd::Upload { file, name } => {
             let (file, bytes) = read_file(&file, max)?;
-            print_upload(&portal.upload_catalog(&file, &bytes, name)?, "stored", json)
+            print_upload(&backend.upload_catalog(&file, bytes, name)?, "stored", json)
         }
         CatalogCmd::Import { dir, name } => {
             let (shown, entries) = read_registry(&dir, max)?;
             let name = match name {
                 Some(n) => n,
-                None => {
-                    let folder = dir.canonicalize().unwrap_or(dir.clone());
-                    let base = folder
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .unwrap_or_default()
-                        .to_string();
-                    CatalogName::parse(&base)
-                        .map_err(|e| anyhow::anyhow!("{e}; give the catalog a name with --name"))?
-                }
+                None => folder_name(&dir)?,
             };
             print_upload(
-                &portal.import_registry(&shown, entries, Some(name))?,
+                &backend.import_registry(&shown, entries, name)?,
                 "imported",
                 json,
             )
         }
-        CatalogCmd::Ls => print_catalogs(&portal.list_catalogs()?, json),
-        CatalogCmd::History { name } => {
-            let list = portal.catalog_history(&name)?;
-            if json {
-                return output::json(&list);
-            }
-            let rows = list
-                .iter()
-                .map(|r| {
-                    vec![
-                        format!("{}{}", if r.current { "*" } else { " " }, r.revision),
-                        output::or_dash(&r.version),
-                        r.servers.to_string(),
-                        short(&r.sha256).to_string(),
-                        time(&r.uploaded_at),
-                        r.file.clone(),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            table(
-                &[
-                    " REVISION",
-                    "VERSION",
-                    "SERVERS",
-                    "SHA256",
-                    "UPLOADED",
-                    "FILE",
-                ],
-                &rows,
-            );
-            Ok(())
-        }
-        CatalogCmd::Rollback { name, to } => {
-            print_upload(&portal.rollback_catalog(&name, to)?, "rolled back to", json)
-        }
+        CatalogCmd::Ls => print_catalogs(&backend.list_catalogs()?, json),
+        CatalogCmd::History { name } => print_history(&backend.catalog_history(&name)?, json),
+        CatalogCmd::Rollback { name, to } => print_upload(
+            &backend.rollback_catalog(&name, to)?,
+            "rolled back to",
+            json,
+        ),
         CatalogCmd::Rm { name } => {
-            let r = portal.remove_catalog(&name)?;
+            let r = backend.remove_catalog(&name)?;
             if json {
                 return output::json(&json!({ "removed": name, "regenerated": r }));
             }
@@ -182,40 +148,74 @@ pub fn run(portal: &Portal, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         CatalogCmd::Validate { file } => {
-            let parsed = if file.is_dir() {
+            let report = if file.is_dir() {
                 let (shown, entries) = read_registry(&file, max)?;
-                portal.validate_registry(&shown, entries)?
+                backend.validate_registry(&shown, entries)?
             } else {
                 let (shown, bytes) = read_file(&file, max)?;
-                portal.validate_catalog(&shown, &bytes)?
+                backend.validate_catalog(&shown, bytes)?
             };
-            if json {
-                let ids: Vec<&str> = parsed
-                    .catalog
-                    .servers
-                    .iter()
-                    .map(|s| s.id.as_str())
-                    .collect();
-                return output::json(&json!({
-                    "valid": true,
-                    "format": parsed.format,
-                    "servers": ids,
-                    "warnings": parsed.warnings,
-                }));
-            }
-            output::warnings(&parsed.warnings);
-            println!(
-                "{} is valid: {} catalog, {}",
-                file.display(),
-                parsed.format.as_str(),
-                plural(parsed.catalog.servers.len(), "server", "servers")
-            );
-            Ok(())
+            print_valid(&file, &report, json)
         }
-        CatalogCmd::Regenerate(args) => {
-            print_regen(&portal.regenerate(args.user.as_ref(), true)?, json)
-        }
+        CatalogCmd::Regenerate(args) => print_regen(&backend.regenerate(args.user.as_ref())?, json),
     }
+}
+
+/// The catalog name a registry folder is imported under by default: its own name.
+fn folder_name(dir: &std::path::Path) -> anyhow::Result<CatalogName> {
+    let folder = dir.canonicalize().unwrap_or(dir.to_path_buf());
+    let base = folder
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    CatalogName::parse(&base)
+        .map_err(|e| PortalError::Usage(format!("{e}; give the catalog a name with --name")).into())
+}
+
+fn print_history(list: &[RevisionSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(list);
+    }
+    let rows = list
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{}{}", if r.current { "*" } else { " " }, r.revision),
+                output::or_dash(&r.version),
+                r.servers.to_string(),
+                short(&r.sha256).to_string(),
+                time(&r.uploaded_at),
+                r.file.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &[
+            " REVISION",
+            "VERSION",
+            "SERVERS",
+            "SHA256",
+            "UPLOADED",
+            "FILE",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+fn print_valid(file: &std::path::Path, r: &ValidateReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(r);
+    }
+    output::warnings(&r.warnings);
+    println!(
+        "{} is valid: {} catalog, {}",
+        file.display(),
+        r.format.as_str(),
+        plural(r.servers.len(), "server", "servers")
+    );
+    Ok(())
 }
 
 /// The `catalog ls` table (or JSON), for local and remote runs alike.

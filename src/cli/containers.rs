@@ -2,11 +2,11 @@
 
 use clap::Args;
 
+use super::backend::Backend;
 use super::output::{self, table};
 use super::UserArg;
-use crate::engine::DockerEngine;
 use crate::ids::{ServerId, UserId};
-use crate::manager::{DisableReport, EnableOutcome, EnableReport, Portal, Runtime, StatusRow};
+use crate::manager::{DisableReport, EnableOutcome, EnableReport, StatusRow};
 use crate::plan::Settings;
 
 #[derive(Debug, Args)]
@@ -84,21 +84,6 @@ fn key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
-async fn runtime(portal: &Portal) -> anyhow::Result<Runtime<DockerEngine>> {
-    let engine = DockerEngine::connect().await?;
-    Ok(Runtime::new(portal.clone(), engine))
-}
-
-fn tokio() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
-}
-
-fn progress(line: &str) {
-    eprintln!("{line}");
-}
-
 pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(r);
@@ -120,27 +105,19 @@ pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn enable(portal: &Portal, args: EnableArgs, json: bool) -> anyhow::Result<()> {
+pub fn enable(backend: &dyn Backend, args: EnableArgs, json: bool) -> anyhow::Result<()> {
     let settings = (!args.env.is_empty() || !args.set.is_empty()).then(|| Settings {
         env: args.env.into_iter().collect(),
         params: args.set.into_iter().collect(),
     });
-    let report = tokio()?.block_on(async {
-        let rt = runtime(portal).await?;
-        anyhow::Ok(
-            rt.enable(&args.user.user, &args.server, settings, &progress)
-                .await?,
-        )
-    })?;
-    print_enable(&report, json)
+    print_enable(
+        &backend.enable(&args.user.user, &args.server, settings)?,
+        json,
+    )
 }
 
-pub fn disable(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
-    let r = tokio()?.block_on(async {
-        let rt = runtime(portal).await?;
-        anyhow::Ok(rt.disable(&args.user.user, &args.server).await?)
-    })?;
-    print_disable(&r, json)
+pub fn disable(backend: &dyn Backend, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
+    print_disable(&backend.disable(&args.user.user, &args.server)?, json)
 }
 
 pub(super) fn print_disable(r: &DisableReport, json: bool) -> anyhow::Result<()> {
@@ -160,12 +137,8 @@ pub(super) fn print_disable(r: &DisableReport, json: bool) -> anyhow::Result<()>
     Ok(())
 }
 
-pub fn restart(portal: &Portal, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
-    let r = tokio()?.block_on(async {
-        let rt = runtime(portal).await?;
-        anyhow::Ok(rt.restart(&args.user.user, &args.server).await?)
-    })?;
-    print_restart(&r, json)
+pub fn restart(backend: &dyn Backend, args: ServerUserArgs, json: bool) -> anyhow::Result<()> {
+    print_restart(&backend.restart(&args.user.user, &args.server)?, json)
 }
 
 pub(super) fn print_restart(r: &EnableReport, json: bool) -> anyhow::Result<()> {
@@ -179,12 +152,8 @@ pub(super) fn print_restart(r: &EnableReport, json: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub fn status(portal: &Portal, args: StatusArgs, json: bool) -> anyhow::Result<()> {
-    let rows = tokio()?.block_on(async {
-        let rt = runtime(portal).await?;
-        anyhow::Ok(rt.status(args.user.as_ref()).await?)
-    })?;
-    print_status(&rows, json)
+pub fn status(backend: &dyn Backend, args: StatusArgs, json: bool) -> anyhow::Result<()> {
+    print_status(&backend.status(args.user.as_ref())?, json)
 }
 
 pub(super) fn print_status(rows: &[StatusRow], json: bool) -> anyhow::Result<()> {

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::backend::Backend;
 use super::input::read_file;
 use super::output::{self, table};
 use super::UserArg;
 use crate::catalog::validate::image_ref;
 use crate::ids::ServerId;
-use crate::manager::Portal;
 
 #[derive(Debug, Subcommand)]
 pub enum CustomCmd {
@@ -34,11 +34,11 @@ pub enum CustomCmd {
     },
 }
 
-pub fn run(portal: &Portal, cmd: CustomCmd, json: bool) -> anyhow::Result<()> {
+pub fn run(backend: &dyn Backend, cmd: CustomCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         CustomCmd::Add { file, user } => {
-            let (file, bytes) = read_file(&file, portal.config().max_catalog_bytes)?;
-            let r = portal.add_custom(&user.user, &file, &bytes)?;
+            let (file, bytes) = read_file(&file, backend.max_upload_bytes())?;
+            let r = backend.add_custom(&user.user, &file, bytes)?;
             if json {
                 return output::json(&r);
             }
@@ -52,7 +52,7 @@ pub fn run(portal: &Portal, cmd: CustomCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         CustomCmd::Ls { user } => {
-            let list = portal.list_custom(&user.user)?;
+            let list = backend.list_custom(&user.user)?;
             if json {
                 return output::json(&list);
             }
@@ -67,7 +67,7 @@ pub fn run(portal: &Portal, cmd: CustomCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         CustomCmd::Rm { id, user } => {
-            portal.remove_custom(&user.user, &id)?;
+            backend.remove_custom(&user.user, &id)?;
             if json {
                 return output::json(&json!({ "removed": id, "user": user.user }));
             }

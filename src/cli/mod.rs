@@ -1,13 +1,15 @@
-//! `portalctl`: the command line. Arguments are parsed and validated by clap (ids through
-//! their own types), then each command calls one manager operation and prints its result.
+//! `portalctl`: the command line. Arguments are parsed and validated once by clap (ids
+//! through their own types); the command then runs against a [`Backend`], the local data
+//! folder or a remote portal, and its report is printed by the same function either way.
 
+pub mod backend;
 mod catalog;
 mod containers;
 mod custom;
+mod exit;
 mod input;
 mod output;
 mod overlay;
-pub mod remote;
 mod secret;
 mod serve;
 mod servers;
@@ -20,6 +22,9 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::config::Config;
 use crate::manager::Portal;
+use backend::{Backend, Local, Remote};
+
+pub use exit::{exit_code, report};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -28,7 +33,8 @@ Exit codes:
   2  usage error (bad arguments or ids, or a bad MCP_PORTAL_* value)
   3  invalid input refused (every error is listed; nothing was stored)
   4  not found (no such catalog, overlay, user or server)
-  5  refused in the current state (already exists, nothing to roll back to)";
+  5  refused in the current state (already exists, over quota, a name taken)
+  6  not allowed (--remote: no valid token, the wrong role, or rate limited)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -128,97 +134,6 @@ pub fn parse() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }
 
-/// What a command changes, for the audit log: (user, action, resource). Reads are not audited.
-fn audit_target(cmd: &Command) -> Option<(Option<String>, &'static str, String)> {
-    use catalog::CatalogCmd as C;
-    let path = |p: &std::path::Path| p.display().to_string();
-    Some(match cmd {
-        Command::Catalog(C::Upload { file, .. }) => (None, "catalog.upload", path(file)),
-        Command::Catalog(C::Import { dir, .. }) => (None, "catalog.import", path(dir)),
-        Command::Catalog(C::Rollback { name, .. }) => (None, "catalog.rollback", name.to_string()),
-        Command::Catalog(C::Rm { name }) => (None, "catalog.remove", name.to_string()),
-        Command::Catalog(C::Regenerate(_)) => {
-            (None, "catalog.regenerate", "merged catalogs".into())
-        }
-        Command::Catalog(_) => return None,
-        Command::Overlay(overlay::OverlayCmd::Upload { name, .. }) => {
-            (None, "overlay.upload", name.to_string())
-        }
-        Command::Overlay(overlay::OverlayCmd::Rm { name }) => {
-            (None, "overlay.remove", name.to_string())
-        }
-        Command::Overlay(_) => return None,
-        Command::Custom(custom::CustomCmd::Add { file, user }) => {
-            (Some(user.user.to_string()), "custom.add", path(file))
-        }
-        Command::Custom(custom::CustomCmd::Rm { id, user }) => {
-            (Some(user.user.to_string()), "custom.remove", id.to_string())
-        }
-        Command::Custom(_) => return None,
-        Command::User(user::UserCmd::Add { id, .. }) => {
-            (Some(id.to_string()), "user.add", id.to_string())
-        }
-        Command::User(user::UserCmd::Rm { id }) => {
-            (Some(id.to_string()), "user.remove", id.to_string())
-        }
-        Command::User(user::UserCmd::Limits {
-            max_containers: None,
-            max_memory_mb: None,
-            max_cpu_shares: None,
-            ..
-        }) => return None,
-        Command::User(user::UserCmd::Limits { id, .. }) => {
-            (Some(id.to_string()), "user.limits", id.to_string())
-        }
-        Command::User(_) => return None,
-        Command::Secret(secret::SecretCmd::Set { name, user, .. }) => {
-            (Some(user.user.to_string()), "secret.set", name.to_string())
-        }
-        Command::Secret(secret::SecretCmd::Rm { name, user }) => (
-            Some(user.user.to_string()),
-            "secret.remove",
-            name.to_string(),
-        ),
-        Command::Secret(secret::SecretCmd::RotateKey { .. }) => {
-            (None, "secret.rotate-key", "secret key".into())
-        }
-        Command::Secret(_) => return None,
-        Command::Token(token::TokenCmd::Create { user, .. }) => (
-            Some(user.user.to_string()),
-            "token.create",
-            user.user.to_string(),
-        ),
-        Command::Token(token::TokenCmd::Revoke { id }) => (None, "token.revoke", id.clone()),
-        Command::Token(_) => return None,
-        Command::Enable(a) => (
-            Some(a.user().to_string()),
-            "server.enable",
-            a.server().to_string(),
-        ),
-        Command::Disable(a) => (
-            Some(a.user().to_string()),
-            "server.disable",
-            a.server().to_string(),
-        ),
-        Command::Restart(a) => (
-            Some(a.user().to_string()),
-            "server.restart",
-            a.server().to_string(),
-        ),
-        Command::Servers(_)
-        | Command::Status(_)
-        | Command::Serve(_)
-        | Command::CheckHealth { .. } => return None,
-    })
-}
-
-/// `refused` for bad input and state, `failed` for the machine's own trouble.
-fn outcome(err: &anyhow::Error) -> &'static str {
-    err.chain()
-        .find_map(|c| c.downcast_ref::<crate::manager::PortalError>())
-        .map_or("refused", crate::manager::PortalError::audit_result)
-}
-
 /// The login name behind a CLI call, for the audit log.
 fn cli_actor() -> String {
     ["MCP_PORTAL_ACTOR", "SUDO_USER", "USER"]
@@ -227,7 +142,6 @@ fn cli_actor() -> String {
         .map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
 }
 
-/// Runs a parsed command line.
 /// GETs `URL/healthz`; an error unless it answers 200.
 fn check_health(url: &str) -> anyhow::Result<()> {
     let target = format!("{}/healthz", url.trim_end_matches('/'));
@@ -240,55 +154,55 @@ fn check_health(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs a parsed command line: resolves the backend (the local data folder, or the
+/// portal at `--remote`), then runs the command against it.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let json = cli.json;
     if let Command::CheckHealth { url } = &cli.command {
         return check_health(url);
     }
     if let Some(url) = &cli.remote {
-        let remote = remote::Remote::new(url, cli.token.as_deref().unwrap_or_default())?;
-        return remote::dispatch(&remote, cli.command, cli.json);
+        let remote = Remote::new(url, cli.token.as_deref().unwrap_or_default())?;
+        return match cli.command {
+            Command::Serve(_) => backend::host_only("serve"),
+            Command::Secret(secret::SecretCmd::RotateKey { .. }) => {
+                backend::host_only("secret rotate-key")
+            }
+            command => dispatch(&remote, command, json),
+        };
     }
     let config = Config::from_env(cli.data_dir.clone())?;
-    let portal = Portal::open(config)?.with_actor(&cli_actor());
-    let json = cli.json;
-    let target = audit_target(&cli.command);
-    let result = dispatch(&portal, cli.command, json);
-    if let Some((user, action, resource)) = target {
-        let (kind, detail) = match &result {
-            Ok(()) => ("ok", None),
-            Err(e) => (
-                outcome(e),
-                Some(
-                    e.chain()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(": "),
-                ),
-            ),
-        };
-        if let Err(e) = portal.audit_outcome(user.as_deref(), action, &resource, kind, detail) {
-            eprintln!("warning: cannot write the audit log: {e}");
+    let local = Local::new(Portal::open(config)?.with_actor(&cli_actor()));
+    match cli.command {
+        Command::Serve(args) => serve::run(local.portal(), args, json),
+        Command::Secret(secret::SecretCmd::RotateKey { new_key_file }) => {
+            secret::rotate_key(local.portal(), &new_key_file, json)
         }
+        command => dispatch(&local, command, json),
     }
-    result
 }
 
-fn dispatch(portal: &Portal, command: Command, json: bool) -> anyhow::Result<()> {
+/// Runs a command that both backends serve.
+fn dispatch(backend: &dyn Backend, command: Command, json: bool) -> anyhow::Result<()> {
     match command {
-        Command::Catalog(cmd) => catalog::run(portal, cmd, json),
-        Command::Overlay(cmd) => overlay::run(portal, cmd, json),
-        Command::Custom(cmd) => custom::run(portal, cmd, json),
-        Command::User(cmd) => user::run(portal, cmd, json),
-        Command::Secret(cmd) => secret::run(portal, cmd, json),
-        Command::Token(cmd) => token::run(portal, cmd, json),
-        Command::Servers(args) => servers::run(portal, args, json),
-        Command::Enable(args) => containers::enable(portal, args, json),
-        Command::Disable(args) => containers::disable(portal, args, json),
-        Command::Restart(args) => containers::restart(portal, args, json),
-        Command::Status(args) => containers::status(portal, args, json),
-        Command::Serve(args) => serve::run(portal, args, json),
-        Command::CheckHealth { url } => check_health(&url),
+        Command::Catalog(cmd) => catalog::run(backend, cmd, json),
+        Command::Overlay(cmd) => overlay::run(backend, cmd, json),
+        Command::Custom(cmd) => custom::run(backend, cmd, json),
+        Command::User(cmd) => user::run(backend, cmd, json),
+        Command::Secret(cmd) => secret::run(backend, cmd, json),
+        Command::Token(cmd) => token::run(backend, cmd, json),
+        Command::Servers(args) => servers::run(backend, args, json),
+        Command::Enable(args) => containers::enable(backend, args, json),
+        Command::Disable(args) => containers::disable(backend, args, json),
+        Command::Restart(args) => containers::restart(backend, args, json),
+        Command::Status(args) => containers::status(backend, args, json),
+        Command::Serve(_) | Command::CheckHealth { .. } => unreachable_host_only(),
     }
+}
+
+/// `run` hands `serve` and `check-health` to their own functions before `dispatch`.
+fn unreachable_host_only() -> anyhow::Result<()> {
+    anyhow::bail!("internal error: a host-only command reached the shared command path")
 }
 
 #[cfg(test)]

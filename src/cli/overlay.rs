@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 
+use super::backend::Backend;
 use super::catalog::regen_line;
 use super::input::read_file;
 use super::output::{self, plural, table, time};
 use crate::ids::CatalogName;
-use crate::manager::Portal;
 
 #[derive(Debug, Subcommand)]
 pub enum OverlayCmd {
@@ -27,11 +27,11 @@ pub enum OverlayCmd {
     Rm { name: CatalogName },
 }
 
-pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
+pub fn run(backend: &dyn Backend, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         OverlayCmd::Upload { file, name } => {
-            let (file, bytes) = read_file(&file, portal.config().max_catalog_bytes)?;
-            let r = portal.upload_overlay(&file, &bytes, name)?;
+            let (file, bytes) = read_file(&file, backend.max_upload_bytes())?;
+            let r = backend.upload_overlay(&file, bytes, name)?;
             if json {
                 return output::json(&r);
             }
@@ -48,7 +48,7 @@ pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         OverlayCmd::Ls => {
-            let list = portal.list_overlays()?;
+            let list = backend.list_overlays()?;
             if json {
                 return output::json(&list);
             }
@@ -77,7 +77,7 @@ pub fn run(portal: &Portal, cmd: OverlayCmd, json: bool) -> anyhow::Result<()> {
             Ok(())
         }
         OverlayCmd::Rm { name } => {
-            let r = portal.remove_overlay(&name)?;
+            let r = backend.remove_overlay(&name)?;
             if json {
                 return output::json(&json!({ "removed": name, "regenerated": r }));
             }

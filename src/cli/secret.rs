@@ -1,17 +1,18 @@
 //! `portalctl secret ...`: users' secrets, sealed at rest.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Subcommand;
 use jiff::Timestamp;
 use serde_json::json;
 
+use super::backend::Backend;
 use super::output::{self, table, time};
 use super::UserArg;
 use crate::ids::{SecretName, UserId};
-use crate::manager::{Portal, SecretSummary};
+use crate::manager::{Portal, PortalError, SecretSummary};
 use crate::secrets::{SecretValue, MAX_VALUE_BYTES};
 
 #[derive(Debug, Subcommand)]
@@ -74,7 +75,7 @@ pub(super) fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Re
     Ok(SecretValue::new(text)?)
 }
 
-pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
+pub fn run(backend: &dyn Backend, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         SecretCmd::Set {
             name,
@@ -84,37 +85,47 @@ pub fn run(portal: &Portal, cmd: SecretCmd, json: bool) -> anyhow::Result<()> {
         } => {
             if let Some(e) = expires {
                 if e <= Timestamp::now() {
-                    bail!("--expires {e} is in the past; give a future time");
+                    return Err(PortalError::Usage(format!(
+                        "--expires {e} is in the past; give a future time"
+                    ))
+                    .into());
                 }
             }
             let value = read_value(&name, value)?;
-            let s = portal.set_secret(&user.user, &name, &value, expires)?;
+            let s = backend.set_secret(&user.user, &name, &value, expires)?;
             print_secret_set(&s, &user.user, json)
         }
-        SecretCmd::Ls { user } => print_secrets(&portal.list_secrets(&user.user)?, json),
+        SecretCmd::Ls { user } => print_secrets(&backend.list_secrets(&user.user)?, json),
         SecretCmd::Rm { name, user } => {
-            portal.remove_secret(&user.user, &name)?;
+            backend.remove_secret(&user.user, &name)?;
             print_secret_removed(&name, &user.user, json)
         }
-        SecretCmd::RotateKey { new_key_file } => {
-            let r = portal.rotate_key(&new_key_file)?;
-            if json {
-                return output::json(&r);
-            }
-            println!(
-                "re-sealed {} secrets of {} users under key {} (was {})",
-                r.resealed, r.users, r.new_key, r.old_key
-            );
-            match &r.key_file {
-                Some(f) => println!("the key file {f} now holds the new key"),
-                None => println!(
-                    "now set MCP_PORTAL_SECRET_ENCRYPTION_KEY to the key in {}: secrets no longer open with the old one",
-                    new_key_file.display()
-                ),
-            }
-            Ok(())
-        }
+        // Host-only: `cli::run` sends it to `rotate_key` before a backend is chosen.
+        SecretCmd::RotateKey { new_key_file } => super::backend::host_only(&format!(
+            "secret rotate-key --new-key-file {}",
+            new_key_file.display()
+        )),
     }
+}
+
+/// `secret rotate-key`: on the portal's host only, since it rewrites the key file.
+pub fn rotate_key(portal: &Portal, new_key_file: &Path, json: bool) -> anyhow::Result<()> {
+    let r = portal.rotate_key(new_key_file)?;
+    if json {
+        return output::json(&r);
+    }
+    println!(
+        "re-sealed {} secrets of {} users under key {} (was {})",
+        r.resealed, r.users, r.new_key, r.old_key
+    );
+    match &r.key_file {
+        Some(f) => println!("the key file {f} now holds the new key"),
+        None => println!(
+            "now set MCP_PORTAL_SECRET_ENCRYPTION_KEY to the key in {}: secrets no longer open with the old one",
+            new_key_file.display()
+        ),
+    }
+    Ok(())
 }
 
 pub(super) fn print_secret_set(s: &SecretSummary, user: &UserId, json: bool) -> anyhow::Result<()> {

@@ -2,11 +2,10 @@
 
 use clap::Args;
 
+use super::backend::Backend;
 use super::output::{self, table};
 use super::UserArg;
-use crate::catalog::merge::MergedServer;
-use crate::catalog::report::Diagnostic;
-use crate::manager::Portal;
+use crate::manager::ServersView;
 
 #[derive(Debug, Args)]
 pub struct ServersArgs {
@@ -17,35 +16,19 @@ pub struct ServersArgs {
     pub(super) category: Option<String>,
 }
 
-pub fn run(portal: &Portal, args: ServersArgs, json: bool) -> anyhow::Result<()> {
-    let result = portal.servers(&args.user.user)?;
-    let servers: Vec<_> = result
-        .servers
-        .iter()
-        .filter(|s| {
-            args.category.as_ref().is_none_or(|c| {
-                s.def
-                    .category
-                    .as_ref()
-                    .is_some_and(|sc| sc.eq_ignore_ascii_case(c))
-            })
-        })
-        .map(|s| &**s)
-        .collect();
-    print_servers(&servers, &result.warnings, json)
+pub fn run(backend: &dyn Backend, args: ServersArgs, json: bool) -> anyhow::Result<()> {
+    let view = backend.servers(&args.user.user, args.category.as_deref())?;
+    print_servers(&view, json)
 }
 
 /// The `servers` table (or JSON array), for local and remote runs alike.
-pub(super) fn print_servers(
-    servers: &[&MergedServer],
-    warnings: &[Diagnostic],
-    json: bool,
-) -> anyhow::Result<()> {
+pub(super) fn print_servers(view: &ServersView, json: bool) -> anyhow::Result<()> {
     if json {
-        return output::json(&servers);
+        return output::json(&view.servers);
     }
-    output::warnings(warnings);
-    let rows = servers
+    output::warnings(&view.warnings);
+    let rows = view
+        .servers
         .iter()
         .map(|s| {
             vec![

@@ -3,13 +3,11 @@
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
+use super::backend::Backend;
 use super::output::{self, table, time};
 use super::UserArg;
-use crate::ids::UserId;
-use crate::manager::{NewToken, Portal};
-use crate::store::{TokenRecord, TokenRole};
-use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use crate::manager::{NewToken, TokenView};
+use crate::store::TokenRole;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Role {
@@ -33,42 +31,19 @@ pub enum TokenCmd {
     Revoke { id: String },
 }
 
-pub fn run(portal: &Portal, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
+pub fn run(backend: &dyn Backend, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         TokenCmd::Create { user, role } => {
             let role = match role {
                 Role::User => TokenRole::User,
                 Role::Admin => TokenRole::Admin,
             };
-            print_new_token(&portal.create_token(&user.user, role)?, json)
+            print_new_token(&backend.create_token(&user.user, role)?, json)
         }
-        TokenCmd::Ls => {
-            let list: Vec<TokenView> = portal.list_tokens()?.iter().map(TokenView::from).collect();
-            print_tokens(&list, json)
-        }
+        TokenCmd::Ls => print_tokens(&backend.list_tokens()?, json),
         TokenCmd::Revoke { id } => {
-            portal.revoke_token(&id)?;
+            backend.revoke_token(&id)?;
             print_revoked(&id, json)
-        }
-    }
-}
-
-/// A token as listed: never its value or its hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenView {
-    pub id: String,
-    pub user: UserId,
-    pub role: TokenRole,
-    pub created_at: Timestamp,
-}
-
-impl From<&TokenRecord> for TokenView {
-    fn from(t: &TokenRecord) -> Self {
-        Self {
-            id: t.id.clone(),
-            user: t.user.clone(),
-            role: t.role,
-            created_at: t.created_at,
         }
     }
 }

@@ -3,9 +3,10 @@
 use clap::Subcommand;
 use serde_json::json;
 
+use super::backend::Backend;
 use super::output::{self, table, time};
 use crate::ids::{Label, UserId};
-use crate::manager::{Portal, UserSummary};
+use crate::manager::UserSummary;
 use crate::plan::Quota;
 use crate::store::QuotaOverride;
 
@@ -40,12 +41,12 @@ pub enum UserCmd {
     },
 }
 
-pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
+pub fn run(backend: &dyn Backend, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
         UserCmd::Add { id, roles, org } => {
-            print_user_added(&portal.add_user(id, roles, org)?, json)
+            print_user_added(&backend.add_user(id, roles, org)?, json)
         }
-        UserCmd::Ls => print_users(&portal.list_users()?, json),
+        UserCmd::Ls => print_users(&backend.list_users()?, json),
         UserCmd::Limits {
             id,
             max_containers,
@@ -57,11 +58,11 @@ pub fn run(portal: &Portal, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
                 max_memory_mb,
                 max_cpu_shares,
             };
-            let q = portal.user_limits(&id, (!change.is_empty()).then_some(change))?;
+            let q = backend.user_limits(&id, (!change.is_empty()).then_some(change))?;
             print_limits(&id, &q, json)
         }
         UserCmd::Rm { id } => {
-            portal.remove_user(&id)?;
+            backend.remove_user(&id)?;
             print_user_removed(&id, json)
         }
     }

@@ -6,11 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use super::servers::RegenReport;
 use super::snapshot::Snapshot;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::Format;
 use crate::catalog::parse::{parse_catalog, parse_registry, Parsed, RegistryEntries};
 use crate::catalog::report::{Diagnostic, Invalid};
-use crate::ids::CatalogName;
+use crate::ids::{CatalogName, ServerId};
 use crate::store::{sha256_hex, Loaded, StoredCatalog};
 
 /// What an upload, import or rollback did.
@@ -56,6 +57,26 @@ fn not_found(name: &CatalogName) -> PortalError {
     }
 }
 
+/// What `catalog validate` found: the file is valid, in this format, with these servers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ValidateReport {
+    pub valid: bool,
+    pub format: Format,
+    pub servers: Vec<ServerId>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl From<Parsed> for ValidateReport {
+    fn from(p: Parsed) -> Self {
+        Self {
+            valid: true,
+            format: p.format,
+            servers: p.catalog.servers.into_iter().map(|s| s.id).collect(),
+            warnings: p.warnings,
+        }
+    }
+}
+
 impl Portal {
     /// Parses and validates a catalog file; stores nothing.
     pub fn validate_catalog(
@@ -82,12 +103,37 @@ impl Portal {
         bytes: &[u8],
         name: Option<CatalogName>,
     ) -> Result<UploadReport> {
+        let r = self.upload_catalog_unaudited(file, bytes, name);
+        // Uploading the same bytes again changes nothing: not an entry (the daemon's
+        // folder sync uploads every file it watches on each change).
+        if matches!(&r, Ok(rep) if !rep.changed) {
+            return r;
+        }
+        self.audited(None, AuditAction::CatalogUpload, file, r)
+    }
+
+    fn upload_catalog_unaudited(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
         let parsed = parse_catalog(file, bytes, &self.config.limits())?;
         self.store_catalog(file, sha256_hex(bytes), parsed, name)
     }
 
     /// Imports a Docker MCP registry folder given as `(server name, server.yaml bytes)` pairs.
     pub fn import_registry(
+        &self,
+        dir: &str,
+        entries: RegistryEntries,
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
+        let r = self.import_registry_unaudited(dir, entries, name);
+        self.audited(None, AuditAction::CatalogImport, dir, r)
+    }
+
+    fn import_registry_unaudited(
         &self,
         dir: &str,
         entries: RegistryEntries,
@@ -221,6 +267,15 @@ impl Portal {
 
     /// Makes an earlier revision current: `to`, or the newest one before the current.
     pub fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport> {
+        let r = self.rollback_catalog_unaudited(name, to);
+        self.audited(None, AuditAction::CatalogRollback, name.as_str(), r)
+    }
+
+    fn rollback_catalog_unaudited(
+        &self,
+        name: &CatalogName,
+        to: Option<u32>,
+    ) -> Result<UploadReport> {
         let _lock = self.store.lock()?;
         let current = self
             .store
@@ -241,10 +296,9 @@ impl Portal {
                 .rev()
                 .copied()
                 .find(|r| *r < current)
-                .ok_or_else(|| {
-                    PortalError::Refused(format!(
-                        "catalog {name} has no revision before {current} to roll back to"
-                    ))
+                .ok_or_else(|| PortalError::NoEarlierRevision {
+                    name: name.to_string(),
+                    current,
                 })?,
         };
         let record = self
@@ -276,6 +330,11 @@ impl Portal {
 
     /// Removes a catalog with all its revisions.
     pub fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
+        let r = self.remove_catalog_unaudited(name);
+        self.audited(None, AuditAction::CatalogRemove, name.as_str(), r)
+    }
+
+    fn remove_catalog_unaudited(&self, name: &CatalogName) -> Result<RegenReport> {
         let _lock = self.store.lock()?;
         if self.store.current_revision(name)?.is_none() {
             return Err(not_found(name));

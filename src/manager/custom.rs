@@ -1,9 +1,10 @@
 //! A user's own server definitions, which replace catalog servers of the same id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
 use super::snapshot::Snapshot;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::ServerDef;
 use crate::catalog::native::parse_custom;
@@ -11,7 +12,7 @@ use crate::catalog::report::Diagnostic;
 use crate::ids::{ServerId, UserId};
 use crate::store::{Loaded, StoredCustom};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CustomReport {
     pub user: UserId,
     pub added: Vec<ServerId>,
@@ -22,6 +23,16 @@ pub struct CustomReport {
 impl Portal {
     /// Adds (or replaces, by id) the servers of a custom-server file.
     pub fn add_custom(&self, user: &UserId, file: &str, bytes: &[u8]) -> Result<CustomReport> {
+        let r = self.add_custom_unaudited(user, file, bytes);
+        self.audited(Some(user.as_str()), AuditAction::CustomAdd, file, r)
+    }
+
+    fn add_custom_unaudited(
+        &self,
+        user: &UserId,
+        file: &str,
+        bytes: &[u8],
+    ) -> Result<CustomReport> {
         let (servers, mut warnings) = parse_custom(file, bytes, &self.config.limits())?;
         let _lock = self.store.lock()?;
         let mut snapshot = Snapshot::load(&self.store)?;
@@ -76,6 +87,16 @@ impl Portal {
     }
 
     pub fn remove_custom(&self, user: &UserId, id: &ServerId) -> Result<()> {
+        let r = self.remove_custom_unaudited(user, id);
+        self.audited(
+            Some(user.as_str()),
+            AuditAction::CustomRemove,
+            id.as_str(),
+            r,
+        )
+    }
+
+    fn remove_custom_unaudited(&self, user: &UserId, id: &ServerId) -> Result<()> {
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));

@@ -19,10 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use super::containers::Runtime;
-use super::{Portal, Result};
+use super::{AuditAction, Portal, Result};
 use crate::catalog::merge::MergedServer;
 use crate::catalog::model::{HealthCheck, HealthKind};
 use crate::engine::Engine;
+use crate::error::AuditResult;
 use crate::ids::{CatalogName, ServerId, UserId};
 use crate::plan::{
     container_name, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER,
@@ -470,7 +471,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let (result, user, what, resource): (
             std::result::Result<(), String>,
             Option<String>,
-            &str,
+            AuditAction,
             String,
         ) = match action {
             Action::Create { name, user, server } | Action::Recreate { name, user, server } => {
@@ -497,22 +498,27 @@ impl<E: Engine + 'static> Daemon<E> {
                 }
                 drop(tracked);
                 let what = if matches!(action, Action::Create { .. }) {
-                    "reconcile.create"
+                    AuditAction::ReconcileCreate
                 } else {
-                    "reconcile.recreate"
+                    AuditAction::ReconcileRecreate
                 };
                 (r, Some(user.clone()), what, server.clone())
             }
             Action::Restart { name, user, server } => {
                 let r = self.restart(name, user, server).await;
-                (r, Some(user.clone()), "reconcile.restart", server.clone())
+                (
+                    r,
+                    Some(user.clone()),
+                    AuditAction::ReconcileRestart,
+                    server.clone(),
+                )
             }
             Action::Remove { name } => match self.rt.remove_orphan(name).await {
                 Ok(false) => return Ok(()),
                 r => (
                     r.map(drop).map_err(|e| e.to_string()),
                     None,
-                    "reconcile.remove-orphan",
+                    AuditAction::ReconcileRemoveOrphan,
                     name.clone(),
                 ),
             },
@@ -527,7 +533,11 @@ impl<E: Engine + 'static> Daemon<E> {
                 return Ok(());
             }
         };
-        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        let outcome = if result.is_ok() {
+            AuditResult::Ok
+        } else {
+            AuditResult::Failed
+        };
         let detail = result.as_ref().err().cloned();
         if let Err(e) = portal.audit_outcome(user.as_deref(), what, &resource, outcome, detail) {
             tracing::warn!(error = %e, "cannot write the audit log");
@@ -754,11 +764,6 @@ fn sync_folder(portal: &Portal, dir: &Path) {
                 tracing::warn!(catalog = %name, error = %e, "catalog refused; the last good revision stays in force")
             }
         }
-        if !matches!(&r, Ok(rep) if !rep.changed) {
-            if let Err(e) = portal.audit(None, "catalog.upload", &file, &r) {
-                tracing::warn!(error = %e, "cannot write the audit log");
-            }
-        }
     }
     for path in list(&dir.join("overlays")) {
         let Some(name) = stem(&path) else { continue };
@@ -778,9 +783,6 @@ fn sync_folder(portal: &Portal, dir: &Path) {
         let r = portal.upload_overlay(&file, &bytes, name.clone());
         if let Err(e) = &r {
             tracing::warn!(overlay = %name, error = %e, "overlay refused; the last good version stays in force");
-        }
-        if let Err(e) = portal.audit(None, "overlay.upload", &file, &r) {
-            tracing::warn!(error = %e, "cannot write the audit log");
         }
     }
 }

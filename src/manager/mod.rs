@@ -2,10 +2,12 @@
 //! the data folder's lock, reads a consistent snapshot, checks the change against every
 //! user's merge before storing anything, stores it, and refreshes the affected caches.
 
+mod audit;
 mod catalogs;
 mod containers;
 mod custom;
 mod daemon;
+mod error;
 mod overlays;
 mod secrets;
 mod servers;
@@ -16,77 +18,21 @@ mod users;
 use jiff::Timestamp;
 use serde::Serialize;
 
-pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport};
+pub use audit::AuditAction;
+pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow};
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
+pub use error::{PortalError, Result};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
-pub use servers::{RegenReport, UserServers};
-pub use tokens::NewToken;
+pub use servers::{RegenReport, ServersView, UserServers};
+pub use tokens::{NewToken, TokenView};
 pub use users::UserSummary;
 
-use crate::catalog::report::{Diagnostic, Invalid};
+use crate::catalog::report::Diagnostic;
 use crate::config::Config;
-use crate::store::{Store, StoreError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum PortalError {
-    #[error(transparent)]
-    Invalid(#[from] Invalid),
-    #[error("{what} {name} does not exist; {hint}")]
-    NotFound {
-        what: &'static str,
-        name: String,
-        hint: String,
-    },
-    #[error("{what} {name} already exists; {hint}")]
-    Exists {
-        what: &'static str,
-        name: String,
-        hint: String,
-    },
-    #[error("{0}")]
-    Refused(String),
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Engine(#[from] crate::engine::EngineError),
-    #[error(transparent)]
-    Plan(#[from] crate::plan::PlanError),
-    #[error(transparent)]
-    Alloc(#[from] crate::alloc::AllocError),
-    #[error("{original} (cleaning up afterwards also failed: {cleanup})")]
-    Cleanup {
-        original: Box<PortalError>,
-        cleanup: Box<PortalError>,
-    },
-}
-
-impl PortalError {
-    /// How the audit log records this error: `failed` for the machine's own trouble
-    /// (disk, Docker, a failed cleanup), `refused` for bad input and state.
-    pub fn audit_result(&self) -> &'static str {
-        match self.primary() {
-            PortalError::Store(_) | PortalError::Engine(_) | PortalError::Cleanup { .. } => {
-                "failed"
-            }
-            _ => "refused",
-        }
-    }
-
-    /// The error a caller should act on: for a failed cleanup, the failure that caused it.
-    pub fn primary(&self) -> &PortalError {
-        match self {
-            PortalError::Cleanup { original, .. } => original.primary(),
-            other => other,
-        }
-    }
-}
-
-pub type Result<T> = std::result::Result<T, PortalError>;
+use crate::store::Store;
 
 /// The portal over one data folder.
 #[derive(Debug, Clone)]
@@ -123,43 +69,6 @@ impl Portal {
     pub fn with_actor(mut self, actor: &str) -> Self {
         self.actor = actor.to_string();
         self
-    }
-
-    /// Records a change or a refusal in the audit log. An audit failure is reported to the
-    /// caller's stderr-free path as an error value, never silently dropped.
-    pub fn audit<T>(
-        &self,
-        user: Option<&str>,
-        action: &str,
-        resource: &str,
-        result: &Result<T>,
-    ) -> Result<()> {
-        let (outcome, detail) = match result {
-            Ok(_) => ("ok", None),
-            Err(e) => (e.audit_result(), Some(e.to_string())),
-        };
-        self.audit_outcome(user, action, resource, outcome, detail)
-    }
-
-    /// Records an audit entry with an explicit outcome (`ok`, `refused` or `failed`).
-    pub fn audit_outcome(
-        &self,
-        user: Option<&str>,
-        action: &str,
-        resource: &str,
-        outcome: &str,
-        detail: Option<String>,
-    ) -> Result<()> {
-        let entry = crate::store::AuditEntry {
-            time: Self::now(),
-            actor: self.actor.clone(),
-            user: user.map(str::to_string),
-            action: action.to_string(),
-            resource: resource.to_string(),
-            result: outcome.to_string(),
-            detail,
-        };
-        Ok(self.store.audit(&self.config.audit, &entry)?)
     }
 
     fn now() -> Timestamp {

@@ -1,10 +1,11 @@
 //! Overlays: upload (replacing the overlay of the same name), list and removal.
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::servers::RegenReport;
 use super::snapshot::Snapshot;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::Visibility;
 use crate::catalog::native::parse_overlay;
@@ -12,7 +13,7 @@ use crate::catalog::report::Diagnostic;
 use crate::ids::CatalogName;
 use crate::store::{sha256_hex, Loaded, StoredOverlay};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverlaySummary {
     pub name: CatalogName,
     pub servers: usize,
@@ -21,7 +22,7 @@ pub struct OverlaySummary {
     pub uploaded_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverlayReport {
     pub name: CatalogName,
     pub servers: usize,
@@ -32,6 +33,17 @@ pub struct OverlayReport {
 
 impl Portal {
     pub fn upload_overlay(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        name: CatalogName,
+    ) -> Result<OverlayReport> {
+        let shown = name.to_string();
+        let r = self.upload_overlay_unaudited(file, bytes, name);
+        self.audited(None, AuditAction::OverlayUpload, &shown, r)
+    }
+
+    fn upload_overlay_unaudited(
         &self,
         file: &str,
         bytes: &[u8],
@@ -84,6 +96,11 @@ impl Portal {
     }
 
     pub fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport> {
+        let r = self.remove_overlay_unaudited(name);
+        self.audited(None, AuditAction::OverlayRemove, name.as_str(), r)
+    }
+
+    fn remove_overlay_unaudited(&self, name: &CatalogName) -> Result<RegenReport> {
         let _lock = self.store.lock()?;
         if !self.store.remove_overlay(name)? {
             return Err(PortalError::NotFound {

@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::SecretRef;
 use crate::config::KeySource;
@@ -49,10 +50,7 @@ impl Portal {
             KeySource::Env(key) => Ok(key.clone()),
             KeySource::File(path) => {
                 if !path.exists() && self.store.any_secrets()? {
-                    return Err(PortalError::Refused(format!(
-                        "the secret key file {} is missing but sealed secrets exist; restore the file (or set MCP_PORTAL_SECRET_ENCRYPTION_KEY)",
-                        path.display()
-                    )));
+                    return Err(PortalError::KeyFileMissing { path: path.clone() });
                 }
                 Ok(self.store.load_or_create_key(path)?)
             }
@@ -60,6 +58,22 @@ impl Portal {
     }
 
     pub fn set_secret(
+        &self,
+        user: &UserId,
+        name: &SecretName,
+        value: &SecretValue,
+        expires_at: Option<Timestamp>,
+    ) -> Result<SecretSummary> {
+        let r = self.set_secret_unaudited(user, name, value, expires_at);
+        self.audited(
+            Some(user.as_str()),
+            AuditAction::SecretSet,
+            name.as_str(),
+            r,
+        )
+    }
+
+    fn set_secret_unaudited(
         &self,
         user: &UserId,
         name: &SecretName,
@@ -102,6 +116,16 @@ impl Portal {
     }
 
     pub fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()> {
+        let r = self.remove_secret_unaudited(user, name);
+        self.audited(
+            Some(user.as_str()),
+            AuditAction::SecretRemove,
+            name.as_str(),
+            r,
+        )
+    }
+
+    fn remove_secret_unaudited(&self, user: &UserId, name: &SecretName) -> Result<()> {
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
@@ -149,17 +173,17 @@ impl Portal {
             })
             .collect();
         if !missing.is_empty() {
-            return Err(PortalError::Refused(format!(
-                "server {server} needs secrets that user {user} has not set; set them with:\n{}",
-                missing.join("\n")
-            )));
+            return Err(PortalError::MissingSecrets {
+                user: user.clone(),
+                server: server.to_string(),
+                commands: missing.join("\n"),
+            });
         }
         let key = self.secret_key()?;
         refs.iter()
             .map(|r| {
                 let sealed = &stored.secrets[&r.name];
-                let value = secrets::open(&key, user, &r.name, sealed)
-                    .map_err(|e| PortalError::Refused(e.to_string()))?;
+                let value = secrets::open(&key, user, &r.name, sealed)?;
                 Ok(OpenedSecret {
                     reference: r.clone(),
                     value,
@@ -174,15 +198,19 @@ impl Portal {
     /// the key that sealed it, so an interruption leaves every secret readable with one of
     /// the two keys; running the rotation again finishes it.
     pub fn rotate_key(&self, new_key_file: &Path) -> Result<RotateReport> {
+        let r = self.rotate_key_unaudited(new_key_file);
+        self.audited(None, AuditAction::SecretRotateKey, "secret key", r)
+    }
+
+    fn rotate_key_unaudited(&self, new_key_file: &Path) -> Result<RotateReport> {
         let _lock = self.store.lock()?;
         let old = self.secret_key()?;
         let new = self.store.load_or_create_key(new_key_file)?;
         if new.id() == old.id() {
-            return Err(PortalError::Refused(format!(
-                "{} holds the current key {}; give a file with a new key, or a path where one should be made",
-                new_key_file.display(),
-                old.id()
-            )));
+            return Err(PortalError::SameKey {
+                file: new_key_file.to_path_buf(),
+                key: old.id().to_string(),
+            });
         }
         let mut resealed = 0;
         let users = self.store.user_ids()?;
@@ -191,8 +219,7 @@ impl Portal {
             let mut changed = false;
             for (name, sealed) in stored.secrets.iter_mut() {
                 if sealed.key_id != new.id() {
-                    *sealed = secrets::reseal(&old, &new, user, name, sealed)
-                        .map_err(|e| PortalError::Refused(e.to_string()))?;
+                    *sealed = secrets::reseal(&old, &new, user, name, sealed)?;
                     resealed += 1;
                     changed = true;
                 }

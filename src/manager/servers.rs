@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::snapshot::Snapshot;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::merge::MergedServer;
 use crate::catalog::report::{Diagnostic, Invalid};
@@ -76,6 +77,29 @@ pub struct UserServers {
     pub from_cache: bool,
 }
 
+impl UserServers {
+    /// The servers and warnings as `portalctl servers` shows them, only those of
+    /// `category` (case-insensitive) when one is given.
+    pub fn view(&self, category: Option<&str>) -> ServersView {
+        ServersView {
+            servers: self
+                .servers
+                .iter()
+                .filter(|s| category.is_none_or(|c| s.in_category(c)))
+                .map(|s| MergedServer::clone(s))
+                .collect(),
+            warnings: self.warnings.clone(),
+        }
+    }
+}
+
+/// A user's merged servers with the merge's warnings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServersView {
+    pub servers: Vec<MergedServer>,
+    pub warnings: Vec<Diagnostic>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegenReport {
     pub regenerated: Vec<UserId>,
@@ -141,6 +165,17 @@ impl Portal {
 
     /// Rebuilds the cached merged catalogs of one user or all; `force` ignores the digests.
     pub fn regenerate(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
+        let r = self.regenerate_unaudited(only, force);
+        let who = only.map_or("merged catalogs", UserId::as_str);
+        self.audited(
+            only.map(UserId::as_str),
+            AuditAction::CatalogRegenerate,
+            who,
+            r,
+        )
+    }
+
+    fn regenerate_unaudited(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
         let _lock = self.store.lock()?;
         if let Some(user) = only {
             if self.store.read_user(user)?.is_none() {

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::ids::UserId;
 use crate::store::{sha256_hex, TokenRecord, TokenRole};
@@ -18,6 +19,26 @@ pub struct NewToken {
     pub user: UserId,
     pub role: TokenRole,
     pub token: String,
+}
+
+/// A token as listed: never its value or its hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: String,
+    pub user: UserId,
+    pub role: TokenRole,
+    pub created_at: jiff::Timestamp,
+}
+
+impl From<&TokenRecord> for TokenView {
+    fn from(t: &TokenRecord) -> Self {
+        Self {
+            id: t.id.clone(),
+            user: t.user.clone(),
+            role: t.role,
+            created_at: t.created_at,
+        }
+    }
 }
 
 impl std::fmt::Debug for NewToken {
@@ -34,6 +55,16 @@ const PREFIX: &str = "mcpp_";
 
 impl Portal {
     pub fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
+        let r = self.create_token_unaudited(user, role);
+        self.audited(
+            Some(user.as_str()),
+            AuditAction::TokenCreate,
+            user.as_str(),
+            r,
+        )
+    }
+
+    fn create_token_unaudited(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
@@ -60,12 +91,23 @@ impl Portal {
         })
     }
 
-    pub fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+    pub fn list_tokens(&self) -> Result<Vec<TokenView>> {
         let _lock = self.store.lock()?;
-        Ok(self.store.read_tokens()?.tokens)
+        Ok(self
+            .store
+            .read_tokens()?
+            .tokens
+            .iter()
+            .map(TokenView::from)
+            .collect())
     }
 
     pub fn revoke_token(&self, id: &str) -> Result<()> {
+        let r = self.revoke_token_unaudited(id);
+        self.audited(None, AuditAction::TokenRevoke, id, r)
+    }
+
+    fn revoke_token_unaudited(&self, id: &str) -> Result<()> {
         let _lock = self.store.lock()?;
         let mut tokens = self.store.read_tokens()?;
         let before = tokens.tokens.len();

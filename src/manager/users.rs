@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::servers::unknown_user;
+use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::UserProfile;
 use crate::ids::{Label, UserId};
@@ -22,6 +23,17 @@ pub struct UserSummary {
 
 impl Portal {
     pub fn add_user(
+        &self,
+        id: UserId,
+        roles: Vec<Label>,
+        organization: Option<Label>,
+    ) -> Result<UserSummary> {
+        let shown = id.to_string();
+        let r = self.add_user_unaudited(id, roles, organization);
+        self.audited(Some(&shown), AuditAction::UserAdd, &shown, r)
+    }
+
+    fn add_user_unaudited(
         &self,
         id: UserId,
         mut roles: Vec<Label>,
@@ -80,6 +92,16 @@ impl Portal {
 
     /// The user's effective quota after applying `change` (when given) to their overrides.
     pub fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
+        let changes = change.is_some();
+        let r = self.user_limits_unaudited(id, change);
+        // Only a change is audited; showing the limits is a read.
+        if !changes {
+            return r;
+        }
+        self.audited(Some(id.as_str()), AuditAction::UserLimits, id.as_str(), r)
+    }
+
+    fn user_limits_unaudited(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
         let _lock = self.store.lock()?;
         let mut user = self
             .store
@@ -99,6 +121,11 @@ impl Portal {
 
     /// Removes the user with their custom servers and cached catalog.
     pub fn remove_user(&self, id: &UserId) -> Result<()> {
+        let r = self.remove_user_unaudited(id);
+        self.audited(Some(id.as_str()), AuditAction::UserRemove, id.as_str(), r)
+    }
+
+    fn remove_user_unaudited(&self, id: &UserId) -> Result<()> {
         let _lock = self.store.lock()?;
         if self.store.read_user(id)?.is_none() {
             return Err(unknown_user(id));
@@ -106,10 +133,10 @@ impl Portal {
         let enabled = self.store.read_enabled(id)?;
         if !enabled.servers.is_empty() {
             let names: Vec<&str> = enabled.servers.keys().map(|s| s.as_str()).collect();
-            return Err(PortalError::Refused(format!(
-                "user {id} still has enabled servers ({}); disable them first with `portalctl disable SERVER --user {id}`",
-                names.join(", ")
-            )));
+            return Err(PortalError::UserHasServers {
+                user: id.clone(),
+                servers: names.join(", "),
+            });
         }
         self.store.remove_user(id)?;
         if let Some(mut allocs) = self.store.read_allocations()? {

@@ -1,0 +1,121 @@
+//! Who is calling: bearer tokens, their role and user, and a token bucket per token.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::http::HeaderMap;
+
+use super::{ApiError, ApiState};
+use crate::engine::Engine;
+use crate::error::{AuditResult, ErrorClass};
+use crate::ids::UserId;
+use crate::manager::AuditAction;
+use crate::store::{TokenRecord, TokenRole};
+
+/// A token bucket per API token: `per_sec` requests a second, bursts of twice that.
+#[derive(Debug)]
+pub(super) struct RateLimiter {
+    buckets: Mutex<HashMap<String, Bucket>>,
+    per_sec: f64,
+    burst: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    pub(super) fn new(per_sec: f64) -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            per_sec,
+            burst: per_sec * 2.0,
+        }
+    }
+
+    /// Takes one request from the token's bucket; false when it is empty.
+    fn allow(&self, token_id: &str) -> bool {
+        let now = Instant::now();
+        // A poisoned lock only means another request panicked mid-update: the map is
+        // still a valid map of buckets, so keep using it.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = buckets.entry(token_id.to_string()).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// What a route requires of its caller.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Need<'a> {
+    /// Any valid token (the route serves the token's own user).
+    Any,
+    /// A token of this user, or an admin token.
+    User(&'a UserId),
+    Admin,
+}
+
+impl<E: Engine + 'static> ApiState<E> {
+    /// The caller's token, if it is known, within its rate and allowed what `need` says.
+    pub(super) fn authorize(
+        &self,
+        headers: &HeaderMap,
+        need: Need<'_>,
+    ) -> Result<TokenRecord, ApiError> {
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let token = match presented {
+            Some(p) => self.portal.authenticate(p)?,
+            None => None,
+        };
+        let Some(token) = token else {
+            let why = if presented.is_some() {
+                "unknown token"
+            } else {
+                "no token"
+            };
+            if let Err(e) = self.portal.audit_outcome(
+                None,
+                AuditAction::Auth,
+                "api",
+                AuditResult::Refused,
+                Some(why.into()),
+            ) {
+                tracing::warn!(error = %e, "cannot write the audit log");
+            }
+            return Err(ApiError::unauthorized());
+        };
+        if !self.limiter.allow(&token.id) {
+            return Err(ApiError::new(
+                ErrorClass::RateLimited,
+                "too many requests for this token; slow down",
+            ));
+        }
+        let is_admin = token.role == TokenRole::Admin;
+        match need {
+            Need::Admin if !is_admin => {
+                Err(ApiError::forbidden("this endpoint needs an admin token"))
+            }
+            Need::User(u) if !is_admin && &token.user != u => Err(ApiError::forbidden(
+                "a user token acts on its own user only",
+            )),
+            _ => Ok(token),
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Admin routes for people and access: users, their limits, tokens, regeneration of the
+//! merged catalogs, and the status of every user's servers.
+
+use axum::body::Bytes;
+use axum::extract::Path;
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{blocking, body, ok, parse, required_body, ApiResult, S};
+use crate::api::auth::Need;
+use crate::engine::Engine;
+use crate::ids::{Label, UserId};
+use crate::store::{QuotaOverride, TokenRole};
+
+pub(super) async fn regenerate<E: Engine + 'static>(
+    state: S<E>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let user = parse("user", &user, UserId::parse)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.regenerate(Some(&user), true)).await?)
+}
+
+pub(super) async fn regenerate_all<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.regenerate(None, true)).await?)
+}
+
+pub(super) async fn status_all<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    ok(state.rt.status(None).await?)
+}
+
+pub(super) async fn list_users<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.list_users()).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewUser {
+    id: UserId,
+    #[serde(default)]
+    roles: Vec<Label>,
+    organization: Option<Label>,
+}
+
+pub(super) async fn add_user<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let b: NewUser = required_body(&bytes)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.add_user(b.id, b.roles, b.organization)).await?)
+}
+
+pub(super) async fn remove_user<E: Engine + 'static>(
+    state: S<E>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let user = parse("user", &user, UserId::parse)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.remove_user(&user).map(|()| json!({"removed": user}))).await?)
+}
+
+pub(super) async fn show_limits<E: Engine + 'static>(
+    state: S<E>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let user = parse("user", &user, UserId::parse)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.user_limits(&user, None)).await?)
+}
+
+pub(super) async fn user_limits<E: Engine + 'static>(
+    state: S<E>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let user = parse("user", &user, UserId::parse)?;
+    let change: QuotaOverride = body(&bytes)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.user_limits(&user, (!change.is_empty()).then_some(change))).await?)
+}
+
+pub(super) async fn list_tokens<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.list_tokens()).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewTokenBody {
+    user: UserId,
+    #[serde(default = "user_role")]
+    role: TokenRole,
+}
+
+fn user_role() -> TokenRole {
+    TokenRole::User
+}
+
+pub(super) async fn create_token<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let b: NewTokenBody = required_body(&bytes)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.create_token(&b.user, b.role)).await?)
+}
+
+pub(super) async fn revoke_token<E: Engine + 'static>(
+    state: S<E>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.revoke_token(&id).map(|()| json!({"revoked": id}))).await?)
+}

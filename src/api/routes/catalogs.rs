@@ -1,0 +1,193 @@
+//! Admin routes for what users' servers are merged from: base catalogs (upload, history,
+//! rollback, removal, validation), Docker MCP registry imports, and overlays.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{blocking, file_label, ok, parse, required_body, ApiResult, S};
+use crate::api::auth::Need;
+use crate::api::ApiError;
+use crate::api::RegistryBody;
+use crate::engine::Engine;
+use crate::ids::CatalogName;
+use crate::manager::ValidateReport;
+
+fn catalog_name(name: &str) -> Result<CatalogName, ApiError> {
+    parse("catalog name", name, CatalogName::parse)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NameQuery {
+    name: Option<String>,
+    /// The file name to report problems against (the remote CLI sends its own).
+    file: Option<String>,
+}
+
+pub(super) async fn list<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.list_catalogs()).await?)
+}
+
+async fn store<E: Engine + 'static>(
+    state: S<E>,
+    headers: &HeaderMap,
+    name: Option<String>,
+    file: Option<String>,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(headers, Need::Admin)?;
+    let name = name.map(|n| catalog_name(&n)).transpose()?;
+    let file = file_label(file, || {
+        format!("api:{}", name.as_ref().map_or("catalog", |n| n.as_str()))
+    })?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.upload_catalog(&file, &bytes, name)).await?)
+}
+
+pub(super) async fn upload<E: Engine + 'static>(
+    state: S<E>,
+    Query(q): Query<NameQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    store(state, &headers, q.name, q.file, bytes).await
+}
+
+pub(super) async fn update<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    Query(q): Query<NameQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    store(state, &headers, Some(name), q.file, bytes).await
+}
+
+pub(super) async fn history<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&name)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.catalog_history(&name)).await?)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ToQuery {
+    to: Option<u32>,
+}
+
+pub(super) async fn rollback<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    Query(q): Query<ToQuery>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&name)?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.rollback_catalog(&name, q.to)).await?)
+}
+
+pub(super) async fn remove<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&name)?;
+    let caller = state.as_caller(&token);
+    let removed = name.clone();
+    let r = blocking(move || caller.remove_catalog(&name)).await?;
+    ok(json!({"removed": removed, "regenerated": r}))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct FileQuery {
+    file: Option<String>,
+}
+
+pub(super) async fn validate<E: Engine + 'static>(
+    state: S<E>,
+    Query(q): Query<FileQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let file = file_label(q.file, || "api:catalog".into())?;
+    let portal = state.portal.clone();
+    let parsed = blocking(move || Ok(portal.validate_catalog(&file, &bytes)?)).await?;
+    ok(ValidateReport::from(parsed))
+}
+
+pub(super) async fn validate_registry<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let (dir, entries) = required_body::<RegistryBody>(&bytes)?.into_entries();
+    let portal = state.portal.clone();
+    let parsed = blocking(move || Ok(portal.validate_registry(&dir, entries)?)).await?;
+    ok(ValidateReport::from(parsed))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ImportQuery {
+    name: String,
+}
+
+pub(super) async fn import<E: Engine + 'static>(
+    state: S<E>,
+    Query(q): Query<ImportQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&q.name)?;
+    let (dir, entries) = required_body::<RegistryBody>(&bytes)?.into_entries();
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.import_registry(&dir, entries, Some(name))).await?)
+}
+
+pub(super) async fn list_overlays<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    let portal = state.portal.clone();
+    ok(blocking(move || portal.list_overlays()).await?)
+}
+
+pub(super) async fn upload_overlay<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    Query(q): Query<FileQuery>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&name)?;
+    let file = file_label(q.file, || format!("api:{name}"))?;
+    let caller = state.as_caller(&token);
+    ok(blocking(move || caller.upload_overlay(&file, &bytes, name)).await?)
+}
+
+pub(super) async fn remove_overlay<E: Engine + 'static>(
+    state: S<E>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let name = catalog_name(&name)?;
+    let caller = state.as_caller(&token);
+    let removed = name.clone();
+    let r = blocking(move || caller.remove_overlay(&name)).await?;
+    ok(json!({"removed": removed, "regenerated": r}))
+}

@@ -1,0 +1,206 @@
+//! The local backend: the manager over a data folder on this host, with the Docker
+//! Engine connected only for the commands that need it.
+
+use anyhow::Result;
+use jiff::Timestamp;
+
+use super::Backend;
+use crate::catalog::model::ServerDef;
+use crate::catalog::parse::RegistryEntries;
+use crate::engine::DockerEngine;
+use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
+use crate::manager::{
+    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
+    OverlaySummary, Portal, RegenReport, RevisionSummary, Runtime, SecretSummary, ServersView,
+    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
+};
+use crate::plan::{Quota, Settings};
+use crate::secrets::SecretValue;
+use crate::store::{QuotaOverride, TokenRole};
+
+#[derive(Debug)]
+pub struct Local {
+    portal: Portal,
+}
+
+impl Local {
+    pub fn new(portal: Portal) -> Self {
+        Self { portal }
+    }
+
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
+    /// Runs `f` against the container runtime on a fresh Tokio runtime.
+    fn with_runtime<T>(
+        &self,
+        f: impl AsyncFnOnce(&Runtime<DockerEngine>) -> crate::manager::Result<T>,
+    ) -> Result<T> {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        tokio.block_on(async {
+            let engine = DockerEngine::connect().await?;
+            let rt = Runtime::new(self.portal.clone(), engine);
+            Ok(f(&rt).await?)
+        })
+    }
+}
+
+/// Pull progress and other long waits go to stderr, as they happen.
+fn progress(line: &str) {
+    eprintln!("{line}");
+}
+
+impl Backend for Local {
+    fn max_upload_bytes(&self) -> u64 {
+        self.portal.config().max_catalog_bytes
+    }
+
+    fn upload_catalog(
+        &self,
+        file: &str,
+        bytes: Vec<u8>,
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
+        Ok(self.portal.upload_catalog(file, &bytes, name)?)
+    }
+
+    fn import_registry(
+        &self,
+        dir: &str,
+        entries: RegistryEntries,
+        name: CatalogName,
+    ) -> Result<UploadReport> {
+        Ok(self.portal.import_registry(dir, entries, Some(name))?)
+    }
+
+    fn validate_catalog(&self, file: &str, bytes: Vec<u8>) -> Result<ValidateReport> {
+        Ok(self.portal.validate_catalog(file, &bytes)?.into())
+    }
+
+    fn validate_registry(&self, dir: &str, entries: RegistryEntries) -> Result<ValidateReport> {
+        Ok(self.portal.validate_registry(dir, entries)?.into())
+    }
+
+    fn list_catalogs(&self) -> Result<Vec<CatalogSummary>> {
+        Ok(self.portal.list_catalogs()?)
+    }
+
+    fn catalog_history(&self, name: &CatalogName) -> Result<Vec<RevisionSummary>> {
+        Ok(self.portal.catalog_history(name)?)
+    }
+
+    fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport> {
+        Ok(self.portal.rollback_catalog(name, to)?)
+    }
+
+    fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
+        Ok(self.portal.remove_catalog(name)?)
+    }
+
+    fn regenerate(&self, user: Option<&UserId>) -> Result<RegenReport> {
+        Ok(self.portal.regenerate(user, true)?)
+    }
+
+    fn upload_overlay(
+        &self,
+        file: &str,
+        bytes: Vec<u8>,
+        name: CatalogName,
+    ) -> Result<OverlayReport> {
+        Ok(self.portal.upload_overlay(file, &bytes, name)?)
+    }
+
+    fn list_overlays(&self) -> Result<Vec<OverlaySummary>> {
+        Ok(self.portal.list_overlays()?)
+    }
+
+    fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport> {
+        Ok(self.portal.remove_overlay(name)?)
+    }
+
+    fn add_custom(&self, user: &UserId, file: &str, bytes: Vec<u8>) -> Result<CustomReport> {
+        Ok(self.portal.add_custom(user, file, &bytes)?)
+    }
+
+    fn list_custom(&self, user: &UserId) -> Result<Vec<ServerDef>> {
+        Ok(self.portal.list_custom(user)?)
+    }
+
+    fn remove_custom(&self, user: &UserId, id: &ServerId) -> Result<()> {
+        Ok(self.portal.remove_custom(user, id)?)
+    }
+
+    fn add_user(&self, id: UserId, roles: Vec<Label>, org: Option<Label>) -> Result<UserSummary> {
+        Ok(self.portal.add_user(id, roles, org)?)
+    }
+
+    fn list_users(&self) -> Result<Vec<UserSummary>> {
+        Ok(self.portal.list_users()?)
+    }
+
+    fn remove_user(&self, id: &UserId) -> Result<()> {
+        Ok(self.portal.remove_user(id)?)
+    }
+
+    fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
+        Ok(self.portal.user_limits(id, change)?)
+    }
+
+    fn set_secret(
+        &self,
+        user: &UserId,
+        name: &SecretName,
+        value: &SecretValue,
+        expires: Option<Timestamp>,
+    ) -> Result<SecretSummary> {
+        Ok(self.portal.set_secret(user, name, value, expires)?)
+    }
+
+    fn list_secrets(&self, user: &UserId) -> Result<Vec<SecretSummary>> {
+        Ok(self.portal.list_secrets(user)?)
+    }
+
+    fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()> {
+        Ok(self.portal.remove_secret(user, name)?)
+    }
+
+    fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
+        Ok(self.portal.create_token(user, role)?)
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenView>> {
+        Ok(self.portal.list_tokens()?)
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<()> {
+        Ok(self.portal.revoke_token(id)?)
+    }
+
+    fn servers(&self, user: &UserId, category: Option<&str>) -> Result<ServersView> {
+        Ok(self.portal.servers(user)?.view(category))
+    }
+
+    fn enable(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+    ) -> Result<EnableReport> {
+        self.with_runtime(async |rt| rt.enable(user, server, settings, &progress).await)
+    }
+
+    fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
+        self.with_runtime(async |rt| rt.disable(user, server).await)
+    }
+
+    fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
+        self.with_runtime(async |rt| rt.restart(user, server).await)
+    }
+
+    fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>> {
+        self.with_runtime(async |rt| rt.status(user).await)
+    }
+}

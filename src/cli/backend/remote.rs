@@ -1,0 +1,386 @@
+//! The remote backend: every command through a portal's HTTP API. Answers decode into
+//! the same report types as local runs, and errors keep the class the portal gave them
+//! (from the status), so output and exit codes are the same as on the host.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::Backend;
+use crate::api::{RegistryBody, RegistryEntry};
+use crate::catalog::model::ServerDef;
+use crate::catalog::parse::RegistryEntries;
+use crate::catalog::report::Diagnostic;
+use crate::error::{Classify, ErrorClass};
+use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
+use crate::manager::{
+    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
+    OverlaySummary, RegenReport, RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView,
+    UploadReport, UserSummary, ValidateReport,
+};
+use crate::plan::{Quota, Settings};
+use crate::secrets::SecretValue;
+use crate::store::{QuotaOverride, TokenRole};
+
+/// An error the API answered, kept whole so the CLI prints and exits as in local mode.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    pub class: ErrorClass,
+    pub message: String,
+    pub details: Vec<String>,
+    /// An invalid input's diagnostics, printed as a local run prints them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Classify for RemoteError {
+    fn class(&self) -> ErrorClass {
+        self.class
+    }
+}
+
+#[derive(Debug)]
+pub struct Remote {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+enum Body {
+    None,
+    Json(Value),
+    Raw(Vec<u8>),
+}
+
+/// Percent-encodes a query value byte by byte (ids need no escaping; file labels may).
+fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The API's error body.
+#[derive(Debug, Default, Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: ErrorFields,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ErrorFields {
+    message: Option<String>,
+    #[serde(default)]
+    details: Vec<String>,
+    #[serde(default)]
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Remote {
+    pub fn new(url: &str, token: &str) -> Result<Self> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(crate::manager::PortalError::Usage(format!(
+                "--remote {url:?} must be an http:// or https:// URL"
+            ))
+            .into());
+        }
+        if token.is_empty() {
+            return Err(crate::manager::PortalError::Usage(
+                "--remote needs a token: give --token or set MCP_PORTAL_TOKEN".into(),
+            )
+            .into());
+        }
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(300)))
+            .build();
+        Ok(Self {
+            base: url.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            agent: config.into(),
+        })
+    }
+
+    fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Body) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let sent = match (method, body) {
+            ("GET", _) => self.agent.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => self
+                .agent
+                .delete(&url)
+                .header("Authorization", &auth)
+                .call(),
+            (m, b) => {
+                let req = if m == "PUT" {
+                    self.agent.put(&url)
+                } else {
+                    self.agent.post(&url)
+                };
+                let req = req.header("Authorization", &auth);
+                match b {
+                    Body::None => req.send_empty(),
+                    Body::Json(v) => req.send_json(v),
+                    Body::Raw(bytes) => req.send(&bytes[..]),
+                }
+            }
+        };
+        let mut response = sent
+            .with_context(|| format!("cannot reach the portal at {}; check --remote", self.base))?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .context("cannot read the portal's answer")?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&text)
+                .with_context(|| format!("unexpected answer from {url}"));
+        }
+        let body: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
+        Err(RemoteError {
+            class: ErrorClass::from_status(status),
+            message: body
+                .error
+                .message
+                .unwrap_or_else(|| format!("the portal answered {status}")),
+            details: body.error.details,
+            diagnostics: body.error.diagnostics,
+        }
+        .into())
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call("GET", path, Body::None)
+    }
+
+    fn delete(&self, path: &str) -> Result<()> {
+        self.call::<Value>("DELETE", path, Body::None).map(drop)
+    }
+}
+
+fn registry_body(dir: &str, entries: RegistryEntries) -> Result<Value> {
+    let mut list = Vec::new();
+    for (name, bytes) in entries {
+        let yaml = String::from_utf8(bytes)
+            .map_err(|_| anyhow::anyhow!("{dir}/{name}/server.yaml is not UTF-8 text"))?;
+        list.push(RegistryEntry { name, yaml });
+    }
+    Ok(serde_json::to_value(RegistryBody {
+        dir: dir.to_string(),
+        entries: list,
+    })?)
+}
+
+/// `{"removed": ..., "regenerated": ...}` answers of removals.
+#[derive(Deserialize)]
+struct Removed {
+    regenerated: RegenReport,
+}
+
+impl Backend for Remote {
+    fn max_upload_bytes(&self) -> u64 {
+        crate::api::BODY_LIMIT as u64
+    }
+
+    fn upload_catalog(
+        &self,
+        file: &str,
+        bytes: Vec<u8>,
+        name: Option<CatalogName>,
+    ) -> Result<UploadReport> {
+        let mut path = format!("/api/v1/admin/catalogs?file={}", enc(file));
+        if let Some(n) = name {
+            path.push_str(&format!("&name={n}"));
+        }
+        self.call("POST", &path, Body::Raw(bytes))
+    }
+
+    fn import_registry(
+        &self,
+        dir: &str,
+        entries: RegistryEntries,
+        name: CatalogName,
+    ) -> Result<UploadReport> {
+        let body = registry_body(dir, entries)?;
+        let path = format!("/api/v1/admin/registry/import?name={name}");
+        self.call("POST", &path, Body::Json(body))
+    }
+
+    fn validate_catalog(&self, file: &str, bytes: Vec<u8>) -> Result<ValidateReport> {
+        let path = format!("/api/v1/admin/validate?file={}", enc(file));
+        self.call("POST", &path, Body::Raw(bytes))
+    }
+
+    fn validate_registry(&self, dir: &str, entries: RegistryEntries) -> Result<ValidateReport> {
+        let body = registry_body(dir, entries)?;
+        self.call("POST", "/api/v1/admin/registry/validate", Body::Json(body))
+    }
+
+    fn list_catalogs(&self) -> Result<Vec<CatalogSummary>> {
+        self.get("/api/v1/admin/catalogs")
+    }
+
+    fn catalog_history(&self, name: &CatalogName) -> Result<Vec<RevisionSummary>> {
+        self.get(&format!("/api/v1/admin/catalogs/{name}/history"))
+    }
+
+    fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport> {
+        let q = to.map(|t| format!("?to={t}")).unwrap_or_default();
+        let path = format!("/api/v1/admin/catalogs/{name}/rollback{q}");
+        self.call("POST", &path, Body::None)
+    }
+
+    fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
+        let path = format!("/api/v1/admin/catalogs/{name}");
+        Ok(self
+            .call::<Removed>("DELETE", &path, Body::None)?
+            .regenerated)
+    }
+
+    fn regenerate(&self, user: Option<&UserId>) -> Result<RegenReport> {
+        let path = match user {
+            Some(u) => format!("/api/v1/admin/users/{u}/regenerate"),
+            None => "/api/v1/admin/regenerate".into(),
+        };
+        self.call("POST", &path, Body::None)
+    }
+
+    fn upload_overlay(
+        &self,
+        file: &str,
+        bytes: Vec<u8>,
+        name: CatalogName,
+    ) -> Result<OverlayReport> {
+        let path = format!("/api/v1/admin/overlays/{name}?file={}", enc(file));
+        self.call("PUT", &path, Body::Raw(bytes))
+    }
+
+    fn list_overlays(&self) -> Result<Vec<OverlaySummary>> {
+        self.get("/api/v1/admin/overlays")
+    }
+
+    fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport> {
+        let path = format!("/api/v1/admin/overlays/{name}");
+        Ok(self
+            .call::<Removed>("DELETE", &path, Body::None)?
+            .regenerated)
+    }
+
+    fn add_custom(&self, user: &UserId, file: &str, bytes: Vec<u8>) -> Result<CustomReport> {
+        let path = format!("/api/v1/users/{user}/custom?file={}", enc(file));
+        self.call("POST", &path, Body::Raw(bytes))
+    }
+
+    fn list_custom(&self, user: &UserId) -> Result<Vec<ServerDef>> {
+        self.get(&format!("/api/v1/users/{user}/custom"))
+    }
+
+    fn remove_custom(&self, user: &UserId, id: &ServerId) -> Result<()> {
+        self.delete(&format!("/api/v1/users/{user}/custom/{id}"))
+    }
+
+    fn add_user(&self, id: UserId, roles: Vec<Label>, org: Option<Label>) -> Result<UserSummary> {
+        let body = json!({"id": id, "roles": roles, "organization": org});
+        self.call("POST", "/api/v1/admin/users", Body::Json(body))
+    }
+
+    fn list_users(&self) -> Result<Vec<UserSummary>> {
+        self.get("/api/v1/admin/users")
+    }
+
+    fn remove_user(&self, id: &UserId) -> Result<()> {
+        self.delete(&format!("/api/v1/admin/users/{id}"))
+    }
+
+    fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
+        let path = format!("/api/v1/admin/users/{id}/limits");
+        match change {
+            Some(c) => self.call("PUT", &path, Body::Json(serde_json::to_value(c)?)),
+            None => self.get(&path),
+        }
+    }
+
+    fn set_secret(
+        &self,
+        user: &UserId,
+        name: &SecretName,
+        value: &SecretValue,
+        expires: Option<Timestamp>,
+    ) -> Result<SecretSummary> {
+        let body = json!({"value": value.expose(), "expires_at": expires});
+        let path = format!("/api/v1/users/{user}/secrets/{name}");
+        self.call("PUT", &path, Body::Json(body))
+    }
+
+    fn list_secrets(&self, user: &UserId) -> Result<Vec<SecretSummary>> {
+        self.get(&format!("/api/v1/users/{user}/secrets"))
+    }
+
+    fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()> {
+        self.delete(&format!("/api/v1/users/{user}/secrets/{name}"))
+    }
+
+    fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
+        let body = json!({"user": user, "role": role});
+        self.call("POST", "/api/v1/admin/tokens", Body::Json(body))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenView>> {
+        self.get("/api/v1/admin/tokens")
+    }
+
+    fn revoke_token(&self, id: &str) -> Result<()> {
+        self.delete(&format!("/api/v1/admin/tokens/{}", enc(id)))
+    }
+
+    fn servers(&self, user: &UserId, category: Option<&str>) -> Result<ServersView> {
+        let q = category
+            .map(|c| format!("?category={}", enc(c)))
+            .unwrap_or_default();
+        self.get(&format!("/api/v1/users/{user}/servers{q}"))
+    }
+
+    fn enable(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+    ) -> Result<EnableReport> {
+        let body = settings.map_or_else(|| json!({}), |s| json!({"env": s.env, "set": s.params}));
+        let path = format!("/api/v1/users/{user}/servers/{server}/enable");
+        self.call("POST", &path, Body::Json(body))
+    }
+
+    fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
+        let path = format!("/api/v1/users/{user}/servers/{server}/disable");
+        self.call("POST", &path, Body::None)
+    }
+
+    fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
+        let path = format!("/api/v1/users/{user}/servers/{server}/restart");
+        self.call("POST", &path, Body::None)
+    }
+
+    fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>> {
+        match user {
+            Some(u) => self.get(&format!("/api/v1/users/{u}/status")),
+            None => self.get("/api/v1/admin/status"),
+        }
+    }
+}
+
+/// Refuses a host-only command under `--remote`.
+pub fn host_only(what: &str) -> Result<()> {
+    bail!(crate::manager::PortalError::Usage(format!(
+        "`portalctl {what}` is not available with --remote; run it on the portal's host"
+    )))
+}

@@ -1,0 +1,114 @@
+//! The audit log's vocabulary and its one writer: every change and refusal the manager's
+//! operations make is recorded here, whoever called them (CLI, API or daemon).
+
+use super::{Portal, PortalError, Result};
+use crate::error::{AuditResult, Classify};
+
+/// What an audit entry records was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Auth,
+    CatalogUpload,
+    CatalogImport,
+    CatalogRollback,
+    CatalogRemove,
+    CatalogRegenerate,
+    OverlayUpload,
+    OverlayRemove,
+    CustomAdd,
+    CustomRemove,
+    UserAdd,
+    UserRemove,
+    UserLimits,
+    SecretSet,
+    SecretRemove,
+    SecretRotateKey,
+    TokenCreate,
+    TokenRevoke,
+    ServerEnable,
+    ServerDisable,
+    ServerRestart,
+    ReconcileCreate,
+    ReconcileRecreate,
+    ReconcileRestart,
+    ReconcileRemoveOrphan,
+}
+
+impl AuditAction {
+    /// The name written to the log (stable: tools filter on it).
+    pub fn as_str(self) -> &'static str {
+        use AuditAction as A;
+        match self {
+            A::Auth => "auth",
+            A::CatalogUpload => "catalog.upload",
+            A::CatalogImport => "catalog.import",
+            A::CatalogRollback => "catalog.rollback",
+            A::CatalogRemove => "catalog.remove",
+            A::CatalogRegenerate => "catalog.regenerate",
+            A::OverlayUpload => "overlay.upload",
+            A::OverlayRemove => "overlay.remove",
+            A::CustomAdd => "custom.add",
+            A::CustomRemove => "custom.remove",
+            A::UserAdd => "user.add",
+            A::UserRemove => "user.remove",
+            A::UserLimits => "user.limits",
+            A::SecretSet => "secret.set",
+            A::SecretRemove => "secret.remove",
+            A::SecretRotateKey => "secret.rotate-key",
+            A::TokenCreate => "token.create",
+            A::TokenRevoke => "token.revoke",
+            A::ServerEnable => "server.enable",
+            A::ServerDisable => "server.disable",
+            A::ServerRestart => "server.restart",
+            A::ReconcileCreate => "reconcile.create",
+            A::ReconcileRecreate => "reconcile.recreate",
+            A::ReconcileRestart => "reconcile.restart",
+            A::ReconcileRemoveOrphan => "reconcile.remove-orphan",
+        }
+    }
+}
+
+impl Portal {
+    /// Records the outcome of an operation and hands the result back. An audit log that
+    /// cannot be written is a warning in the daemon's log, never a lost change: the
+    /// operation has already happened.
+    pub fn audited<T>(
+        &self,
+        user: Option<&str>,
+        action: AuditAction,
+        resource: &str,
+        result: Result<T>,
+    ) -> Result<T> {
+        let (outcome, detail) = match &result {
+            Ok(_) => (AuditResult::Ok, None),
+            Err(e) => (e.class().audit_result(), Some(e.to_string())),
+        };
+        if let Err(e) = self.audit_outcome(user, action, resource, outcome, detail) {
+            tracing::warn!(error = %e, action = action.as_str(), "cannot write the audit log");
+        }
+        result
+    }
+
+    /// Records an audit entry with an explicit outcome.
+    pub fn audit_outcome(
+        &self,
+        user: Option<&str>,
+        action: AuditAction,
+        resource: &str,
+        outcome: AuditResult,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let entry = crate::store::AuditEntry {
+            time: Self::now(),
+            actor: self.actor.clone(),
+            user: user.map(str::to_string),
+            action: action.as_str().to_string(),
+            resource: resource.to_string(),
+            result: outcome.as_str().to_string(),
+            detail,
+        };
+        self.store
+            .audit(&self.config.audit, &entry)
+            .map_err(PortalError::from)
+    }
+}

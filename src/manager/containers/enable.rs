@@ -1,0 +1,286 @@
+//! `enable`: make a user's server run, matching its definition.
+//!
+//! Enabling reserves first (quota, port, desired state: see `reserve`), then talks to
+//! Docker outside the data folder's lock: image, network, container. A per-(user, server)
+//! lock makes concurrent enables of one pair take turns, so they end with one container.
+//! Any failure after the reservation undoes it: container removed, port released,
+//! desired state restored, Docker's message returned.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::super::{AuditAction, Portal, PortalError, Result};
+use super::reserve::Reservation;
+use super::*;
+use crate::catalog::merge::MergedServer;
+use crate::engine::{ContainerInfo, Engine};
+use crate::ids::{ServerId, UserId};
+use crate::plan::{self, Settings, LABEL_SERVER, LABEL_SPEC_HASH};
+use crate::secrets::SecretValue;
+
+/// What `enable` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnableOutcome {
+    Created,
+    /// The definition or settings changed (a new spec hash): the container was replaced.
+    Recreated,
+    /// The container existed with the same spec and was started again.
+    Started,
+    Unchanged,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnableReport {
+    pub user: UserId,
+    pub server: ServerId,
+    pub container: String,
+    pub outcome: EnableOutcome,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub bind_address: String,
+    pub spec_hash: String,
+}
+
+impl<E: Engine> Runtime<E> {
+    /// Enables a server for a user: the container exists, runs, and matches the definition.
+    /// `settings` replaces the stored settings when given; `None` keeps them.
+    pub async fn enable(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<EnableReport> {
+        self.enable_by(&self.portal, user, server, settings, progress)
+            .await
+    }
+
+    /// `enable` on behalf of `by` (the portal acting as the caller, for the audit log).
+    pub async fn enable_by(
+        &self,
+        by: &Portal,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<EnableReport> {
+        let r = self
+            .enable_as(user, server, settings, progress, false)
+            .await;
+        self.changed().await;
+        let r = r.and_then(|r| r.ok_or_else(|| not_enabled(user, server)));
+        by.audited(
+            Some(user.as_str()),
+            AuditAction::ServerEnable,
+            server.as_str(),
+            r,
+        )
+    }
+
+    /// Brings an enabled server's container in line, for the daemon: unlike `enable`, it
+    /// does nothing (`None`) when the server is no longer enabled once its turn comes, so a
+    /// `disable` racing with a reconcile pass is never undone.
+    pub async fn converge(&self, user: &UserId, server: &ServerId) -> Result<Option<EnableReport>> {
+        let r = self.enable_as(user, server, None, &|_| {}, true).await;
+        self.changed().await;
+        r
+    }
+
+    pub(super) async fn enable_as(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+        progress: &(dyn Fn(&str) + Sync),
+        only_if_enabled: bool,
+    ) -> Result<Option<EnableReport>> {
+        self.changed().await;
+        let merged = self.portal.servers(user)?;
+        let def = merged
+            .servers
+            .iter()
+            .find(|s| &s.def.id == server)
+            .cloned()
+            .ok_or_else(|| PortalError::NotFound {
+                what: "server",
+                name: format!("{server} in the catalog of user {user}"),
+                hint: format!("see the user's servers with `portalctl servers --user {user}`"),
+            })?;
+        let store = self.portal.store.clone();
+        let (u, s) = (user.clone(), server.clone());
+        let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
+        if only_if_enabled
+            && !self
+                .portal
+                .store
+                .read_enabled(user)?
+                .servers
+                .contains_key(server)
+        {
+            return Ok(None);
+        }
+        self.ensure_allocations().await?;
+        let portal = self.portal.clone();
+        let (u, d) = (user.clone(), Arc::clone(&def));
+        let reservation = blocking(move || Self::reserve(&portal, &u, &d, settings)).await?;
+        match self.apply(user, &def, &reservation, progress).await {
+            Ok(report) => Ok(Some(report)),
+            Err(e) => {
+                // Secret files the failed attempt wrote go with it.
+                let _ = self
+                    .portal
+                    .store
+                    .remove_secret_files(&self.secret_dir(user, server));
+                let portal = self.portal.clone();
+                let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
+                let undone = match blocking(move || Self::unreserve(&portal, &u, &s, &r)).await {
+                    Ok(()) => self.remove_network_if_unused(user).await,
+                    Err(c) => Err(c),
+                };
+                // The first failure is the one to fix; a failed cleanup is reported with it.
+                Err(match undone {
+                    Ok(()) => e,
+                    Err(c) => PortalError::Cleanup {
+                        original: Box::new(e),
+                        cleanup: Box::new(c),
+                    },
+                })
+            }
+        }
+    }
+
+    pub(super) async fn apply(
+        &self,
+        user: &UserId,
+        def: &MergedServer,
+        r: &Reservation,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<EnableReport> {
+        let rt = &self.portal.config.runtime;
+        let image = def.def.image.as_str();
+        let image_user = match self.engine.image_user(image).await? {
+            Some(u) => u,
+            None => {
+                progress(&format!("pulling {image}"));
+                self.engine.pull(image, progress).await?;
+                self.engine.image_user(image).await?.unwrap_or_default()
+            }
+        };
+        let secret_dir = self.secret_dir(user, &def.def.id);
+        let (spec, hash, opened) = self.spec_for(user, def, &r.settings, r.port, &image_user)?;
+        let report = |outcome| EnableReport {
+            user: user.clone(),
+            server: def.def.id.clone(),
+            container: spec.name.clone(),
+            outcome,
+            image: spec.image.clone(),
+            port: r.port,
+            bind_address: rt.bind_address.clone(),
+            spec_hash: hash.clone(),
+        };
+
+        let existing = self.engine.container(&spec.name).await?;
+        if let Some(c) = &existing {
+            if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
+                return Err(PortalError::NameTaken {
+                    name: spec.name.clone(),
+                    user: user.clone(),
+                    server: def.def.id.clone(),
+                });
+            }
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && c.running() {
+                return Ok(report(EnableOutcome::Unchanged));
+            }
+        }
+
+        // What the container needs around it, also when a stopped one is only started
+        // again: after a reboot the tmpfs secret files are gone, a network may be too.
+        if spec.network.is_some() {
+            self.ensure_network(user, r.block).await?;
+        }
+        let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();
+        self.portal.store.ensure_volume_dirs(&dirs, &spec.user)?;
+        let mut volume_labels = plan::base_labels(&rt.instance, user);
+        volume_labels.insert(LABEL_SERVER.into(), def.def.id.to_string());
+        for v in &spec.named_volumes {
+            self.engine.create_volume(v, &volume_labels).await?;
+        }
+        let files: Vec<(String, &SecretValue)> = opened
+            .iter()
+            .filter(|o| o.reference.file)
+            .map(|o| (o.reference.env.clone(), &o.value))
+            .collect();
+        let env: Vec<(String, SecretValue)> = opened
+            .iter()
+            .filter(|o| !o.reference.file)
+            .map(|o| (o.reference.env.clone(), o.value.clone()))
+            .collect();
+        self.portal.store.remove_secret_files(&secret_dir)?;
+        if !files.is_empty() {
+            self.portal
+                .store
+                .write_secret_files(&secret_dir, &files, &spec.user)?;
+        }
+
+        let mut outcome = EnableOutcome::Created;
+        if let Some(c) = &existing {
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) {
+                self.start_checked(&spec.name).await?;
+                return Ok(report(EnableOutcome::Started));
+            }
+            self.engine
+                .remove_container(&spec.name, rt.stop_timeout_secs)
+                .await?;
+            outcome = EnableOutcome::Recreated;
+        }
+
+        let _permit = self
+            .starts
+            .acquire()
+            .await
+            .map_err(|_| PortalError::QueueClosed)?;
+        let made = match self.engine.create_container(&spec, &env).await {
+            Ok(()) => self.start_checked(&spec.name).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = made {
+            self.engine.remove_container(&spec.name, 0).await?;
+            self.portal.store.remove_secret_files(&secret_dir)?;
+            return Err(e);
+        }
+        Ok(report(outcome))
+    }
+
+    /// Starts a container and checks it is still running (after the configured grace).
+    pub(super) async fn start_checked(&self, name: &str) -> Result<()> {
+        self.engine.start_container(name).await?;
+        let grace = self.portal.config.runtime.start_grace_ms;
+        if grace > 0 {
+            tokio::time::sleep(Duration::from_millis(grace)).await;
+        }
+        match self.engine.container(name).await? {
+            Some(c) if c.running() => Ok(()),
+            Some(c) => Err(exited(&c, "starting")),
+            None => Err(PortalError::ContainerVanished { name: name.into() }),
+        }
+    }
+}
+
+/// A container found stopped right after it was started, with how it ended.
+pub(super) fn exited(c: &ContainerInfo, after: &'static str) -> PortalError {
+    let how = c
+        .exit_code
+        .map_or_else(|| c.state.clone(), |code| format!("exit code {code}"));
+    PortalError::ContainerExited {
+        name: c.name.clone(),
+        after,
+        detail: match &c.error {
+            Some(e) => format!("{how}: {e}"),
+            None => how,
+        },
+    }
+}

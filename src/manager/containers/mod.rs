@@ -1,0 +1,96 @@
+//! Users' containers on one engine: the [`Runtime`] and one file per verb (enable,
+//! disable, restart, status), with the steps they share (reservation, spec, network).
+
+mod disable;
+mod enable;
+mod network;
+mod reserve;
+mod restart;
+mod spec;
+mod status;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use super::{Portal, PortalError, Result};
+use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::plan::{LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_USER, MANAGED_BY};
+
+pub use disable::DisableReport;
+pub use enable::{EnableOutcome, EnableReport};
+pub use status::StatusRow;
+
+/// The portal's containers on one engine.
+#[derive(Debug)]
+pub struct Runtime<E> {
+    portal: Portal,
+    engine: E,
+    starts: Arc<Semaphore>,
+    listing: status::ListingCache,
+}
+
+/// The label filter that selects every object this portal instance manages.
+pub(crate) fn managed(instance: &str) -> [(&'static str, &str); 2] {
+    [(LABEL_MANAGED_BY, MANAGED_BY), (LABEL_INSTANCE, instance)]
+}
+
+/// Whether an object's labels say this instance made it for `user`: the one ownership
+/// check for containers and networks alike (a name alone proves nothing).
+pub(crate) fn owned_by(labels: &BTreeMap<String, String>, instance: &str, user: &UserId) -> bool {
+    let is = |k: &str, v: &str| labels.get(k).map(String::as_str) == Some(v);
+    is(LABEL_MANAGED_BY, MANAGED_BY)
+        && is(LABEL_INSTANCE, instance)
+        && is(LABEL_USER, user.as_str())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PortalError::TaskFailed {
+            detail: e.to_string(),
+        })?
+}
+
+fn not_enabled(user: &UserId, server: &ServerId) -> PortalError {
+    PortalError::NotFound {
+        what: "enabled server",
+        name: format!("{server} of user {user}"),
+        hint: format!("see what runs with `portalctl status --user {user}`"),
+    }
+}
+
+impl<E: Engine> Runtime<E> {
+    pub fn new(portal: Portal, engine: E) -> Self {
+        let permits = portal.config.runtime.max_concurrent_starts;
+        Self {
+            portal,
+            engine,
+            starts: Arc::new(Semaphore::new(permits)),
+            listing: status::ListingCache::default(),
+        }
+    }
+
+    pub fn portal(&self) -> &Portal {
+        &self.portal
+    }
+
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+
+    fn instance(&self) -> &str {
+        &self.portal.config.runtime.instance
+    }
+
+    /// The label filter for this instance's objects.
+    pub(crate) fn managed(&self) -> [(&'static str, &str); 2] {
+        managed(self.instance())
+    }
+
+    fn ours(&self, c: &crate::engine::ContainerInfo, user: &UserId) -> bool {
+        owned_by(&c.labels, self.instance(), user)
+    }
+}

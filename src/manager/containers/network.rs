@@ -1,0 +1,118 @@
+//! A user's bridge network and allocations: made on first need, checked to be ours,
+//! removed with the user's block once nothing of theirs is enabled; the allocations
+//! file rebuilt from labels when it is lost.
+
+use super::super::{PortalError, Result};
+use super::*;
+use crate::alloc::Allocations;
+use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::plan::{self, network_name, network_spec, LABEL_PORT, LABEL_SERVER, LABEL_USER};
+
+impl<E: Engine> Runtime<E> {
+    /// Rebuilds the allocations from network and container labels if the state file is gone.
+    pub(crate) async fn ensure_allocations(&self) -> Result<()> {
+        if self.portal.store.read_allocations()?.is_some() {
+            return Ok(());
+        }
+        let labels = self.managed();
+        let networks = self.engine.networks(&labels).await?;
+        let containers = self.engine.containers(&labels).await?;
+        let blocks = networks.iter().filter_map(|n| {
+            let user = UserId::parse(n.labels.get(LABEL_USER)?).ok()?;
+            Some((user, n.labels.get(plan::LABEL_BLOCK)?.parse().ok()?))
+        });
+        let ports = containers.iter().filter_map(|c| {
+            let user = UserId::parse(c.label(LABEL_USER)?).ok()?;
+            let server = ServerId::parse(c.label(LABEL_SERVER)?).ok()?;
+            Some((user, server, c.label(LABEL_PORT)?.parse().ok()?))
+        });
+        let rebuilt = Allocations::rebuild(blocks.collect::<Vec<_>>(), ports.collect::<Vec<_>>());
+        let portal = self.portal.clone();
+        blocking(move || {
+            let _lock = portal.store.lock()?;
+            if portal.store.read_allocations()?.is_none() {
+                portal.store.write_allocations(&rebuilt)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn ensure_network(&self, user: &UserId, block: u32) -> Result<()> {
+        let rt = &self.portal.config.runtime;
+        let spec = network_spec(&rt.instance, user, block, rt.pools.subnet(block));
+        // Docker checks a new network's subnet before its name, so two enables of one
+        // user's servers racing to make the network would see "pool overlaps": take turns.
+        let store = self.portal.store.clone();
+        let u = user.clone();
+        let _turn = blocking(move || Ok(store.network_lock(&u)?)).await?;
+        if self.engine.network(&spec.name).await?.is_none() {
+            self.engine.create_network(&spec).await?;
+        }
+        let found =
+            self.engine
+                .network(&spec.name)
+                .await?
+                .ok_or_else(|| PortalError::NetworkVanished {
+                    name: spec.name.clone(),
+                })?;
+        if !owned_by(&found.labels, &rt.instance, user) {
+            return Err(PortalError::NetworkTaken {
+                name: spec.name,
+                user: user.clone(),
+            });
+        }
+        if !found.subnets.contains(&spec.subnet) {
+            return Err(PortalError::NetworkMismatch {
+                name: spec.name,
+                user: user.clone(),
+                found: found.subnets.join(","),
+                want: spec.subnet,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes the user's network and frees their block once nothing of theirs is enabled.
+    pub(super) async fn remove_network_if_unused(&self, user: &UserId) -> Result<()> {
+        if !self.portal.config.runtime.remove_empty_networks {
+            return Ok(());
+        }
+        let store = self.portal.store.clone();
+        let u = user.clone();
+        // Under the network lock, an enable of this user either reserved already (and is
+        // seen below) or will make the network again after we are done.
+        let _turn = blocking(move || Ok(store.network_lock(&u)?)).await?;
+        if !self.portal.store.read_enabled(user)?.servers.is_empty() {
+            return Ok(());
+        }
+        let [managed_by, instance] = self.managed();
+        let labels = [managed_by, instance, (LABEL_USER, user.as_str())];
+        if !self.engine.containers(&labels).await?.is_empty() {
+            return Ok(());
+        }
+        // Only a network this portal made for this user: never another instance's.
+        let name = network_name(user);
+        let ours = self
+            .engine
+            .network(&name)
+            .await?
+            .is_some_and(|n| owned_by(&n.labels, self.instance(), user));
+        if ours {
+            self.engine.remove_network(&name).await?;
+        }
+        let portal = self.portal.clone();
+        let u = user.clone();
+        blocking(move || {
+            let _lock = portal.store.lock()?;
+            if portal.store.read_enabled(&u)?.servers.is_empty() {
+                let mut allocs = portal.store.read_allocations()?.unwrap_or_default();
+                allocs.release_user(&u);
+                portal.store.write_allocations(&allocs)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

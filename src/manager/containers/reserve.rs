@@ -1,0 +1,146 @@
+//! The reservation step of `enable`: under the data folder's lock, in one short step,
+//! check the user's quota, take a port from their block and record the desired state;
+//! and its undo for when a later step fails.
+
+use std::net::TcpListener;
+
+use super::super::servers::unknown_user;
+use super::super::{Portal, PortalError, Result};
+use super::*;
+use crate::catalog::merge::MergedServer;
+use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::plan::{self, Settings};
+use crate::store::EnabledServer;
+
+/// What a reservation changed, so that a failure can put it back.
+#[derive(Debug, Clone)]
+pub(super) struct Reservation {
+    pub(super) block: u32,
+    pub(super) port: Option<u16>,
+    pub(super) settings: Settings,
+    pub(super) previous: Option<EnabledServer>,
+    pub(super) previous_port: Option<u16>,
+}
+
+fn port_is_free(bind: &str, port: u16) -> bool {
+    TcpListener::bind((bind, port)).is_ok()
+}
+
+impl<E: Engine> Runtime<E> {
+    pub(super) fn reserve(
+        portal: &Portal,
+        user: &UserId,
+        def: &MergedServer,
+        settings: Option<Settings>,
+    ) -> Result<Reservation> {
+        let rt = &portal.config.runtime;
+        let _lock = portal.store.lock()?;
+        let record = portal
+            .store
+            .read_user(user)?
+            .ok_or_else(|| unknown_user(user))?
+            .value;
+        let quota = record.limits.apply(rt.quota);
+        let mut enabled = portal.store.read_enabled(user)?;
+        let server = &def.def.id;
+        let previous = enabled.servers.get(server).cloned();
+        let settings = settings
+            .or_else(|| previous.as_ref().map(|p| p.settings.clone()))
+            .unwrap_or_default();
+        let (memory_bytes, cpu_shares) = plan::limits(&def.def, &rt.defaults, &quota);
+
+        let others = enabled.servers.iter().filter(|(id, _)| *id != server);
+        let (count, memory, shares) = others
+            .fold((1u64, memory_bytes, cpu_shares), |(n, m, c), (_, e)| {
+                (n + 1, m + e.memory_bytes, c + e.cpu_shares)
+            });
+        let mb = |b: u64| b.div_ceil(1024 * 1024);
+        let exceeded = |resource, used: String, limit: String| PortalError::QuotaExceeded {
+            user: user.clone(),
+            resource,
+            used,
+            limit,
+        };
+        if count > u64::from(quota.max_containers) {
+            return Err(exceeded(
+                "container",
+                count.to_string(),
+                format!("{} containers", quota.max_containers),
+            ));
+        }
+        if mb(memory) > quota.max_memory_mb {
+            return Err(exceeded(
+                "memory",
+                format!("{}MB", mb(memory)),
+                format!("{}MB", quota.max_memory_mb),
+            ));
+        }
+        if shares > quota.max_cpu_shares {
+            return Err(exceeded(
+                "cpu",
+                shares.to_string(),
+                format!("{} shares", quota.max_cpu_shares),
+            ));
+        }
+
+        let mut allocs = portal.store.read_allocations()?.unwrap_or_default();
+        let previous_port = allocs
+            .users
+            .get(user)
+            .and_then(|a| a.ports.get(server).copied());
+        let block = allocs.block(&rt.pools, user)?;
+        let port = if def.def.transport.is_http() {
+            Some(allocs.port(&rt.pools, user, server, |p| {
+                port_is_free(&rt.bind_address, p)
+            })?)
+        } else {
+            allocs.release_port(user, server);
+            None
+        };
+        let enabled_at = previous.as_ref().map_or_else(Portal::now, |p| p.enabled_at);
+        enabled.servers.insert(
+            server.clone(),
+            EnabledServer {
+                settings: settings.clone(),
+                memory_bytes,
+                cpu_shares,
+                enabled_at,
+            },
+        );
+        portal.store.write_allocations(&allocs)?;
+        portal.store.write_enabled(user, &enabled)?;
+        Ok(Reservation {
+            block,
+            port,
+            settings,
+            previous,
+            previous_port,
+        })
+    }
+
+    pub(super) fn unreserve(
+        portal: &Portal,
+        user: &UserId,
+        server: &ServerId,
+        r: &Reservation,
+    ) -> Result<()> {
+        let _lock = portal.store.lock()?;
+        let mut enabled = portal.store.read_enabled(user)?;
+        let mut allocs = portal.store.read_allocations()?.unwrap_or_default();
+        match &r.previous {
+            Some(p) => {
+                enabled.servers.insert(server.clone(), p.clone());
+            }
+            None => {
+                enabled.servers.remove(server);
+            }
+        }
+        if r.previous_port.is_none() {
+            allocs.release_port(user, server);
+        }
+        portal.store.write_enabled(user, &enabled)?;
+        portal.store.write_allocations(&allocs)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,104 @@
+//! `restart`, and the daemon's restart of a stopped container.
+
+use super::super::{AuditAction, Portal, PortalError, Result};
+use super::*;
+use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::plan::{container_name, LABEL_PORT, LABEL_SPEC_HASH};
+
+impl<E: Engine> Runtime<E> {
+    /// Restarts an enabled server's container, recreating it if it is gone.
+    pub async fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
+        self.restart_by(&self.portal, user, server).await
+    }
+
+    /// `restart` on behalf of `by` (the portal acting as the caller, for the audit log).
+    pub async fn restart_by(
+        &self,
+        by: &Portal,
+        user: &UserId,
+        server: &ServerId,
+    ) -> Result<EnableReport> {
+        let r = self.restart_as(user, server, false).await;
+        self.changed().await;
+        let r = r.and_then(|r| r.ok_or_else(|| not_enabled(user, server)));
+        by.audited(
+            Some(user.as_str()),
+            AuditAction::ServerRestart,
+            server.as_str(),
+            r,
+        )
+    }
+
+    /// For the daemon: restarts the container only if it is still stopped once its turn
+    /// comes (`None` otherwise), so a container an enable is just starting is left alone.
+    pub async fn restart_stopped(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+    ) -> Result<Option<EnableReport>> {
+        let r = self.restart_as(user, server, true).await;
+        self.changed().await;
+        r
+    }
+
+    pub(super) async fn restart_as(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        only_if_stopped: bool,
+    ) -> Result<Option<EnableReport>> {
+        if !self
+            .portal
+            .store
+            .read_enabled(user)?
+            .servers
+            .contains_key(server)
+        {
+            return Err(not_enabled(user, server));
+        }
+        let name = container_name(user, server.as_str());
+        match self
+            .engine
+            .container(&name)
+            .await?
+            .filter(|c| self.ours(c, user))
+        {
+            Some(c) => {
+                let store = self.portal.store.clone();
+                let (u, s) = (user.clone(), server.clone());
+                let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
+                if only_if_stopped
+                    && self
+                        .engine
+                        .container(&name)
+                        .await?
+                        .is_some_and(|c| c.running())
+                {
+                    // An enable that held the lock has started it meanwhile: nothing to do.
+                    return Ok(None);
+                }
+                self.engine
+                    .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
+                    .await?;
+                match self.engine.container(&name).await? {
+                    Some(now) if now.running() => {}
+                    Some(now) => return Err(super::enable::exited(&now, "restarting")),
+                    None => return Err(PortalError::ContainerVanished { name }),
+                }
+                Ok(Some(EnableReport {
+                    user: user.clone(),
+                    server: server.clone(),
+                    container: name,
+                    outcome: EnableOutcome::Started,
+                    image: c.image.clone(),
+                    port: c.label(LABEL_PORT).and_then(|p| p.parse().ok()),
+                    bind_address: self.portal.config.runtime.bind_address.clone(),
+                    spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().to_string(),
+                }))
+            }
+            // Gone: made anew, as the daemon would (a pull's progress is not reported here).
+            None => self.converge(user, server).await,
+        }
+    }
+}

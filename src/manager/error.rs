@@ -1,0 +1,178 @@
+//! The manager's error: one variant per failure, each naming the object that failed and
+//! saying what to do. Its class (exit code, HTTP status, audit result) comes from
+//! [`crate::error::Classify`].
+
+use std::path::PathBuf;
+
+use crate::catalog::report::Invalid;
+use crate::error::{Classify, ErrorClass};
+use crate::ids::{ServerId, UserId};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what} {name} does not exist; {hint}")]
+    NotFound {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
+    #[error("{what} {name} already exists; {hint}")]
+    Exists {
+        what: &'static str,
+        name: String,
+        hint: String,
+    },
+    #[error("{resource} limit exceeded: {used}/{limit} for user {user}")]
+    QuotaExceeded {
+        user: UserId,
+        /// `container`, `memory` or `cpu`.
+        resource: &'static str,
+        used: String,
+        limit: String,
+    },
+    #[error("container name {name} is taken by a container that is not {user}'s server {server}; remove or rename it")]
+    NameTaken {
+        name: String,
+        user: UserId,
+        server: ServerId,
+    },
+    #[error("network {name} exists but was not made by this portal for {user}; remove it with `docker network rm {name}`")]
+    NetworkTaken { name: String, user: UserId },
+    #[error("network {name} has subnet {found} but {user}'s block is {want}; remove the network (with its containers) so it is made again")]
+    NetworkMismatch {
+        name: String,
+        user: UserId,
+        found: String,
+        want: String,
+    },
+    #[error("user {user} still has enabled servers ({servers}); disable them first with `portalctl disable SERVER --user {user}`")]
+    UserHasServers { user: UserId, servers: String },
+    #[error("catalog {name} has no revision before {current} to roll back to")]
+    NoEarlierRevision { name: String, current: u32 },
+    #[error(
+        "server {server} needs secrets that user {user} has not set; set them with:\n{commands}"
+    )]
+    MissingSecrets {
+        user: UserId,
+        server: String,
+        commands: String,
+    },
+    #[error("the secret key file {} is missing but sealed secrets exist; restore the file (or set MCP_PORTAL_SECRET_ENCRYPTION_KEY)", path.display())]
+    KeyFileMissing { path: PathBuf },
+    #[error("{} holds the current key {key}; give a file with a new key, or a path where one should be made", file.display())]
+    SameKey { file: PathBuf, key: String },
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error("container {name} stopped right after {after} ({detail}); see `docker logs {name}`")]
+    ContainerExited {
+        name: String,
+        /// `starting` or `restarting`.
+        after: &'static str,
+        detail: String,
+    },
+    #[error(
+        "container {name} disappeared right after starting; see `docker events` for who removed it"
+    )]
+    ContainerVanished { name: String },
+    #[error("network {name} vanished while it was being made; try again")]
+    NetworkVanished { name: String },
+    #[error("an internal task failed: {detail}")]
+    TaskFailed { detail: String },
+    #[error("the start queue is closed: the portal is shutting down; try again once it is back")]
+    QueueClosed,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
+    #[error(transparent)]
+    Alloc(#[from] crate::alloc::AllocError),
+    #[error("{original} (cleaning up afterwards also failed: {cleanup})")]
+    Cleanup {
+        original: Box<PortalError>,
+        cleanup: Box<PortalError>,
+    },
+}
+
+impl PortalError {
+    /// The error a caller should act on: for a failed cleanup, the failure that caused it.
+    pub fn primary(&self) -> &PortalError {
+        match self {
+            PortalError::Cleanup { original, .. } => original.primary(),
+            other => other,
+        }
+    }
+}
+
+impl Classify for PortalError {
+    fn class(&self) -> ErrorClass {
+        use PortalError as P;
+        match self {
+            P::Invalid(e) => e.class(),
+            P::Usage(_) => ErrorClass::Usage,
+            P::NotFound { .. } => ErrorClass::NotFound,
+            P::Exists { .. }
+            | P::QuotaExceeded { .. }
+            | P::NameTaken { .. }
+            | P::NetworkTaken { .. }
+            | P::NetworkMismatch { .. }
+            | P::UserHasServers { .. }
+            | P::NoEarlierRevision { .. }
+            | P::MissingSecrets { .. }
+            | P::KeyFileMissing { .. }
+            | P::SameKey { .. } => ErrorClass::Conflict,
+            P::Secret(e) => e.class(),
+            P::ContainerExited { .. } | P::ContainerVanished { .. } | P::NetworkVanished { .. } => {
+                ErrorClass::Engine
+            }
+            P::TaskFailed { .. } | P::QueueClosed => ErrorClass::Internal,
+            P::Store(e) => e.class(),
+            P::Engine(e) => e.class(),
+            P::Plan(e) => e.class(),
+            P::Alloc(e) => e.class(),
+            P::Cleanup { original, .. } => original.class(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PortalError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuditResult;
+
+    #[test]
+    fn machine_failures_are_not_refusals() {
+        let machine = [
+            PortalError::TaskFailed {
+                detail: "panicked".into(),
+            },
+            PortalError::QueueClosed,
+            PortalError::ContainerExited {
+                name: "mcp-u1-a".into(),
+                after: "starting",
+                detail: "exit code 1".into(),
+            },
+        ];
+        for e in machine {
+            assert_eq!(e.class().audit_result(), AuditResult::Failed, "{e}");
+            assert_eq!(e.class().exit_code(), 1, "{e}");
+        }
+    }
+
+    #[test]
+    fn a_failed_cleanup_keeps_the_class_of_what_caused_it() {
+        let e = PortalError::Cleanup {
+            original: Box::new(PortalError::Usage("bad".into())),
+            cleanup: Box::new(PortalError::QueueClosed),
+        };
+        assert_eq!(e.class(), ErrorClass::Usage);
+    }
+}
