@@ -760,4 +760,78 @@ mod tests {
         i.image_user = Some("0:0");
         assert_eq!(plan(&i).unwrap().0.user, "65534:65534");
     }
+
+    /// A definition that exercises every step of the plan: parameters, env, secrets,
+    /// volumes, user, caps, limits and a published port.
+    fn everything() -> (Fixture, ServerDef, Vec<SecretBinding>) {
+        let mut f = fixture();
+        f.settings.params.insert("level".into(), "debug".into());
+        f.settings.env.insert("EXTRA".into(), "yes".into());
+        f.hardening.host_paths.allowed = vec!["/srv/shared".into()];
+        let mut s = http_server();
+        s.user_configurable = true;
+        s.command = vec!["serve".into(), "--level={{echo.level}}".into()];
+        s.env.insert("LEVEL".into(), "{{echo.level}}".into());
+        s.env.insert("MODE".into(), "{{echo.mode}}".into());
+        s.parameters.insert(
+            "level".into(),
+            Parameter {
+                required: true,
+                ..Default::default()
+            },
+        );
+        s.parameters.insert(
+            "mode".into(),
+            Parameter {
+                default: Some("fast".into()),
+                ..Default::default()
+            },
+        );
+        s.volumes.push("/srv/shared/ref:/ref:ro".into());
+        s.volumes.push("{USER_CONFIG}:/config".into());
+        s.user = Some("1000:1000".into());
+        s.cap_add = vec!["NET_BIND_SERVICE".into()];
+        s.resources.memory = Some(Memory::parse("512m").unwrap());
+        s.resources.cpus = Some(Cpus::from_millis(1500).unwrap());
+        s.resources.pids = Some(64);
+        let secrets = vec![
+            SecretBinding {
+                name: "gh.token".into(),
+                env: "GH_TOKEN".into(),
+                version: "v3".into(),
+                file: false,
+            },
+            SecretBinding {
+                name: "tls.key".into(),
+                env: "TLS_KEY".into(),
+                version: "v1".into(),
+                file: true,
+            },
+        ];
+        (f, s, secrets)
+    }
+
+    #[test]
+    fn spec_hashes_are_unchanged_so_running_containers_are_not_recreated() {
+        let (f, s, secrets) = everything();
+        let mut i = input(&f, &s, Some(20001));
+        i.secrets = &secrets;
+        let (spec, hash) = plan(&i).unwrap();
+        assert_eq!(spec.labels[LABEL_SPEC_HASH], hash);
+        assert_eq!(hash, "8ce1015f7caf0ddf");
+
+        let f = fixture();
+        let mut quiet = ServerDef::new(ServerId::parse("quiet").unwrap(), "mcp/quiet:1");
+        quiet.disable_network = true;
+        quiet.writable_rootfs = true;
+        let mut i = input(&f, &quiet, None);
+        i.image_user = Some("node");
+        assert_eq!(plan(&i).unwrap().1, "9a320910e899e976");
+
+        let plain = http_server();
+        assert_eq!(
+            plan(&input(&f, &plain, Some(20001))).unwrap().1,
+            "13797a9daf08deb7"
+        );
+    }
 }
