@@ -1,6 +1,6 @@
 //! Reconciliation planning (pure): what should run (`Want`) against what runs (`Have`),
 //! in, the actions that close the gap, out. Applying the actions and planning again
-//! yields none; a property test holds the planner to that.
+//! yields none, under either update policy; a property test holds the planner to that.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +24,8 @@ pub struct Have {
     pub server: String,
     pub spec_hash: String,
     pub running: bool,
+    /// Already shown as outdated: a `MarkOutdated` for it was applied.
+    pub outdated: bool,
 }
 
 /// What to do when a definition changed under a running container.
@@ -62,10 +64,14 @@ pub enum Action {
     Remove { name: String },
     /// With the `manual` policy: the container runs an old definition.
     MarkOutdated { name: String },
+    /// A container shown as outdated runs what its definition asks for again (the
+    /// definition was reverted): status stops calling it outdated.
+    ClearOutdated { name: String },
 }
 
 /// The actions that make `have` match `want`. Containers in `hold` (failed, or waiting
-/// out a restart backoff) are not created, restarted or recreated.
+/// out a restart backoff) are not created, restarted or recreated. With the `manual`
+/// policy an outdated container is marked once, and kept running as it is.
 pub fn plan(
     want: &BTreeMap<String, Want>,
     have: &BTreeMap<String, Have>,
@@ -75,26 +81,35 @@ pub fn plan(
     let mut actions = Vec::new();
     for (name, w) in want {
         let Some(hash) = &w.spec_hash else { continue };
+        let held = hold.contains(name);
         let ids = || (name.clone(), w.user.clone(), w.server.clone());
-        match have.get(name) {
-            None if !hold.contains(name) => {
+        let Some(h) = have.get(name) else {
+            if !held {
                 let (name, user, server) = ids();
                 actions.push(Action::Create { name, user, server });
             }
-            None => {}
-            Some(h) if &h.spec_hash != hash => match policy {
-                UpdatePolicy::Recreate if !hold.contains(name) => {
+            continue;
+        };
+        let current = &h.spec_hash == hash;
+        match policy {
+            UpdatePolicy::Recreate if !current => {
+                if !held {
                     let (name, user, server) = ids();
                     actions.push(Action::Recreate { name, user, server });
                 }
-                UpdatePolicy::Recreate => {}
-                UpdatePolicy::Manual => actions.push(Action::MarkOutdated { name: name.clone() }),
-            },
-            Some(h) if !h.running && !hold.contains(name) => {
-                let (name, user, server) = ids();
-                actions.push(Action::Restart { name, user, server });
+                continue;
             }
-            Some(_) => {}
+            UpdatePolicy::Manual if !current && !h.outdated => {
+                actions.push(Action::MarkOutdated { name: name.clone() });
+            }
+            _ if current && h.outdated => {
+                actions.push(Action::ClearOutdated { name: name.clone() });
+            }
+            _ => {}
+        }
+        if !h.running && !held {
+            let (name, user, server) = ids();
+            actions.push(Action::Restart { name, user, server });
         }
     }
     for name in have.keys() {
@@ -125,6 +140,7 @@ mod tests {
             server: server.into(),
             spec_hash: hash.into(),
             running,
+            outdated: false,
         }
     }
 
@@ -148,7 +164,11 @@ mod tests {
                 Action::Remove { name } => {
                     have.remove(name);
                 }
-                Action::MarkOutdated { .. } => {}
+                Action::MarkOutdated { name } | Action::ClearOutdated { name } => {
+                    if let Some(h) = have.get_mut(name) {
+                        h.outdated = matches!(a, Action::MarkOutdated { .. });
+                    }
+                }
             }
         }
     }
@@ -221,6 +241,65 @@ mod tests {
         );
     }
 
+    #[test]
+    fn an_outdated_container_is_marked_once_under_the_manual_policy() {
+        let w = BTreeMap::from([(name("u1", "a"), want("u1", "a", Some("new")))]);
+        let mut h = BTreeMap::from([(name("u1", "a"), have("u1", "a", "old", true))]);
+        let none = BTreeSet::new();
+        assert_eq!(
+            plan(&w, &h, UpdatePolicy::Manual, &none),
+            [Action::MarkOutdated {
+                name: name("u1", "a")
+            }]
+        );
+        h.get_mut(&name("u1", "a")).unwrap().outdated = true;
+        assert_eq!(plan(&w, &h, UpdatePolicy::Manual, &none), []);
+    }
+
+    #[test]
+    fn a_reverted_definition_clears_the_outdated_mark_under_either_policy() {
+        let w = BTreeMap::from([(name("u1", "a"), want("u1", "a", Some("h1")))]);
+        let mut marked = have("u1", "a", "h1", true);
+        marked.outdated = true;
+        let h = BTreeMap::from([(name("u1", "a"), marked)]);
+        for policy in [UpdatePolicy::Manual, UpdatePolicy::Recreate] {
+            assert_eq!(
+                plan(&w, &h, policy, &BTreeSet::new()),
+                [Action::ClearOutdated {
+                    name: name("u1", "a")
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn a_stopped_outdated_container_is_restarted_as_it_is_under_the_manual_policy() {
+        let w = BTreeMap::from([(name("u1", "a"), want("u1", "a", Some("new")))]);
+        let h = BTreeMap::from([(name("u1", "a"), have("u1", "a", "old", false))]);
+        let restart = Action::Restart {
+            name: name("u1", "a"),
+            user: "u1".into(),
+            server: "a".into(),
+        };
+        assert_eq!(
+            plan(&w, &h, UpdatePolicy::Manual, &BTreeSet::new()),
+            [
+                Action::MarkOutdated {
+                    name: name("u1", "a")
+                },
+                restart
+            ]
+        );
+        let held = BTreeSet::from([name("u1", "a")]);
+        assert_eq!(
+            plan(&w, &h, UpdatePolicy::Manual, &held),
+            [Action::MarkOutdated {
+                name: name("u1", "a")
+            }],
+            "held containers wait, but are still shown as outdated"
+        );
+    }
+
     fn wants() -> impl Strategy<Value = BTreeMap<String, Want>> {
         prop::collection::btree_map(
             (0u8..4, 0u8..4),
@@ -240,14 +319,20 @@ mod tests {
     fn haves() -> impl Strategy<Value = BTreeMap<String, Have>> {
         prop::collection::btree_map(
             (0u8..4, 0u8..4),
-            (prop::sample::select(&["h1", "h2", "h3"][..]), any::<bool>()),
+            (
+                prop::sample::select(&["h1", "h2", "h3"][..]),
+                any::<bool>(),
+                any::<bool>(),
+            ),
             0..10,
         )
         .prop_map(|m| {
             m.into_iter()
-                .map(|((u, s), (hash, running))| {
+                .map(|((u, s), (hash, running, outdated))| {
                     let (u, s) = (format!("u{u}"), format!("s{s}"));
-                    (name(&u, &s), have(&u, &s, hash, running))
+                    let mut h = have(&u, &s, hash, running);
+                    h.outdated = outdated;
+                    (name(&u, &s), h)
                 })
                 .collect()
         })
@@ -255,13 +340,22 @@ mod tests {
 
     proptest! {
         #[test]
-        fn planning_again_after_applying_yields_nothing(w in wants(), mut h in haves()) {
-            let actions = plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new());
+        fn planning_again_after_applying_yields_nothing(
+            w in wants(),
+            mut h in haves(),
+            policy in prop::sample::select(&[UpdatePolicy::Recreate, UpdatePolicy::Manual][..]),
+        ) {
+            let actions = plan(&w, &h, policy, &BTreeSet::new());
             apply(&w, &mut h, &actions);
-            prop_assert_eq!(plan(&w, &h, UpdatePolicy::Recreate, &BTreeSet::new()), vec![]);
+            prop_assert_eq!(plan(&w, &h, policy, &BTreeSet::new()), vec![]);
             for (n, x) in &w {
-                if x.spec_hash.is_some() {
+                if let Some(hash) = &x.spec_hash {
                     prop_assert!(h[n].running);
+                    prop_assert_eq!(
+                        h[n].outdated,
+                        &h[n].spec_hash != hash,
+                        "shown as outdated exactly when it runs an old definition"
+                    );
                 }
             }
             prop_assert!(h.keys().all(|n| w.contains_key(n)), "no orphan survives");

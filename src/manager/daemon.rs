@@ -287,7 +287,7 @@ impl<E: Engine + 'static> Daemon<E> {
             .iter()
             .map(|c| (c.name.clone(), c.id.clone()))
             .collect();
-        let have: BTreeMap<String, Have> = containers
+        let mut have: BTreeMap<String, Have> = containers
             .iter()
             .map(|c| {
                 let h = Have {
@@ -295,6 +295,8 @@ impl<E: Engine + 'static> Daemon<E> {
                     server: c.label(LABEL_SERVER).unwrap_or_default().into(),
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().into(),
                     running: c.running(),
+                    // Filled in below from the daemon's record, once a remade one is reset.
+                    outdated: false,
                 };
                 (c.name.clone(), h)
             })
@@ -311,6 +313,9 @@ impl<E: Engine + 'static> Daemon<E> {
             }
         }
         tracked.retain(|name, _| want.contains_key(name));
+        for (name, h) in have.iter_mut() {
+            h.outdated = tracked.get(name).is_some_and(|t| t.saved.outdated);
+        }
         // Restarts count towards the limit only while they come close together: after
         // a quiet, running stretch (`FORGIVE` past the last one) the count starts over.
         for (name, t) in tracked.iter_mut() {
@@ -486,7 +491,10 @@ impl<E: Engine + 'static> Daemon<E> {
                 let mut tracked = self.tracked.lock().await;
                 let t = tracked.entry(name.clone()).or_default();
                 match &r {
-                    Ok(()) => t.create_failures = 0,
+                    Ok(()) => {
+                        t.create_failures = 0;
+                        t.saved.outdated = false;
+                    }
                     Err(e) => {
                         t.saved.last_error = Some(e.clone());
                         t.create_failures += 1;
@@ -522,14 +530,14 @@ impl<E: Engine + 'static> Daemon<E> {
                     name.clone(),
                 ),
             },
-            Action::MarkOutdated { name } => {
+            Action::MarkOutdated { name } | Action::ClearOutdated { name } => {
                 self.tracked
                     .lock()
                     .await
                     .entry(name.clone())
                     .or_default()
                     .saved
-                    .outdated = true;
+                    .outdated = matches!(action, Action::MarkOutdated { .. });
                 return Ok(());
             }
         };
