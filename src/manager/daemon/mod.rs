@@ -109,10 +109,7 @@ impl<E: Engine + 'static> Daemon<E> {
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
         let _watchers = self.watch(tx.clone());
-        let mut events = self.rt.engine().events(&[
-            (LABEL_MANAGED_BY, MANAGED_BY),
-            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
-        ]);
+        let mut events = self.subscribe();
         let cfg = self.portal().config.daemon;
         let mut resync = tokio::time::interval(Duration::from_secs(cfg.resync_secs));
         let mut health = tokio::time::interval(Duration::from_millis(500));
@@ -134,32 +131,7 @@ impl<E: Engine + 'static> Daemon<E> {
                         None
                     }
                 }
-                ev = events.next() => match ev {
-                    Some(Ok(e)) => {
-                        let wanted = matches!(e.action.as_str(), "die" | "oom" | "destroy" | "stop" | "kill")
-                            || (e.kind == "network" && e.action == "destroy");
-                        tracing::debug!(kind = %e.kind, action = %e.action, name = %e.name, "docker event");
-                        wanted.then_some(Wake::Reconcile)
-                    }
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "docker event stream failed; resubscribing");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        events = self.rt.engine().events(&[
-                            (LABEL_MANAGED_BY, MANAGED_BY),
-                            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
-                        ]);
-                        Some(Wake::Reconcile)
-                    }
-                                        None => {
-                        // The stream ended (dockerd restarted, say): subscribe again.
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        events = self.rt.engine().events(&[
-                            (LABEL_MANAGED_BY, MANAGED_BY),
-                            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
-                        ]);
-                        Some(Wake::Reconcile)
-                    }
-                },
+                ev = events.next() => self.on_event(ev, &mut events).await,
                 w = rx.recv() => w,
             };
             let Some(mut wake) = wake else { continue };
