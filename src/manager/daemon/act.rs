@@ -1,52 +1,31 @@
 //! Carrying out one planned action (create, recreate, restart, remove an orphan, mark
 //! outdated), recording failures against the container and auditing every outcome.
+//! Restarts go through the restart policy.
 
-use std::time::{Duration, Instant};
+use tokio::time::Instant;
 
+use super::policy::{Decision, Seen};
+use super::record::Health;
 use super::Daemon;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
 use crate::manager::PortalError;
 use crate::reconcile::Action;
 
+type Outcome = std::result::Result<(), String>;
+
+fn ids(user: &str, server: &str) -> std::result::Result<(UserId, ServerId), String> {
+    Ok((
+        UserId::parse(user).map_err(|e| e.to_string())?,
+        ServerId::parse(server).map_err(|e| e.to_string())?,
+    ))
+}
+
 impl<E: Engine + 'static> Daemon<E> {
-    pub(super) async fn act(&self, action: &Action) -> std::result::Result<(), String> {
-        let portal = self.portal();
-        let ids = |user: &str, server: &str| -> std::result::Result<(UserId, ServerId), String> {
-            Ok((
-                UserId::parse(user).map_err(|e| e.to_string())?,
-                ServerId::parse(server).map_err(|e| e.to_string())?,
-            ))
-        };
-        let (result, user, what, resource): (
-            std::result::Result<(), String>,
-            Option<String>,
-            &str,
-            String,
-        ) = match action {
+    pub(super) async fn act(&self, action: &Action) -> Outcome {
+        let (result, user, what, resource): (Outcome, Option<String>, &str, String) = match action {
             Action::Create { name, user, server } | Action::Recreate { name, user, server } => {
-                let (u, s) = ids(user, server)?;
-                let r = self
-                    .rt
-                    .converge(&u, &s)
-                    .await
-                    .map(drop)
-                    .map_err(|e| e.to_string());
-                let backoff = portal.config.daemon.backoff_ms;
-                let mut tracked = self.tracked.lock().await;
-                let t = tracked.entry(name.clone()).or_default();
-                match &r {
-                    Ok(()) => t.create_failures = 0,
-                    Err(e) => {
-                        t.saved.last_error = Some(e.clone());
-                        t.create_failures += 1;
-                        let wait = backoff
-                            .saturating_mul(1 << (t.create_failures - 1).min(16))
-                            .min(300_000);
-                        t.next_try = Some(Instant::now() + Duration::from_millis(wait));
-                    }
-                }
-                drop(tracked);
+                let r = self.converge(name, user, server).await;
                 let what = if matches!(action, Action::Create { .. }) {
                     "reconcile.create"
                 } else {
@@ -55,7 +34,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 (r, Some(user.clone()), what, server.clone())
             }
             Action::Restart { name, user, server } => {
-                let r = self.restart(name, user, server).await;
+                let r = self.restart(name, user, server, Seen::Down).await;
                 (r, Some(user.clone()), "reconcile.restart", server.clone())
             }
             Action::Remove { name } => match self.rt.remove_orphan(name).await {
@@ -68,92 +47,121 @@ impl<E: Engine + 'static> Daemon<E> {
                 ),
             },
             Action::MarkOutdated { name } => {
-                self.tracked
-                    .lock()
-                    .await
-                    .entry(name.clone())
-                    .or_default()
-                    .saved
-                    .outdated = true;
+                let mut tracked = self.tracked.lock().await;
+                tracked.entry(name.clone()).or_default().outdated = true;
                 return Ok(());
             }
         };
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         let detail = result.as_ref().err().cloned();
-        if let Err(e) = portal.audit_outcome(user.as_deref(), what, &resource, outcome, detail) {
+        let audited =
+            self.portal()
+                .audit_outcome(user.as_deref(), what, &resource, outcome, detail);
+        if let Err(e) = audited {
             tracing::warn!(error = %e, "cannot write the audit log");
         }
         result
     }
 
-    /// Restarts a stopped or unhealthy container, or marks it failed after the retry limit.
+    /// Creates (or recreates) a container; failures in a row back off like restarts.
+    async fn converge(&self, name: &str, user: &str, server: &str) -> Outcome {
+        let (u, s) = ids(user, server)?;
+        let r = self
+            .rt
+            .converge(&u, &s)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let mut tracked = self.tracked.lock().await;
+        let t = tracked.entry(name.to_string()).or_default();
+        match &r {
+            Ok(()) => t.create_failures = 0,
+            Err(e) => {
+                t.last_error = Some(e.clone());
+                t.create_failures += 1;
+                t.next_try = Some(self.policy.next_try(t.create_failures, Instant::now()));
+            }
+        }
+        r
+    }
+
+    /// Restarts a container that is down (or, `seen` unhealthy, one failing its health
+    /// check) as the restart policy decides: at once, not yet, or never (marked failed).
     pub(super) async fn restart(
         &self,
         name: &str,
         user: &str,
         server: &str,
-    ) -> std::result::Result<(), String> {
-        let cfg = self.portal().config.daemon;
+        seen: Seen,
+    ) -> Outcome {
         let info = self
             .rt
             .engine()
             .container(name)
             .await
             .map_err(|e| e.to_string())?;
-        let why = info
-            .map(|c| match (c.exit_code, c.error) {
+        let why = match (seen, info) {
+            (Seen::Unhealthy, _) => "failed its health check".to_string(),
+            (_, Some(c)) => match (c.exit_code, c.error) {
                 (Some(code), Some(e)) => format!("exited with code {code}: {e}"),
                 (Some(code), None) => format!("exited with code {code}"),
                 (None, _) => format!("is {}", c.state),
-            })
-            .unwrap_or_else(|| "is gone".into());
+            },
+            (_, None) => "is gone".into(),
+        };
         {
             let mut tracked = self.tracked.lock().await;
             let t = tracked.entry(name.to_string()).or_default();
-            if t.saved.restarts >= cfg.max_restarts {
-                t.saved.failed = true;
-                t.saved.health = "failed".into();
-                t.saved.last_error = Some(format!(
-                    "{why}; gave up after {} restarts",
-                    t.saved.restarts
-                ));
-                return Err(format!(
-                    "{name} marked failed: {why} after {} restarts",
-                    t.saved.restarts
-                ));
+            match self.policy.decide(t, seen, Instant::now()) {
+                Decision::Restart => {}
+                Decision::GiveUp => {
+                    t.health = Health::Failed;
+                    let n = t.restarts;
+                    t.last_error = Some(format!("{why}; gave up after {n} restarts"));
+                    tracing::warn!(container = %name, restarts = n, reason = %why, "giving up");
+                    return Err(format!("{name} marked failed: {why} after {n} restarts"));
+                }
+                // Held back by the planner, so only a health check lands here.
+                Decision::Wait { until } => {
+                    let wait_ms = until.saturating_duration_since(Instant::now()).as_millis();
+                    tracing::debug!(container = %name, wait_ms = wait_ms as u64, "restart waits out its backoff");
+                    return Ok(());
+                }
+                Decision::Keep | Decision::Forgive | Decision::LeaveAlone => return Ok(()),
             }
         }
-        let u = UserId::parse(user).map_err(|e| e.to_string())?;
-        let s = ServerId::parse(server).map_err(|e| e.to_string())?;
-        let result = self.rt.restart_stopped(&u, &s).await;
+        let (u, s) = ids(user, server)?;
+        let result = match seen {
+            // Running but failing its check: restart it as a user would.
+            Seen::Unhealthy => self.rt.restart(&u, &s).await.map(Some),
+            Seen::Down | Seen::Running => self.rt.restart_stopped(&u, &s).await,
+        };
+        let error = match result {
+            // Started meanwhile by an enable that held the lock: not a restart.
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) => None,
+            Err(e) => Some(e),
+        };
+        self.count_restart(name, why).await;
+        let Some(e) = error else { return Ok(()) };
+        // A container Docker cannot start again (its network was removed, say) is removed,
+        // so a later pass makes it anew, network included. One that starts and crashes
+        // stays, and counts towards the limit.
+        if matches!(e.primary(), PortalError::Engine(_)) {
+            let stop = self.portal().config.runtime.stop_timeout_secs;
+            let _ = self.rt.engine().remove_container(name, stop).await;
+        }
+        Err(e.to_string())
+    }
+
+    async fn count_restart(&self, name: &str, why: String) {
+        let now = Instant::now();
         let mut tracked = self.tracked.lock().await;
         let t = tracked.entry(name.to_string()).or_default();
-        match result {
-            // Started meanwhile by an enable that held the lock: not a restart.
-            Ok(None) => Ok(()),
-            outcome => {
-                t.saved.restarts += 1;
-                t.last_restart = Some(Instant::now());
-                t.saved.last_error = Some(why);
-                let factor = 1u64 << (t.saved.restarts - 1).min(16);
-                let wait = (cfg.backoff_ms.saturating_mul(factor)).min(300_000);
-                t.next_try = Some(Instant::now() + Duration::from_millis(wait));
-                t.failures = 0;
-                drop(tracked);
-                match outcome {
-                    Ok(_) => Ok(()),
-                    Err(e) => {
-                        // A container Docker cannot start again (its network was removed,
-                        // say) is removed, so a later pass makes it anew, network included.
-                        // One that starts and crashes stays, and counts towards the limit.
-                        if matches!(e.primary(), PortalError::Engine(_)) {
-                            let stop = self.portal().config.runtime.stop_timeout_secs;
-                            let _ = self.rt.engine().remove_container(name, stop).await;
-                        }
-                        Err(e.to_string())
-                    }
-                }
-            }
-        }
+        t.restarts += 1;
+        t.last_restart = Some(now);
+        t.last_error = Some(why);
+        t.next_try = Some(self.policy.next_try(t.restarts, now));
+        t.failures = 0;
     }
 }

@@ -9,20 +9,25 @@
 
 mod act;
 mod folder;
+mod policy;
 mod probe;
+mod record;
 mod wants;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
+use self::policy::{Decision, RestartPolicy, Seen};
 use self::probe::Probe;
+use self::record::Tracked;
 use super::containers::Runtime;
 use super::{Portal, Result};
 use crate::engine::Engine;
@@ -30,7 +35,7 @@ use crate::plan::{
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
 };
 use crate::reconcile::{self, Action, Have, Want};
-use crate::store::{ContainerHealth, DaemonState};
+use crate::store::DaemonState;
 
 /// What one reconcile pass did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -39,24 +44,6 @@ pub struct ReconcileReport {
     pub errors: Vec<String>,
     pub millis: u128,
 }
-
-/// Per-container state the daemon keeps between passes.
-#[derive(Debug, Clone, Default)]
-struct Tracked {
-    saved: ContainerHealth,
-    next_try: Option<Instant>,
-    failures: u32,
-    /// Failed creates in a row: they back off like restarts, so a server that cannot be
-    /// made (no image, no secret) is not retried on every pass.
-    create_failures: u32,
-    /// When it was last restarted: a long enough healthy run since then clears the count.
-    last_restart: Option<Instant>,
-    last_probe: Option<Instant>,
-    probe: Option<Probe>,
-}
-
-/// How long a restarted server must run quietly before its restart count starts over.
-const FORGIVE: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Wake {
@@ -67,6 +54,7 @@ enum Wake {
 pub struct Daemon<E: Engine + 'static> {
     rt: Arc<Runtime<E>>,
     tracked: tokio::sync::Mutex<BTreeMap<String, Tracked>>,
+    policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
 }
 
@@ -81,9 +69,11 @@ impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
 impl<E: Engine + 'static> Daemon<E> {
     pub fn new(portal: Portal, engine: E, catalog_dir: Option<PathBuf>) -> Self {
         let portal = portal.with_actor("daemon");
+        let policy = RestartPolicy::from_config(&portal.config.daemon);
         Self {
             rt: Arc::new(Runtime::new(portal, engine)),
             tracked: Default::default(),
+            policy,
             catalog_dir,
         }
     }
@@ -230,30 +220,29 @@ impl<E: Engine + 'static> Daemon<E> {
         // A container made anew (by hand, or by the CLI) starts with a clean record.
         for (name, t) in tracked.iter_mut() {
             if let Some(id) = ids.get(name) {
-                if !t.saved.container_id.is_empty() && &t.saved.container_id != id {
+                if !t.container_id.is_empty() && &t.container_id != id {
                     *t = Tracked::default();
                 }
-                t.saved.container_id = id.clone();
+                t.container_id = id.clone();
             }
         }
         tracked.retain(|name, _| want.contains_key(name));
-        // Restarts count towards the limit only while they come close together: after
-        // a quiet, running stretch (`FORGIVE` past the last one) the count starts over.
-        for (name, t) in tracked.iter_mut() {
-            let running = have.get(name).is_some_and(|h| h.running);
-            if running && !t.saved.failed && t.last_restart.is_some_and(|l| l.elapsed() >= FORGIVE)
-            {
-                t.saved.restarts = 0;
-                t.last_restart = None;
-            }
-        }
         for (name, probe) in probes {
             tracked.entry(name).or_default().probe = probe;
         }
         let now = Instant::now();
+        for (name, t) in tracked.iter_mut() {
+            let Some(h) = have.get(name) else { continue };
+            // The other decisions are the restart's to act on, when the planner asks.
+            if self.policy.decide(t, Seen::of(h.running, t.health), now) == Decision::Forgive {
+                tracing::info!(container = %name, restarts = t.restarts, "ran quietly; restart count starts over");
+                t.restarts = 0;
+                t.last_restart = None;
+            }
+        }
         tracked
             .iter()
-            .filter(|(_, t)| t.saved.failed || t.next_try.is_some_and(|n| n > now))
+            .filter(|(_, t)| policy::held(t, now))
             .map(|(n, _)| n.clone())
             .collect()
     }
@@ -264,14 +253,13 @@ impl<E: Engine + 'static> Daemon<E> {
         for (name, w) in want {
             let t = tracked.entry(name.clone()).or_default();
             match &w.error {
-                Some(e) => t.saved.last_error = Some(e.clone()),
+                Some(e) => t.last_error = Some(e.clone()),
                 None if t
-                    .saved
                     .last_error
                     .as_deref()
                     .is_some_and(|e| e.starts_with("cannot plan: ")) =>
                 {
-                    t.saved.last_error = None
+                    t.last_error = None
                 }
                 None => {}
             }
@@ -279,7 +267,7 @@ impl<E: Engine + 'static> Daemon<E> {
         DaemonState {
             containers: tracked
                 .iter()
-                .map(|(n, t)| (n.clone(), t.saved.clone()))
+                .map(|(n, t)| (n.clone(), t.saved()))
                 .collect(),
             updated_at: Some(Portal::now()),
         }

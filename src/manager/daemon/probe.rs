@@ -1,10 +1,13 @@
 //! Health checks: which are due, running them against a container's host port, and
 //! restarting a container that fails its check too often in a row.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
+use super::policy::{Decision, Seen};
+use super::record::Health;
 use super::Daemon;
 use crate::catalog::model::{HealthCheck, HealthKind};
 use crate::engine::Engine;
@@ -26,7 +29,7 @@ impl<E: Engine + 'static> Daemon<E> {
             let now = Instant::now();
             tracked
                 .iter()
-                .filter(|(_, t)| !t.saved.failed)
+                .filter(|(_, t)| !t.failed())
                 .filter_map(|(n, t)| {
                     let p = t.probe.clone()?;
                     let interval = p
@@ -44,37 +47,54 @@ impl<E: Engine + 'static> Daemon<E> {
         let mut turned = false;
         for (name, p) in due {
             let ok = probe(&bind, &p).await;
-            let mut tracked = self.tracked.lock().await;
-            let t = tracked.entry(name.clone()).or_default();
-            t.last_probe = Some(Instant::now());
-            if ok {
-                t.failures = 0;
-                t.saved.health = "healthy".into();
-            } else {
-                t.failures += 1;
-                let retries = p.check.retries.unwrap_or(3);
-                if t.failures >= retries && t.saved.health != "unhealthy" {
-                    t.saved.health = "unhealthy".into();
-                    t.saved.last_error = Some(format!("health check failed {} times", t.failures));
-                    tracing::warn!(container = %name, "unhealthy; restarting");
-                    drop(tracked);
-                    let (user, server) = {
-                        let c = self.rt.engine().container(&name).await.ok().flatten();
-                        let label = |k| {
-                            c.as_ref()
-                                .and_then(|c| c.label(k).map(str::to_string))
-                                .unwrap_or_default()
-                        };
-                        (label(LABEL_USER), label(LABEL_SERVER))
-                    };
-                    if let Err(e) = self.restart(&name, &user, &server).await {
-                        tracing::warn!(container = %name, error = %e, "restart failed");
-                    }
-                    turned = true;
-                }
+            if self.note_probe(&name, &p, ok).await {
+                self.restart_unhealthy(&name).await;
+                turned = true;
             }
         }
         turned
+    }
+
+    /// Records one probe's result; true when the container is due a restart for it.
+    async fn note_probe(&self, name: &str, p: &Probe, ok: bool) -> bool {
+        let now = Instant::now();
+        let mut tracked = self.tracked.lock().await;
+        let t = tracked.entry(name.to_string()).or_default();
+        t.last_probe = Some(now);
+        if ok {
+            t.failures = 0;
+            t.health = Health::Healthy;
+            return false;
+        }
+        t.failures += 1;
+        if t.failures < p.check.retries.unwrap_or(3) {
+            return false;
+        }
+        if t.health != Health::Unhealthy {
+            t.health = Health::Unhealthy;
+            t.last_error = Some(format!("health check failed {} times", t.failures));
+        }
+        // While its backoff lasts it stays unhealthy; a later failing probe tries again.
+        !matches!(
+            self.policy.decide(t, Seen::Unhealthy, now),
+            Decision::Wait { .. } | Decision::LeaveAlone
+        )
+    }
+
+    async fn restart_unhealthy(&self, name: &str) {
+        tracing::warn!(container = %name, "unhealthy; restarting");
+        let (user, server) = {
+            let c = self.rt.engine().container(name).await.ok().flatten();
+            let label = |k| {
+                c.as_ref()
+                    .and_then(|c| c.label(k).map(str::to_string))
+                    .unwrap_or_default()
+            };
+            (label(LABEL_USER), label(LABEL_SERVER))
+        };
+        if let Err(e) = self.restart(name, &user, &server, Seen::Unhealthy).await {
+            tracing::warn!(container = %name, error = %e, "restart failed");
+        }
     }
 }
 
