@@ -59,21 +59,8 @@ impl<E: Engine + 'static> Daemon<E> {
                     want.insert(name, w);
                     continue;
                 };
-                let image = def.def.image.clone();
-                if !image_users.contains_key(&image) {
-                    // A missing image plans as if it had no USER (creating it pulls it); one
-                    // that cannot be inspected is not planned at all this pass, so a
-                    // passing hiccup never recreates a running container.
-                    let u = self
-                        .rt
-                        .engine()
-                        .image_user(&image)
-                        .await
-                        .map(Option::unwrap_or_default);
-                    image_users.insert(image.clone(), u.map_err(|e| e.to_string()));
-                }
-                let image_user = match &image_users[&image] {
-                    Ok(u) => u.clone(),
+                let image_user = match self.image_user(&mut image_users, &def.def.image).await {
+                    Ok(u) => u,
                     Err(e) => {
                         w.error = Some(format!("cannot plan: {e}"));
                         want.insert(name, w);
@@ -102,5 +89,28 @@ impl<E: Engine + 'static> Daemon<E> {
             }
         }
         Ok((want, probes))
+    }
+
+    /// The USER an image runs as, asked of the engine once per image and pass. A missing
+    /// image plans as if it had no USER (creating it pulls it); one that cannot be
+    /// inspected is not planned at all this pass, so a passing hiccup never recreates a
+    /// running container.
+    async fn image_user(
+        &self,
+        seen: &mut HashMap<String, std::result::Result<String, String>>,
+        image: &str,
+    ) -> std::result::Result<String, String> {
+        if let Some(known) = seen.get(image) {
+            return known.clone();
+        }
+        let u = self
+            .rt
+            .engine()
+            .image_user(image)
+            .await
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string());
+        seen.insert(image.to_string(), u.clone());
+        u
     }
 }
