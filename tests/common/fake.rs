@@ -1,5 +1,6 @@
 //! A recording in-memory engine for tests that show the manager's logic without Docker:
-//! containers and networks live in maps, creates are counted, starts can be made to fail.
+//! containers and networks live in maps, creates and restarts are counted, starts can be
+//! made to fail, and a container can be made to die.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +18,35 @@ pub struct Fake {
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub fail_start: Mutex<BTreeSet<String>>,
+    /// Restarts asked of the engine, per container name.
+    pub restarts: Mutex<BTreeMap<String, u32>>,
+}
+
+impl Fake {
+    /// The container exits with `code`, as a crashing server would.
+    pub fn die(&self, name: &str, code: i64) {
+        let mut all = self.containers.lock().unwrap();
+        let c = all
+            .get_mut(name)
+            .unwrap_or_else(|| panic!("no container {name}"));
+        c.state = "exited".into();
+        c.exit_code = Some(code);
+    }
+
+    /// How often `name` was restarted.
+    pub fn restarts_of(&self, name: &str) -> u32 {
+        self.restarts
+            .lock()
+            .unwrap()
+            .get(name)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn state_of(&self, name: &str) -> Option<String> {
+        let all = self.containers.lock().unwrap();
+        all.get(name).map(|c| c.state.clone())
+    }
 }
 
 impl Engine for Fake {
@@ -106,10 +136,17 @@ impl Engine for Fake {
         }
         if let Some(c) = self.containers.lock().unwrap().get_mut(name) {
             c.state = "running".into();
+            c.exit_code = None;
         }
         Ok(())
     }
     async fn restart_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
+        *self
+            .restarts
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default() += 1;
         self.start_container(name).await
     }
     fn events(

@@ -1,0 +1,281 @@
+//! `portalctl serve`: keeps the actual containers equal to what users enabled.
+//!
+//! One loop reconciles at start, then again on Docker events (die, oom, destroy, network
+//! removal), on changes under the data folder (the CLI's writes), on changes in a watched
+//! catalog folder, and on a periodic resync. Between passes it probes health checks. A
+//! container that exits or turns unhealthy is restarted with exponential backoff; after
+//! the retry limit it is marked failed and left alone. SIGTERM ends the loop between
+//! passes: in-flight work finishes, user containers keep running.
+
+mod act;
+mod folder;
+mod policy;
+mod probe;
+mod record;
+mod wants;
+mod watch;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use self::policy::{Decision, RestartPolicy, Seen};
+use self::probe::Probe;
+use self::record::Tracked;
+use super::containers::Runtime;
+use super::{Portal, Result};
+use crate::engine::Engine;
+use crate::plan::{
+    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
+};
+use crate::reconcile::{self, Action, Have, Want};
+use crate::store::DaemonState;
+
+/// What one reconcile pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReconcileReport {
+    pub actions: Vec<Action>,
+    pub errors: Vec<String>,
+    pub millis: u128,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Reconcile,
+    CatalogFolder,
+}
+
+pub struct Daemon<E: Engine + 'static> {
+    rt: Arc<Runtime<E>>,
+    tracked: tokio::sync::Mutex<BTreeMap<String, Tracked>>,
+    policy: RestartPolicy,
+    catalog_dir: Option<PathBuf>,
+}
+
+impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("catalog_dir", &self.catalog_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Engine + 'static> Daemon<E> {
+    pub fn new(portal: Portal, engine: E, catalog_dir: Option<PathBuf>) -> Self {
+        let portal = portal.with_actor("daemon");
+        let policy = RestartPolicy::from_config(&portal.config.daemon);
+        Self {
+            rt: Arc::new(Runtime::new(portal, engine)),
+            tracked: Default::default(),
+            policy,
+            catalog_dir,
+        }
+    }
+
+    fn portal(&self) -> &Portal {
+        self.rt.portal()
+    }
+
+    /// The labels that pick out this instance's managed containers.
+    fn managed(&self) -> [(&'static str, &str); 2] {
+        [
+            (LABEL_MANAGED_BY, MANAGED_BY),
+            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
+        ]
+    }
+
+    /// The container runtime the daemon acts through (the API shares it).
+    pub fn runtime(&self) -> Arc<Runtime<E>> {
+        Arc::clone(&self.rt)
+    }
+
+    /// Runs until `shutdown` completes; returns after the pass in flight has finished.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
+        let _watchers = self.watch(tx.clone());
+        let mut events = self.subscribe();
+        let cfg = self.portal().config.daemon;
+        let mut resync = tokio::time::interval(Duration::from_secs(cfg.resync_secs));
+        let mut health = tokio::time::interval(Duration::from_millis(500));
+        let debounce = Duration::from_millis(cfg.debounce_ms);
+        tokio::pin!(shutdown);
+
+        if self.catalog_dir.is_some() {
+            self.sync_catalog_folder().await;
+        }
+        self.pass().await;
+        loop {
+            let wake = tokio::select! {
+                () = &mut shutdown => break,
+                _ = resync.tick() => Some(Wake::Reconcile),
+                _ = health.tick() => {
+                    if self.probe_health().await {
+                        Some(Wake::Reconcile)
+                    } else {
+                        None
+                    }
+                }
+                ev = events.next() => self.on_event(ev, &mut events).await,
+                w = rx.recv() => w,
+            };
+            let Some(mut wake) = wake else { continue };
+            // Debounce: whatever else arrives in the window is handled by the same pass.
+            tokio::time::sleep(debounce).await;
+            while let Ok(w) = rx.try_recv() {
+                if w == Wake::CatalogFolder {
+                    wake = w;
+                }
+            }
+            if wake == Wake::CatalogFolder {
+                self.sync_catalog_folder().await;
+            }
+            self.pass().await;
+        }
+        tracing::info!("shutting down; user containers keep running");
+        Ok(())
+    }
+
+    async fn pass(&self) {
+        match self.reconcile().await {
+            Ok(r) if r.actions.is_empty() && r.errors.is_empty() => {
+                tracing::debug!(millis = r.millis as u64, "in sync");
+            }
+            Ok(r) => {
+                tracing::info!(
+                    actions = r.actions.len(),
+                    errors = r.errors.len(),
+                    millis = r.millis as u64,
+                    "reconciled"
+                );
+                for e in &r.errors {
+                    tracing::warn!(error = %e, "reconcile");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "reconcile failed"),
+        }
+    }
+
+    /// One reconcile pass: plan from desired and actual state, then act.
+    pub async fn reconcile(&self) -> Result<ReconcileReport> {
+        let started = Instant::now();
+        self.rt.ensure_allocations().await?;
+        let (want, probes) = self.wants().await?;
+        let (ids, mut have) = self.observe().await?;
+        let hold = self.refresh(&want, &mut have, &ids, probes).await;
+        let policy = self.portal().config.daemon.update_policy;
+        let actions = reconcile::plan(&want, &have, policy, &hold);
+        let mut report = ReconcileReport {
+            actions: actions.clone(),
+            ..Default::default()
+        };
+        for action in actions {
+            if let Err(e) = self.act(&action).await {
+                report.errors.push(e);
+            }
+        }
+        let state = self.record(&want).await;
+        self.portal().store.write_daemon_state(&state)?;
+        report.millis = started.elapsed().as_millis();
+        Ok(report)
+    }
+
+    /// The managed containers of this instance: their ids, and what the planner needs.
+    async fn observe(&self) -> Result<(HashMap<String, String>, BTreeMap<String, Have>)> {
+        let containers = self.rt.engine().containers(&self.managed()).await?;
+        let ids = containers
+            .iter()
+            .map(|c| (c.name.clone(), c.id.clone()))
+            .collect();
+        let have = containers
+            .iter()
+            .map(|c| {
+                let h = Have {
+                    user: c.label(LABEL_USER).unwrap_or_default().into(),
+                    server: c.label(LABEL_SERVER).unwrap_or_default().into(),
+                    spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().into(),
+                    running: c.running(),
+                    // Filled in by `refresh` from the daemon's record, once a remade
+                    // container's record is reset.
+                    outdated: false,
+                };
+                (c.name.clone(), h)
+            })
+            .collect();
+        Ok((ids, have))
+    }
+
+    /// Brings the records up to date with what runs, and returns the containers to hold
+    /// back this pass (failed, or waiting out a backoff).
+    async fn refresh(
+        &self,
+        want: &BTreeMap<String, Want>,
+        have: &mut BTreeMap<String, Have>,
+        ids: &HashMap<String, String>,
+        probes: BTreeMap<String, Option<Probe>>,
+    ) -> BTreeSet<String> {
+        let mut tracked = self.tracked.lock().await;
+        // A container made anew (by hand, or by the CLI) starts with a clean record.
+        for (name, t) in tracked.iter_mut() {
+            if let Some(id) = ids.get(name) {
+                if !t.container_id.is_empty() && &t.container_id != id {
+                    *t = Tracked::default();
+                }
+                t.container_id = id.clone();
+            }
+        }
+        tracked.retain(|name, _| want.contains_key(name));
+        for (name, h) in have.iter_mut() {
+            h.outdated = tracked.get(name).is_some_and(|t| t.outdated);
+        }
+        for (name, probe) in probes {
+            tracked.entry(name).or_default().probe = probe;
+        }
+        let now = Instant::now();
+        for (name, t) in tracked.iter_mut() {
+            let Some(h) = have.get(name) else { continue };
+            // The other decisions are the restart's to act on, when the planner asks.
+            if self.policy.decide(t, Seen::of(h.running, t.health), now) == Decision::Forgive {
+                tracing::info!(container = %name, restarts = t.restarts, "ran quietly; restart count starts over");
+                t.restarts = 0;
+                t.last_restart = None;
+            }
+        }
+        tracked
+            .iter()
+            .filter(|(_, t)| policy::held(t, now))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// Notes why what cannot be planned is not running, and returns what to save.
+    async fn record(&self, want: &BTreeMap<String, Want>) -> DaemonState {
+        let mut tracked = self.tracked.lock().await;
+        for (name, w) in want {
+            let t = tracked.entry(name.clone()).or_default();
+            match &w.error {
+                Some(e) => t.last_error = Some(e.clone()),
+                None if t
+                    .last_error
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("cannot plan: ")) =>
+                {
+                    t.last_error = None
+                }
+                None => {}
+            }
+        }
+        DaemonState {
+            containers: tracked
+                .iter()
+                .map(|(n, t)| (n.clone(), t.saved()))
+                .collect(),
+            updated_at: Some(Portal::now()),
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Desired state: every enabled server's container, with its planned spec hash (or why
+//! it cannot be planned) and its health check.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::probe::Probe;
+use super::Daemon;
+use crate::catalog::merge::MergedServer;
+use crate::engine::Engine;
+use crate::manager::Result;
+use crate::plan::container_name;
+use crate::reconcile::Want;
+
+impl<E: Engine + 'static> Daemon<E> {
+    /// Desired containers (with their planned spec hash) and their health checks.
+    pub(super) async fn wants(
+        &self,
+    ) -> Result<(BTreeMap<String, Want>, BTreeMap<String, Option<Probe>>)> {
+        let portal = self.portal();
+        let allocs = portal.store.read_allocations()?.unwrap_or_default();
+        let mut want = BTreeMap::new();
+        let mut probes = BTreeMap::new();
+        let mut image_users: HashMap<String, std::result::Result<String, String>> = HashMap::new();
+        for user in portal.store.user_ids()? {
+            // One user's damaged file must not stop everyone else's containers.
+            let enabled = match portal.store.read_enabled(&user) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(user = %user, error = %e, "cannot read what the user enabled; skipped");
+                    continue;
+                }
+            };
+            if enabled.servers.is_empty() {
+                continue;
+            }
+            let merged = portal.servers(&user);
+            for (server, entry) in enabled.servers {
+                let name = container_name(&user, server.as_str());
+                let mut w = Want {
+                    user: user.to_string(),
+                    server: server.to_string(),
+                    spec_hash: None,
+                    error: None,
+                };
+                let def: Option<Arc<MergedServer>> = match &merged {
+                    Ok(m) => m.servers.iter().find(|s| s.def.id == server).cloned(),
+                    Err(e) => {
+                        w.error = Some(format!("cannot plan: {e}"));
+                        None
+                    }
+                };
+                let Some(def) = def else {
+                    if w.error.is_none() {
+                        w.error = Some(format!(
+                            "cannot plan: server {server} is no longer in the catalog of {user}"
+                        ));
+                    }
+                    want.insert(name, w);
+                    continue;
+                };
+                let image_user = match self.image_user(&mut image_users, &def.def.image).await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        w.error = Some(format!("cannot plan: {e}"));
+                        want.insert(name, w);
+                        continue;
+                    }
+                };
+                let port = allocs
+                    .users
+                    .get(&user)
+                    .and_then(|a| a.ports.get(&server).copied());
+                match self
+                    .rt
+                    .spec_for(&user, &def, &entry.settings, port, &image_user)
+                {
+                    Ok((_, hash, _)) => w.spec_hash = Some(hash),
+                    Err(e) => w.error = Some(format!("cannot plan: {e}")),
+                }
+                probes.insert(
+                    name.clone(),
+                    def.def
+                        .health_check
+                        .clone()
+                        .map(|check| Probe { check, port }),
+                );
+                want.insert(name, w);
+            }
+        }
+        Ok((want, probes))
+    }
+
+    /// The USER an image runs as, asked of the engine once per image and pass. A missing
+    /// image plans as if it had no USER (creating it pulls it); one that cannot be
+    /// inspected is not planned at all this pass, so a passing hiccup never recreates a
+    /// running container.
+    async fn image_user(
+        &self,
+        seen: &mut HashMap<String, std::result::Result<String, String>>,
+        image: &str,
+    ) -> std::result::Result<String, String> {
+        if let Some(known) = seen.get(image) {
+            return known.clone();
+        }
+        let u = self
+            .rt
+            .engine()
+            .image_user(image)
+            .await
+            .map(Option::unwrap_or_default)
+            .map_err(|e| e.to_string());
+        seen.insert(image.to_string(), u.clone());
+        u
+    }
+}
