@@ -6,7 +6,7 @@ use super::servers::unknown_user;
 use super::snapshot::Snapshot;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::ServerDef;
-use crate::catalog::native::parse_custom;
+use crate::catalog::parse::parse_custom;
 use crate::catalog::report::Diagnostic;
 use crate::ids::{ServerId, UserId};
 use crate::store::{Loaded, StoredCustom};
