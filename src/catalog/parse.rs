@@ -1,11 +1,14 @@
-//! From bytes to a validated catalog: size limit before parsing, UTF-8, one YAML (or JSON)
+//! The one way in from bytes: size limit before parsing, UTF-8, one YAML (or JSON)
 //! document with no duplicate keys, alias bombs and deep nesting refused by the parser's
-//! limits; then the format is recognised and handed to its converter.
+//! limits; then the format is recognised and handed to its decoder (`native`, `docker`),
+//! which knows nothing of files. Catalogs, registry folders, overlays and custom-server
+//! files all enter here.
 
 use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
-use crate::catalog::model::{Catalog, Format};
+use crate::catalog::decode::sorted_unique;
+use crate::catalog::model::{Catalog, Format, Overlay, ServerDef};
 use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
 use crate::catalog::validate::Policy;
 use crate::catalog::{docker, native};
@@ -216,7 +219,7 @@ pub fn parse_registry(
             "no servers/<name>/server.yaml entries found",
         );
     }
-    let catalog = native::sorted_unique(dir, servers, &mut d).map(|servers| Catalog {
+    let catalog = sorted_unique(dir, servers, &mut d).map(|servers| Catalog {
         version: String::new(),
         name: None,
         source: None,
@@ -244,6 +247,46 @@ fn finish(
         }),
     }
 }
+
+/// Parses an overlay file from bytes.
+pub fn parse_overlay(file: &str, bytes: &[u8], max_bytes: u64) -> Result<Overlay, Invalid> {
+    let doc = load_document(file, bytes, max_bytes)?;
+    let mut d = Diagnostics::new();
+    match native::overlay(file, doc, &mut d) {
+        Some(o) if !d.has_errors() => Ok(o),
+        _ => Err(Invalid {
+            file: file.to_string(),
+            diagnostics: d,
+        }),
+    }
+}
+
+/// Parses a custom-server file: one server entry, or a catalog in any supported format.
+pub fn parse_custom(
+    file: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<(Vec<ServerDef>, Vec<Diagnostic>), Invalid> {
+    let doc = load_document(file, bytes, limits.max_bytes)?;
+    let mut d = Diagnostics::new();
+    if let Some(servers) = native::single_or_catalog(file, doc.clone(), &limits.policy, &mut d) {
+        return if d.has_errors() {
+            Err(Invalid {
+                file: file.to_string(),
+                diagnostics: d,
+            })
+        } else {
+            Ok((servers, d.into_warnings()))
+        };
+    }
+    let parsed = parse_catalog(file, bytes, limits)?;
+    Ok((parsed.catalog.servers, parsed.warnings))
+}
+
+#[cfg(test)]
+mod docker_tests;
+#[cfg(test)]
+mod native_tests;
 
 #[cfg(test)]
 mod tests {

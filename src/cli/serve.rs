@@ -109,10 +109,7 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
                         "cannot listen on {addr}: {e}; choose another address with --listen"
                     )
                 })?;
-                let per_sec = std::env::var("MCP_PORTAL_API_RATE_PER_SEC")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(50.0);
+                let per_sec = portal.config().api_rate_per_sec;
                 let state =
                     std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
                 tracing::info!(%addr, "HTTP API listening");

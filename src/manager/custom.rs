@@ -7,7 +7,7 @@ use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::ServerDef;
-use crate::catalog::native::parse_custom;
+use crate::catalog::parse::parse_custom;
 use crate::catalog::report::Diagnostic;
 use crate::ids::{ServerId, UserId};
 use crate::store::{Loaded, StoredCustom};

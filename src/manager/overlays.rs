@@ -8,7 +8,7 @@ use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::Visibility;
-use crate::catalog::native::parse_overlay;
+use crate::catalog::parse::parse_overlay;
 use crate::catalog::report::Diagnostic;
 use crate::ids::CatalogName;
 use crate::store::{sha256_hex, Loaded, StoredOverlay};

@@ -5,7 +5,6 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -36,10 +35,6 @@ pub struct AuditPolicy {
 }
 
 impl Store {
-    fn audit_dir(&self) -> PathBuf {
-        self.root().join("audit")
-    }
-
     /// Appends an entry, rotating the log first when it has grown past the limit.
     pub fn audit(&self, policy: &AuditPolicy, entry: &AuditEntry) -> Result<(), StoreError> {
         if !policy.enabled {
@@ -47,18 +42,18 @@ impl Store {
         }
         let dir = self.audit_dir();
         fs::create_dir_all(&dir).map_err(io_err("create folder", &dir))?;
-        let lock = self.lock_path(&dir.join(".lock"))?;
-        let log = dir.join("audit.log");
+        let lock = self.lock_path(&self.audit_lock_path())?;
+        let log = self.audit_log_path();
         if fs::metadata(&log).map(|m| m.len()).unwrap_or(0) >= policy.max_bytes {
             for i in (1..policy.keep).rev() {
-                let from = dir.join(format!("audit.log.{i}"));
+                let from = self.rotated_audit_path(i);
                 if from.exists() {
-                    fs::rename(&from, dir.join(format!("audit.log.{}", i + 1)))
+                    fs::rename(&from, self.rotated_audit_path(i + 1))
                         .map_err(io_err("rotate", &from))?;
                 }
             }
             if policy.keep > 0 {
-                fs::rename(&log, dir.join("audit.log.1")).map_err(io_err("rotate", &log))?;
+                fs::rename(&log, self.rotated_audit_path(1)).map_err(io_err("rotate", &log))?;
             } else {
                 fs::remove_file(&log).map_err(io_err("rotate", &log))?;
             }
@@ -81,7 +76,7 @@ impl Store {
 
     /// The entries of the current log file, oldest first.
     pub fn read_audit(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        let log = self.audit_dir().join("audit.log");
+        let log = self.audit_log_path();
         let text = match fs::read_to_string(&log) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

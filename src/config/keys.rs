@@ -1,0 +1,390 @@
+//! The table of every environment variable the portal reads, in the README's order:
+//! `Config::from_lookup` validates with these entries and `markdown_table` documents
+//! them, so a new key is added here once.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use super::key::{comma_list, has_dot_dot, number, Documented, Elsewhere, Key};
+use crate::alloc::Ipv4Net;
+use crate::catalog::units::{Cpus, Memory};
+use crate::ids::Label;
+use crate::reconcile::UpdatePolicy;
+use crate::secrets::SecretKey;
+
+pub const DATA_DIR: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_DATA_DIR",
+    shown: "`./data`",
+    doc: "the data folder (also `--data-dir`)",
+};
+pub const MAX_CATALOG_BYTES: Key<u64> = Key::new(
+    "MCP_PORTAL_MAX_CATALOG_BYTES",
+    number,
+    "larger catalog, overlay and custom files are refused unread",
+)
+.default("8388608")
+.check(|n| *n > 0, "a positive number of bytes, e.g. 8388608");
+pub const ALLOWED_HOST_PATHS: Key<Vec<String>> = Key::new(
+    "MCP_PORTAL_ALLOWED_HOST_PATHS",
+    |t| Some(comma_list(t)),
+    "comma-separated absolute host paths catalogs may mount",
+)
+.default("")
+.check(
+    |paths| paths.iter().all(|p| p.starts_with('/') && !has_dot_dot(p)),
+    "a comma-separated list of absolute paths without '..'",
+);
+pub const INSTANCE: Key<String> = Key::new(
+    "MCP_PORTAL_INSTANCE",
+    |t| Label::parse(t.trim()).ok().map(|l| l.to_string()),
+    "labels every Docker object; portals (and tests) with different instances ignore each other's",
+)
+.default("default")
+.check(|_| true, "1-64 letters, digits, '.', '_' or '-'");
+pub const PORT_RANGE_START: Key<u16> = Key::new(
+    "MCP_PORTAL_PORT_RANGE_START",
+    number,
+    "the first host port users' servers are published on",
+)
+.default("20000")
+.check(|p| *p > 0, "a port number from 1 to 65535");
+/// Also checked against the range start, in `Runtime::from_lookup`.
+pub const PORT_RANGE_END: Key<u16> = Key::new(
+    "MCP_PORTAL_PORT_RANGE_END",
+    number,
+    "the last host port users' servers are published on",
+)
+.default("29999")
+.check(|_| true, "a port number not below the range start");
+pub const PORTS_PER_USER: Key<u16> = Key::new(
+    "MCP_PORTAL_PORTS_PER_USER",
+    number,
+    "the size of each user's port block",
+)
+.default("100")
+.check(|p| *p > 0, "a positive number of ports");
+pub const BIND_ADDRESS: Key<String> = Key::new(
+    "MCP_PORTAL_BIND_ADDRESS",
+    |t| IpAddr::from_str(t.trim()).ok().map(|a| a.to_string()),
+    "the host address ports are published on",
+)
+.default("127.0.0.1")
+.check(|_| true, "an IP address such as 127.0.0.1");
+pub const SUBNET_BASE: Key<Ipv4Net> = Key::new(
+    "MCP_PORTAL_USER_NETWORK_SUBNET_BASE",
+    |t| Ipv4Net::parse(t.trim()).ok(),
+    "the pool users' subnets are cut from (clear of Docker's default pools)",
+)
+.default("10.201.0.0/16")
+.check(|_| true, "an IPv4 network such as 10.201.0.0/16");
+pub const SUBNET_SIZE: Key<u8> = Key::new(
+    "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE",
+    number,
+    "prefix length of each user's subnet",
+)
+.default("24")
+.check(|p| *p <= 29, "a prefix length such as 24");
+pub const MAX_CONTAINERS: Key<u32> =
+    Key::new("MCP_PORTAL_USER_MAX_CONTAINERS", number, "per-user quota")
+        .default("10")
+        .check(|n| *n > 0, "a positive number");
+pub const MAX_MEMORY_MB: Key<u64> =
+    Key::new("MCP_PORTAL_USER_MAX_MEMORY_MB", number, "per-user quota")
+        .default("2048")
+        .check(|n| *n >= 6, "a number of MiB, at least 6");
+pub const MAX_CPU_SHARES: Key<u64> = Key::new(
+    "MCP_PORTAL_USER_MAX_CPU_SHARES",
+    number,
+    "per-user quota (1024 = one CPU)",
+)
+.default("1024")
+.check(
+    |n| *n >= 2,
+    "a number of CPU shares (1024 = one CPU), at least 2",
+);
+pub const DEFAULT_MEMORY: Key<Memory> = Key::new(
+    "MCP_PORTAL_DEFAULT_MEMORY",
+    |t| Memory::parse(t.trim()).ok(),
+    "memory for definitions that name none",
+)
+.default("256m")
+.check(|_| true, "a memory size such as 256m");
+pub const DEFAULT_CPUS: Key<Cpus> = Key::new(
+    "MCP_PORTAL_DEFAULT_CPUS",
+    |t| number::<f64>(t).and_then(|f| Cpus::from_f64(f).ok()),
+    "CPUs for definitions that name none",
+)
+.default("0.5")
+.check(|_| true, "a number of CPUs such as 0.5");
+pub const DEFAULT_PIDS: Key<u32> = Key::new(
+    "MCP_PORTAL_DEFAULT_PIDS",
+    number,
+    "processes for definitions that name none",
+)
+.default("128")
+.check(|n| *n > 0, "a positive number of processes");
+pub const ALLOW_ROOT: Key<bool> = Key::new(
+    "MCP_PORTAL_ALLOW_ROOT",
+    number,
+    "whether a definition may run as root",
+)
+.default("false")
+.check(|_| true, "true or false");
+pub const ALLOWED_CAPS: Key<Vec<String>> = Key::new(
+    "MCP_PORTAL_ALLOWED_CAPS",
+    |t| Some(comma_list(t)),
+    "capabilities a definition may add back",
+)
+.default("NET_BIND_SERVICE")
+.check(
+    |caps| {
+        caps.iter()
+            .all(|c| c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
+    },
+    "a comma-separated list of capabilities",
+);
+pub const LOG_MAX_SIZE: Key<String> = Key::new(
+    "MCP_PORTAL_LOG_MAX_SIZE",
+    |t| {
+        let t = t.trim();
+        (Memory::parse(t).is_ok() || t.parse::<u64>().is_ok()).then(|| t.to_string())
+    },
+    "container log cap: the size of each log file",
+)
+.default("10m")
+.check(|_| true, "a size such as 10m");
+pub const LOG_MAX_FILES: Key<u32> = Key::new(
+    "MCP_PORTAL_LOG_MAX_FILES",
+    number,
+    "container log cap: the number of log files",
+)
+.default("3")
+.check(|n| *n > 0, "a positive number");
+pub const TMP_SIZE_MB: Key<u32> = Key::new(
+    "MCP_PORTAL_TMP_SIZE_MB",
+    number,
+    "the tmpfs `/tmp` of read-only containers",
+)
+.default("64")
+.check(|n| *n > 0, "a positive number of MiB");
+pub const MAX_CONCURRENT_STARTS: Key<usize> = Key::new(
+    "MCP_PORTAL_MAX_CONCURRENT_STARTS",
+    number,
+    "creates and starts towards Docker at once (per process)",
+)
+.default("5")
+.check(|n| *n > 0, "a positive number");
+pub const REMOVE_EMPTY_NETWORKS: Key<bool> = Key::new(
+    "MCP_PORTAL_REMOVE_EMPTY_NETWORKS",
+    number,
+    "remove a user's network with their last container",
+)
+.default("true")
+.check(|_| true, "true or false");
+pub const START_GRACE_MS: Key<u64> = Key::new(
+    "MCP_PORTAL_START_GRACE_MS",
+    number,
+    "how long to watch a started container for a crash (0: one look)",
+)
+.default("0")
+.check(|n| *n <= 60_000, "a number of milliseconds");
+pub const STOP_TIMEOUT: Key<i32> = Key::new(
+    "MCP_PORTAL_STOP_TIMEOUT",
+    number,
+    "seconds a container gets to stop on disable",
+)
+.default("10")
+.check(
+    |n| (0..=300).contains(n),
+    "a number of seconds from 0 to 300",
+);
+pub const SECRET_KEY: Key<SecretKey> = Key::new(
+    "MCP_PORTAL_SECRET_ENCRYPTION_KEY",
+    |t| SecretKey::parse(t).ok(),
+    "the secret key: 32 bytes as base64 or hex",
+)
+.check(
+    |_| true,
+    "32 bytes written as base64 (44 characters) or hex (64 characters)",
+)
+.secret();
+/// Blank reads as unset; the data folder's `secret.key` is the fallback.
+pub const SECRET_KEY_FILE: Key<Option<PathBuf>> = Key::new(
+    "MCP_PORTAL_SECRET_KEY_FILE",
+    |t| Some((!t.trim().is_empty()).then(|| PathBuf::from(t.trim()))),
+    "the key file, when the key is not in the environment",
+)
+.shown("`DATA/secret.key`");
+pub const SECRETS_TMPFS: Key<PathBuf> = Key::new(
+    "MCP_PORTAL_SECRETS_TMPFS",
+    |t| Some(PathBuf::from(t)),
+    "the tmpfs folder for secrets given as files",
+)
+.default("/dev/shm/mcp-portal")
+.check(
+    |p| p.is_absolute(),
+    "an absolute path on a tmpfs, such as /dev/shm/mcp-portal",
+);
+pub const RESYNC_SECS: Key<u64> = Key::new(
+    "MCP_PORTAL_RESYNC_SECS",
+    number,
+    "the daemon reconciles at least this often",
+)
+.default("30")
+.check(
+    |n| (1..=86400).contains(n),
+    "a number of seconds from 1 to 86400",
+);
+pub const UPDATE_POLICY: Key<UpdatePolicy> = Key::new(
+    "MCP_PORTAL_UPDATE_POLICY",
+    |t| match t.trim() {
+        "recreate" => Some(UpdatePolicy::Recreate),
+        "manual" => Some(UpdatePolicy::Manual),
+        _ => None,
+    },
+    "`recreate` containers whose definition changed, or `manual`: only mark them outdated",
+)
+.default("recreate")
+.check(|_| true, "recreate or manual");
+pub const MAX_RESTARTS: Key<u32> = Key::new(
+    "MCP_PORTAL_MAX_RESTARTS",
+    number,
+    "restarts before a failing server is marked failed",
+)
+.default("5")
+.check(|n| *n <= 1000, "a number of restarts");
+pub const RESTART_BACKOFF_MS: Key<u64> = Key::new(
+    "MCP_PORTAL_RESTART_BACKOFF_MS",
+    number,
+    "the first restart's delay, doubling after each",
+)
+.default("1000")
+.check(
+    |n| (10..=600_000).contains(n),
+    "a number of milliseconds from 10 to 600000",
+);
+pub const DEBOUNCE_MS: Key<u64> = Key::new(
+    "MCP_PORTAL_DEBOUNCE_MS",
+    number,
+    "changes within this window are handled in one pass",
+)
+.default("200")
+.check(|n| *n <= 10_000, "a number of milliseconds up to 10000");
+pub const AUDIT_ENABLED: Key<bool> = Key::new(
+    "MCP_PORTAL_AUDIT_LOGGING_ENABLED",
+    number,
+    "write the audit log",
+)
+.default("true")
+.check(|_| true, "true or false");
+pub const AUDIT_MAX_BYTES: Key<u64> = Key::new(
+    "MCP_PORTAL_AUDIT_MAX_BYTES",
+    number,
+    "audit log rotation: the size at which the log is rotated",
+)
+.default("10485760")
+.check(|n| *n >= 1024, "a number of bytes, at least 1024");
+pub const AUDIT_KEEP: Key<u32> = Key::new(
+    "MCP_PORTAL_AUDIT_KEEP",
+    number,
+    "audit log rotation: the rotated files kept",
+)
+.default("5")
+.check(|n| *n <= 1000, "a number of rotated files");
+pub const ACTOR: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_ACTOR",
+    shown: "the login name",
+    doc: "who the CLI acts as in the audit log",
+};
+pub const API_RATE_PER_SEC: Key<f64> = Key::new(
+    "MCP_PORTAL_API_RATE_PER_SEC",
+    number,
+    "API requests per second per token",
+)
+.default("50")
+.check(
+    |r| r.is_finite() && *r > 0.0,
+    "a positive number of requests per second, such as 50",
+);
+/// Blank reads as unset.
+pub const HOST_DATA_DIR: Key<Option<String>> = Key::new(
+    "MCP_PORTAL_HOST_DATA_DIR",
+    |t| Some((!t.trim().is_empty()).then(|| t.to_string())),
+    "the data folder's host path, when the portal runs in a container",
+)
+.default("")
+.check(
+    |v| {
+        v.as_deref()
+            .is_none_or(|p| p.starts_with('/') && !has_dot_dot(p))
+    },
+    "the absolute host path of the data folder",
+);
+pub const URL: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_URL",
+    shown: "none",
+    doc: "the portal `--remote` uses",
+};
+pub const TOKEN: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_TOKEN",
+    shown: "none",
+    doc: "the token `--remote` uses",
+};
+pub const LOG: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_LOG",
+    shown: "`info`",
+    doc: "the daemon's log filter (`debug`, `warn`, ...)",
+};
+pub const DOCKER_HOST: Elsewhere = Elsewhere {
+    name: "DOCKER_HOST",
+    shown: "the local socket",
+    doc: "where the Docker Engine is (API 1.41 / Engine 20.10 or newer)",
+};
+
+/// Every variable, in the order the README lists them.
+pub const TABLE: &[&dyn Documented] = &[
+    &DATA_DIR,
+    &MAX_CATALOG_BYTES,
+    &ALLOWED_HOST_PATHS,
+    &INSTANCE,
+    &PORT_RANGE_START,
+    &PORT_RANGE_END,
+    &PORTS_PER_USER,
+    &BIND_ADDRESS,
+    &SUBNET_BASE,
+    &SUBNET_SIZE,
+    &MAX_CONTAINERS,
+    &MAX_MEMORY_MB,
+    &MAX_CPU_SHARES,
+    &DEFAULT_MEMORY,
+    &DEFAULT_CPUS,
+    &DEFAULT_PIDS,
+    &ALLOW_ROOT,
+    &ALLOWED_CAPS,
+    &LOG_MAX_SIZE,
+    &LOG_MAX_FILES,
+    &TMP_SIZE_MB,
+    &MAX_CONCURRENT_STARTS,
+    &REMOVE_EMPTY_NETWORKS,
+    &START_GRACE_MS,
+    &STOP_TIMEOUT,
+    &SECRET_KEY,
+    &SECRET_KEY_FILE,
+    &SECRETS_TMPFS,
+    &RESYNC_SECS,
+    &UPDATE_POLICY,
+    &MAX_RESTARTS,
+    &RESTART_BACKOFF_MS,
+    &DEBOUNCE_MS,
+    &AUDIT_ENABLED,
+    &AUDIT_MAX_BYTES,
+    &AUDIT_KEEP,
+    &ACTOR,
+    &API_RATE_PER_SEC,
+    &HOST_DATA_DIR,
+    &URL,
+    &TOKEN,
+    &LOG,
+    &DOCKER_HOST,
+];

@@ -1,0 +1,60 @@
+//! Portal-wide records: port and subnet allocations, API tokens, the daemon's view of
+//! containers, and each user's merged-catalog cache.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::files::Encoding;
+use super::{DaemonState, Store, StoreError, StoredTokens};
+use crate::alloc::Allocations;
+use crate::ids::UserId;
+
+impl Store {
+    /// The allocations, or `None` when the state file is missing (rebuild it from labels).
+    pub fn read_allocations(&self) -> Result<Option<Allocations>, StoreError> {
+        Ok(self.read_json(&self.allocations_path())?.map(|l| l.value))
+    }
+
+    pub fn write_allocations(&self, a: &Allocations) -> Result<(), StoreError> {
+        self.write_json(&self.allocations_path(), a)
+    }
+
+    pub fn read_tokens(&self) -> Result<StoredTokens, StoreError> {
+        self.read_json_or_default(&self.tokens_path())
+    }
+
+    /// Writes the token hashes, readable by the portal's own user only.
+    pub fn write_tokens(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        self.write_private_json(&self.tokens_path(), tokens)
+    }
+
+    /// What the daemon last wrote about containers' health (empty when it never ran).
+    pub fn read_daemon_state(&self) -> Result<DaemonState, StoreError> {
+        self.read_json_or_default(&self.daemon_state_path())
+    }
+
+    pub fn write_daemon_state(&self, state: &DaemonState) -> Result<(), StoreError> {
+        self.write_json(&self.daemon_state_path(), state)
+    }
+
+    /// The cached merged catalog; a damaged cache reads as missing, since it can be rebuilt.
+    pub fn read_cache<T: DeserializeOwned>(&self, id: &UserId) -> Option<T> {
+        self.read_json(&self.cache_path(id))
+            .ok()
+            .flatten()
+            .map(|l| l.value)
+    }
+
+    /// A cache record that could not be encoded, reported against the file it was meant for.
+    pub fn encode_error(&self, id: &UserId, source: serde_json::Error) -> StoreError {
+        StoreError::Corrupt {
+            path: self.cache_path(id),
+            source,
+        }
+    }
+
+    /// Writes a user's cache compactly: it is read by the portal, not by people.
+    pub fn write_cache<T: Serialize>(&self, id: &UserId, value: &T) -> Result<(), StoreError> {
+        self.write_json_as(&self.cache_path(id), value, Encoding::Compact)
+    }
+}
