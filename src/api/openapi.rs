@@ -38,6 +38,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/healthz", Access::Public, "Liveness: 200 when the portal answers"),
     r("get", "/api/v1/openapi.json", Access::Public, "This document"),
     r("get", "/api/v1/users/{user}/catalog", Access::User, "The user's merged servers (query: category, enabled_only)"),
+    r("get", "/api/v1/users/{user}/servers", Access::User, "The user's merged servers with the merge's warnings, as `portalctl servers` shows them (query: category)"),
     r("get", "/api/v1/users/{user}/status", Access::User, "The user's servers: state, health, port, limits, last error"),
     r("post", "/api/v1/users/{user}/servers/{server}/enable", Access::User, "Enable a server (body: {env, set})"),
     r("post", "/api/v1/users/{user}/servers/{server}/disable", Access::User, "Disable a server"),
@@ -45,15 +46,29 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/users/{user}/secrets", Access::User, "The user's secrets: names and dates, never values"),
     r("put", "/api/v1/users/{user}/secrets/{name}", Access::User, "Set a secret (body: {value, expires_at?}); write-only"),
     r("delete", "/api/v1/users/{user}/secrets/{name}", Access::User, "Remove a secret"),
+    r("get", "/api/v1/users/{user}/custom", Access::User, "The user's custom servers"),
+    r("post", "/api/v1/users/{user}/custom", Access::User, "Add custom servers (body: the file; query: file)"),
+    r("delete", "/api/v1/users/{user}/custom/{server}", Access::User, "Remove a custom server"),
     r("get", "/api/v1/events", Access::User, "Server-sent events for the token's user: USER_CATALOG_UPDATED, SERVER_STATUS_CHANGED, RESOURCE_USAGE_UPDATE"),
     r("get", "/api/v1/admin/catalogs", Access::Admin, "The stored base catalogs"),
-    r("post", "/api/v1/admin/catalogs", Access::Admin, "Upload a base catalog (body: the file; query: name)"),
-    r("put", "/api/v1/admin/catalogs/{name}", Access::Admin, "Upload a new revision of a base catalog (body: the file)"),
+    r("post", "/api/v1/admin/catalogs", Access::Admin, "Upload a base catalog (body: the file; query: name, file)"),
+    r("put", "/api/v1/admin/catalogs/{name}", Access::Admin, "Upload a new revision of a base catalog (body: the file; query: file)"),
+    r("delete", "/api/v1/admin/catalogs/{name}", Access::Admin, "Remove a catalog with all its revisions"),
+    r("get", "/api/v1/admin/catalogs/{name}/history", Access::Admin, "Every stored revision of a catalog, newest first"),
     r("post", "/api/v1/admin/catalogs/{name}/rollback", Access::Admin, "Roll a catalog back (query: to)"),
+    r("post", "/api/v1/admin/validate", Access::Admin, "Check a catalog file and report; stores nothing (body: the file; query: file)"),
+    r("post", "/api/v1/admin/registry/import", Access::Admin, "Import a Docker MCP registry folder (body: {dir, entries: [{name, yaml}]}; query: name)"),
+    r("post", "/api/v1/admin/registry/validate", Access::Admin, "Check a Docker MCP registry folder; stores nothing (body: {dir, entries})"),
+    r("get", "/api/v1/admin/overlays", Access::Admin, "The stored overlays"),
+    r("put", "/api/v1/admin/overlays/{name}", Access::Admin, "Upload an overlay, replacing the one of that name (body: the file; query: file)"),
+    r("delete", "/api/v1/admin/overlays/{name}", Access::Admin, "Remove an overlay"),
+    r("post", "/api/v1/admin/regenerate", Access::Admin, "Regenerate every user's merged catalog"),
     r("post", "/api/v1/admin/users/{user}/regenerate", Access::Admin, "Regenerate a user's merged catalog"),
+    r("get", "/api/v1/admin/status", Access::Admin, "Every user's servers and every managed container"),
     r("get", "/api/v1/admin/users", Access::Admin, "The users"),
     r("post", "/api/v1/admin/users", Access::Admin, "Add a user (body: {id, roles, organization})"),
     r("delete", "/api/v1/admin/users/{user}", Access::Admin, "Remove a user"),
+    r("get", "/api/v1/admin/users/{user}/limits", Access::Admin, "A user's effective quota"),
     r("put", "/api/v1/admin/users/{user}/limits", Access::Admin, "Override a user's quota (body: {max_containers, max_memory_mb, max_cpu_shares})"),
     r("get", "/api/v1/admin/tokens", Access::Admin, "The tokens (never their values)"),
     r("post", "/api/v1/admin/tokens", Access::Admin, "Create a token (body: {user, role}); its value is shown once"),
@@ -67,6 +82,19 @@ fn params(path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// One response per error class (the taxonomy of `crate::error`), plus success.
+fn responses() -> Value {
+    let mut r = Map::new();
+    r.insert("200".into(), json!({"description": "done"}));
+    for class in crate::error::CLASSES {
+        r.insert(
+            class.http_status().to_string(),
+            json!({"$ref": "#/components/responses/Error"}),
+        );
+    }
+    Value::Object(r)
+}
+
 /// The OpenAPI 3.1 document of every route.
 pub fn openapi() -> Value {
     let mut paths = Map::new();
@@ -77,15 +105,7 @@ pub fn openapi() -> Value {
         let mut op = json!({
             "summary": route.summary,
             "parameters": params(route.path),
-            "responses": {
-                "200": {"description": "done"},
-                "401": {"$ref": "#/components/responses/Error"},
-                "403": {"$ref": "#/components/responses/Error"},
-                "404": {"$ref": "#/components/responses/Error"},
-                "409": {"$ref": "#/components/responses/Error"},
-                "422": {"$ref": "#/components/responses/Error"},
-                "429": {"$ref": "#/components/responses/Error"}
-            }
+            "responses": responses(),
         });
         if route.access != Access::Public {
             op["security"] = json!([{"bearer": []}]);
@@ -101,7 +121,8 @@ pub fn openapi() -> Value {
             "responses": {"Error": {"description": "an error", "content": {"application/json": {"schema": {
                 "type": "object",
                 "properties": {"error": {"type": "object", "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"},
+                    "code": {"type": "string", "enum": crate::error::CLASSES.iter().map(|c| c.api_code()).collect::<Vec<_>>()},
+                    "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "string"}}
                 }, "required": ["code", "message"]}}
             }}}}}
