@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
-//! The HTTP API over a real listener: the role matrix over every route, the OpenAPI
-//! document, error shape, body limit, rate limit, and write-only secrets.
+//! The HTTP API over a real listener, on the recording fake engine (no Docker): the role
+//! matrix over every route, the OpenAPI document, error shape, body limit, rate limit,
+//! and write-only secrets.
 
 mod common;
 
@@ -8,9 +9,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 
+use common::fake::Fake;
 use mcp_portal::api::{self, ApiState, Route, ROUTES};
 use mcp_portal::config::Config;
-use mcp_portal::engine::DockerEngine;
 use mcp_portal::ids::UserId;
 use mcp_portal::manager::{Portal, Runtime};
 use mcp_portal::store::TokenRole;
@@ -65,8 +66,7 @@ fn start(per_sec: f64) -> Api {
         .build()
         .unwrap();
     let addr = rt.block_on(async {
-        let engine = DockerEngine::connect().await.unwrap();
-        let runtime = Arc::new(Runtime::new(portal.clone(), engine));
+        let runtime = Arc::new(Runtime::new(portal.clone(), Fake::default()));
         let state = Arc::new(ApiState::new(portal, runtime, per_sec));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -138,28 +138,91 @@ fn path_for(route: &Route, user: &str) -> String {
         .replace("{id}", "t-none")
 }
 
+/// What each route answers, on a fresh portal, for its owner's token (`u1` on its own
+/// paths; admin routes refuse it) and for an admin acting on `u2`. The body is `{}`.
+const EXPECTED: &[(&str, &str, u16, u16)] = &[
+    ("get", "/healthz", 200, 200),
+    ("get", "/api/v1/openapi.json", 200, 200),
+    ("get", "/api/v1/users/{user}/catalog", 200, 200),
+    ("get", "/api/v1/users/{user}/servers", 200, 200),
+    ("get", "/api/v1/users/{user}/status", 200, 200),
+    (
+        "post",
+        "/api/v1/users/{user}/servers/{server}/enable",
+        404,
+        404,
+    ),
+    (
+        "post",
+        "/api/v1/users/{user}/servers/{server}/disable",
+        404,
+        404,
+    ),
+    (
+        "post",
+        "/api/v1/users/{user}/servers/{server}/restart",
+        404,
+        404,
+    ),
+    ("get", "/api/v1/users/{user}/secrets", 200, 200),
+    ("put", "/api/v1/users/{user}/secrets/{name}", 400, 400),
+    ("delete", "/api/v1/users/{user}/secrets/{name}", 404, 404),
+    ("get", "/api/v1/users/{user}/custom", 200, 200),
+    ("post", "/api/v1/users/{user}/custom", 422, 422),
+    ("delete", "/api/v1/users/{user}/custom/{server}", 404, 404),
+    ("get", "/api/v1/events", 200, 200),
+    ("get", "/api/v1/admin/catalogs", 403, 200),
+    ("post", "/api/v1/admin/catalogs", 403, 422),
+    ("put", "/api/v1/admin/catalogs/{name}", 403, 422),
+    ("delete", "/api/v1/admin/catalogs/{name}", 403, 200),
+    ("get", "/api/v1/admin/catalogs/{name}/history", 403, 200),
+    ("post", "/api/v1/admin/catalogs/{name}/rollback", 403, 409),
+    ("post", "/api/v1/admin/validate", 403, 422),
+    ("post", "/api/v1/admin/registry/import", 403, 400),
+    ("post", "/api/v1/admin/registry/validate", 403, 400),
+    ("get", "/api/v1/admin/overlays", 403, 200),
+    ("put", "/api/v1/admin/overlays/{name}", 403, 200),
+    ("delete", "/api/v1/admin/overlays/{name}", 403, 404),
+    ("post", "/api/v1/admin/regenerate", 403, 200),
+    ("post", "/api/v1/admin/users/{user}/regenerate", 403, 200),
+    ("get", "/api/v1/admin/status", 403, 200),
+    ("get", "/api/v1/admin/users", 403, 200),
+    ("post", "/api/v1/admin/users", 403, 400),
+    ("delete", "/api/v1/admin/users/{user}", 403, 200),
+    ("get", "/api/v1/admin/users/{user}/limits", 403, 200),
+    ("put", "/api/v1/admin/users/{user}/limits", 403, 200),
+    ("get", "/api/v1/admin/tokens", 403, 200),
+    ("post", "/api/v1/admin/tokens", 403, 400),
+    ("delete", "/api/v1/admin/tokens/{id}", 403, 404),
+];
+
 #[test]
 fn the_role_matrix_holds_on_every_route() {
-    let api = start(1000.0);
-    use mcp_portal::api::Route as R;
-    let is_public = |r: &R| matches!(r.path, "/healthz" | "/api/v1/openapi.json");
-    let admin_only = |r: &R| r.path.starts_with("/api/v1/admin");
+    use mcp_portal::api::Access;
+    assert_eq!(
+        EXPECTED.len(),
+        ROUTES.len(),
+        "every route has its expected answers"
+    );
     for route in ROUTES {
+        let &(_, _, owner, admin) = EXPECTED
+            .iter()
+            .find(|(m, p, _, _)| *m == route.method && *p == route.path)
+            .unwrap_or_else(|| panic!("no expectation for {} {}", route.method, route.path));
+        // A fresh portal per route, so no route's answer depends on another's changes.
+        let api = start(1000.0);
         let own = path_for(route, "u1");
         let other = path_for(route, "u2");
+        let what = format!("{} {}", route.method, route.path);
         let (code, _) = call(&api, route.method, &own, None, b"{}");
-        if is_public(route) {
-            assert_eq!(code, 200, "{} {own}", route.method);
+        if route.access == Access::Public {
+            assert_eq!(code, 200, "{what}");
             continue;
         }
-        assert_eq!(code, 401, "{} {own} without a token", route.method);
-        let (code, body) = call(&api, route.method, &other, Some(&api.u1), b"{}");
-        if admin_only(route) || route.path.contains("{user}") {
-            assert_eq!(
-                code, 403,
-                "{} {other} with u1's token: {body}",
-                route.method
-            );
+        assert_eq!(code, 401, "{what} without a token");
+        if route.access == Access::Admin || route.path.contains("{user}") {
+            let (code, body) = call(&api, route.method, &other, Some(&api.u1), b"{}");
+            assert_eq!(code, 403, "{what} for u2 with u1's token: {body}");
             let v: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(
                 v["error"]["code"], "forbidden",
@@ -167,27 +230,20 @@ fn the_role_matrix_holds_on_every_route() {
             );
         }
         let (code, body) = call(&api, route.method, &own, Some(&api.u1), b"{}");
-        if admin_only(route) {
-            assert_eq!(code, 403, "{} {own} with a user token", route.method);
-        } else {
-            assert!(
-                code != 401 && code != 403,
-                "{} {own} with u1's own token: {code} {body}",
-                route.method
-            );
-        }
+        assert_eq!(code, owner, "{what} with its owner's token: {body}");
         let (code, body) = call(&api, route.method, &other, Some(&api.admin), b"{}");
+        assert_eq!(code, admin, "{what} as admin: {body}");
+        if code >= 400 {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            let class = mcp_portal::error::ErrorClass::from_status(code);
+            assert_eq!(v["error"]["code"], class.api_code(), "{what}: {body}");
+        }
+        let audit = std::fs::read_to_string(api.dir.path().join("data/audit/audit.log")).unwrap();
         assert!(
-            code != 401 && code != 403,
-            "{} {other} as admin: {code} {body}",
-            route.method
+            audit.contains(r#""action":"auth","resource":"api","result":"refused""#),
+            "failed authentications are audited"
         );
     }
-    let audit = std::fs::read_to_string(api.dir.path().join("data/audit/audit.log")).unwrap();
-    assert!(
-        audit.contains(r#""action":"auth","resource":"api","result":"refused""#),
-        "failed authentications are audited"
-    );
 }
 
 #[test]

@@ -58,10 +58,14 @@ fn run(env: &Env, tag: &str, args: &[&str]) -> Out {
 
 fn serve(env: &Env) -> Served {
     run(env, "b", &["user", "add", "admin", "--role", "admin"]).expect_ok(&["user add"]);
-    let admin = run(env, "b", &["token", "create", "--user", "admin", "--role", "admin"])
-        .expect_ok(&["token create"])
-        .trim()
-        .to_string();
+    let admin = run(
+        env,
+        "b",
+        &["token", "create", "--user", "admin", "--role", "admin"],
+    )
+    .expect_ok(&["token create"])
+    .trim()
+    .to_string();
     let port = free_port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_portalctl"));
     for (k, _) in std::env::vars() {
@@ -81,7 +85,10 @@ fn serve(env: &Env) -> Served {
         admin,
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ureq::get(&format!("{}/healthz", served.url)).call().is_err() {
+    while ureq::get(&format!("{}/healthz", served.url))
+        .call()
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "portalctl serve did not answer");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -98,7 +105,10 @@ const FILES: &[(&str, &str)] = &[
     ("team.yaml", TEAM),
     ("docker.yaml", DOCKER),
     ("dev.yaml", DEV),
-    ("bad.yaml", "name: bad\nservers:\n  - {id: x, image: 'Bad Image'}\n"),
+    (
+        "bad.yaml",
+        "name: bad\nservers:\n  - {id: x, image: 'Bad Image'}\n",
+    ),
     (
         "my.yaml",
         "id: mine\nimage: mcp-echo\ncategory: demo\ntransport: stdio\n",
@@ -137,14 +147,26 @@ const COMMANDS: &[&[&str]] = &[
     &["servers", "--user", "u1", "--category", "DEMO"],
     &["servers", "--user", "u1", "--json"],
     &["servers", "--user", "nobody"],
-    &["secret", "set", "gh.token", "--user", "u1", "--value", "v-123"],
+    &[
+        "secret", "set", "gh.token", "--user", "u1", "--value", "v-123",
+    ],
     &["secret", "ls", "--user", "u1"],
     &["secret", "rm", "nope", "--user", "u1"],
     &["catalog", "regenerate", "--all"],
     &["catalog", "regenerate", "--user", "u1", "--json"],
     &["status", "--user", "u1"],
     &["disable", "mine", "--user", "u1"],
-    &["user", "rm", "u1"],
+    &[
+        "secret",
+        "set",
+        "x.token",
+        "--user",
+        "u1",
+        "--value",
+        "v",
+        "--expires",
+        "2001-01-01T00:00:00Z",
+    ],
     &["custom", "rm", "mine", "--user", "u1"],
     &["secret", "rm", "gh.token", "--user", "u1"],
     &["overlay", "rm", "dev"],
@@ -168,7 +190,11 @@ fn every_command_prints_the_same_bytes_locally_and_with_remote() {
         let there = run(&remote, "b", &via);
         assert_eq!(
             (here.code, normalize(&here.stdout), normalize(&here.stderr)),
-            (there.code, normalize(&there.stdout), normalize(&there.stderr)),
+            (
+                there.code,
+                normalize(&there.stdout),
+                normalize(&there.stderr)
+            ),
             "portalctl {args:?}: local (left) and --remote (right) differ"
         );
         codes.push(here.code);
@@ -180,7 +206,13 @@ fn every_command_prints_the_same_bytes_locally_and_with_remote() {
 }
 
 /// One failure of each class, and the request that makes it through the API.
-fn api_failures() -> Vec<(ErrorClass, Vec<&'static str>, &'static str, &'static str, String)> {
+fn api_failures() -> Vec<(
+    ErrorClass,
+    Vec<&'static str>,
+    &'static str,
+    &'static str,
+    String,
+)> {
     vec![
         (
             ErrorClass::NotFound,
@@ -226,11 +258,20 @@ fn a_failure_has_one_class_through_the_cli_the_api_and_remote() {
         .into();
     for (class, args, method, path, body) in api_failures() {
         let here = run(&local, "a", &args);
-        assert_eq!(here.code, i32::from(class.exit_code()), "{args:?}: {}", here.stderr);
+        assert_eq!(
+            here.code,
+            i32::from(class.exit_code()),
+            "{args:?}: {}",
+            here.stderr
+        );
         let mut via: Vec<&str> = vec!["--remote", &served.url, "--token", &served.admin];
         via.extend_from_slice(&args);
         let there = run(&remote, "b", &via);
-        assert_eq!(there.code, here.code, "{args:?} with --remote: {}", there.stderr);
+        assert_eq!(
+            there.code, here.code,
+            "{args:?} with --remote: {}",
+            there.stderr
+        );
         let url = format!("{}{path}", served.url);
         let auth = format!("Bearer {}", served.admin);
         let mut answer = match method {
@@ -241,9 +282,17 @@ fn a_failure_has_one_class_through_the_cli_the_api_and_remote() {
                 .send(body.as_bytes()),
         }
         .unwrap();
-        assert_eq!(answer.status().as_u16(), class.http_status(), "{method} {path}");
+        assert_eq!(
+            answer.status().as_u16(),
+            class.http_status(),
+            "{method} {path}"
+        );
         let text = answer.body_mut().read_to_string().unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["error"]["code"], class.api_code(), "{method} {path}: {text}");
+        assert_eq!(
+            v["error"]["code"],
+            class.api_code(),
+            "{method} {path}: {text}"
+        );
     }
 }

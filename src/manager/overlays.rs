@@ -17,7 +17,7 @@ use crate::store::{sha256_hex, Loaded, StoredOverlay};
 pub struct OverlaySummary {
     pub name: CatalogName,
     pub servers: usize,
-    #[serde(skip_serializing_if = "Visibility::is_empty")]
+    #[serde(default, skip_serializing_if = "Visibility::is_empty")]
     pub applies_to: Visibility,
     pub uploaded_at: Timestamp,
 }

@@ -140,7 +140,8 @@ pub(super) async fn validate_registry<E: Engine + 'static>(
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ImportQuery {
-    name: String,
+    /// Required; optional here so that a missing token answers 401 before this is checked.
+    name: Option<String>,
 }
 
 pub(super) async fn import<E: Engine + 'static>(
@@ -150,7 +151,10 @@ pub(super) async fn import<E: Engine + 'static>(
     bytes: Bytes,
 ) -> ApiResult {
     let token = state.authorize(&headers, Need::Admin)?;
-    let name = catalog_name(&q.name)?;
+    let name = q
+        .name
+        .ok_or_else(|| ApiError::usage("query: name is required (the catalog to import as)"))?;
+    let name = catalog_name(&name)?;
     let (dir, entries) = required_body::<RegistryBody>(&bytes)?.into_entries();
     let caller = state.as_caller(&token);
     ok(blocking(move || caller.import_registry(&dir, entries, Some(name))).await?)
