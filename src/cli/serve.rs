@@ -7,7 +7,7 @@ use clap::Args;
 use super::output;
 use crate::api::ApiState;
 use crate::engine::DockerEngine;
-use crate::manager::{Daemon, Portal};
+use crate::manager::{Daemon, Portal, PortalError};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -38,11 +38,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
+/// Sets up logging to stderr. bollard logs whole create requests and inspect answers at
+/// debug level, container environments (and so secret values) included: those crates
+/// stay at `warn` whatever `MCP_PORTAL_LOG` asks for.
+fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MCP_PORTAL_LOG")
         .unwrap_or_else(|_| "info".into());
-    // bollard logs whole create requests and inspect answers at debug level, container
-    // environments (and so secret values) included: keep them out whatever the filter.
     let filter = ["bollard=warn", "hyper=warn", "hyper_util=warn"]
         .iter()
         .filter_map(|d| d.parse().ok())
@@ -52,12 +53,17 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
+    init_logging();
     if let Some(dir) = &args.watch_catalogs {
         if !dir.is_dir() {
-            anyhow::bail!(
+            return Err(PortalError::Usage(format!(
                 "{} is not a folder; give the folder that holds the catalog files",
                 dir.display()
-            );
+            ))
+            .into());
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -67,65 +73,79 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
         let engine = DockerEngine::connect().await?;
         let daemon = Daemon::new(portal.clone(), engine, args.watch_catalogs.clone());
         if args.once {
-            daemon.sync_catalog_folder().await;
-            let report = daemon.reconcile().await?;
-            if json {
-                output::json(&report)?;
-            } else {
-                for a in &report.actions {
-                    println!("{}", serde_json::to_string(a)?);
-                }
-                for e in &report.errors {
-                    eprintln!("error: {e}");
-                }
-                println!(
-                    "reconciled in {} ms: {} actions, {} errors",
-                    report.millis,
-                    report.actions.len(),
-                    report.errors.len()
-                );
-            }
-            if !report.errors.is_empty() {
-                anyhow::bail!(
-                    "the reconcile pass had {} errors; see them above",
-                    report.errors.len()
-                );
-            }
-            return Ok(());
+            return once(&daemon, json).await;
         }
-        let signal = shutdown_signal()?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(async move {
-            signal.await;
-            let _ = stop_tx.send(true);
-        });
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        let api = match args.listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot listen on {addr}: {e}; choose another address with --listen"
-                    )
-                })?;
-                let per_sec = portal.config().api_rate_per_sec;
-                let state =
-                    std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
-                tracing::info!(%addr, "HTTP API listening");
-                Some(tokio::spawn(crate::api::serve(
-                    listener,
-                    state,
-                    stopped(stop_rx.clone()),
-                )))
-            }
-            None => None,
-        };
-        tracing::info!(data = %portal.store().root().display(), "mcp-portal daemon started");
-        daemon.run(stopped(stop_rx)).await?;
-        if let Some(api) = api {
-            api.await??;
-        }
-        anyhow::Ok(())
+        serve_until_stopped(portal, &daemon, args.listen).await
     })
+}
+
+/// `serve --once`: one catalog-folder sync and one reconcile pass, reported.
+async fn once(daemon: &Daemon<DockerEngine>, json: bool) -> anyhow::Result<()> {
+    daemon.sync_catalog_folder().await;
+    let report = daemon.reconcile().await?;
+    if json {
+        output::json(&report)?;
+    } else {
+        for a in &report.actions {
+            println!("{}", serde_json::to_string(a)?);
+        }
+        for e in &report.errors {
+            eprintln!("error: {e}");
+        }
+        println!(
+            "reconciled in {} ms: {} actions, {} errors",
+            report.millis,
+            report.actions.len(),
+            report.errors.len()
+        );
+    }
+    if !report.errors.is_empty() {
+        anyhow::bail!(
+            "the reconcile pass had {} errors; see them above",
+            report.errors.len()
+        );
+    }
+    Ok(())
+}
+
+/// The daemon (and the API on `listen`) until SIGTERM or SIGINT.
+async fn serve_until_stopped(
+    portal: &Portal,
+    daemon: &Daemon<DockerEngine>,
+    listen: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    let signal = shutdown_signal()?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        signal.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let api = match listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                PortalError::Usage(format!(
+                    "cannot listen on {addr}: {e}; choose another address with --listen"
+                ))
+            })?;
+            let per_sec = portal.config().api_rate_per_sec;
+            let state =
+                std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
+            tracing::info!(%addr, "HTTP API listening");
+            Some(tokio::spawn(crate::api::serve(
+                listener,
+                state,
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
+    tracing::info!(data = %portal.store().root().display(), "mcp-portal daemon started");
+    daemon.run(stopped(stop_rx)).await?;
+    if let Some(api) = api {
+        api.await??;
+    }
+    Ok(())
 }

@@ -26,12 +26,19 @@ type S<E> = State<Arc<ApiState<E>>>;
 type ApiResult = Result<axum::response::Response, ApiError>;
 
 pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
-    use admin as a;
-    use catalogs as c;
-    use user as u;
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/api/v1/events", get(events::events::<E>))
+        .merge(user_routes())
+        .merge(catalog_routes())
+        .merge(admin_routes())
+}
+
+/// `/api/v1/users/{user}/...`: a user token for that user, or an admin token.
+fn user_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
+    use user as u;
+    Router::new()
         .route("/api/v1/users/{user}/catalog", get(u::catalog::<E>))
         .route("/api/v1/users/{user}/servers", get(u::servers::<E>))
         .route("/api/v1/users/{user}/status", get(u::status::<E>))
@@ -60,7 +67,12 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
             "/api/v1/users/{user}/custom/{server}",
             delete(u::remove_custom::<E>),
         )
-        .route("/api/v1/events", get(events::events::<E>))
+}
+
+/// What users' servers are merged from (admin).
+fn catalog_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
+    use catalogs as c;
+    Router::new()
         .route(
             "/api/v1/admin/catalogs",
             get(c::list::<E>).post(c::upload::<E>),
@@ -88,6 +100,12 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
             "/api/v1/admin/overlays/{name}",
             put(c::upload_overlay::<E>).delete(c::remove_overlay::<E>),
         )
+}
+
+/// People, access and the whole engine's view (admin).
+fn admin_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
+    use admin as a;
+    Router::new()
         .route("/api/v1/admin/regenerate", post(a::regenerate_all::<E>))
         .route(
             "/api/v1/admin/users/{user}/regenerate",

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::{AuditAction, Portal, Result};
-use super::*;
+use super::{blocking, not_enabled, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
 use crate::plan::{container_name, LABEL_SERVER, LABEL_USER};

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::super::{AuditAction, Portal, PortalError, Result};
+use super::super::{AuditAction, OpenedSecret, Portal, PortalError, Result};
 use super::reserve::Reservation;
-use super::*;
+use super::{blocking, not_enabled, Runtime};
 use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
-use crate::plan::{self, Settings, LABEL_SERVER, LABEL_SPEC_HASH};
+use crate::plan::{self, ContainerSpec, Settings, LABEL_SERVER, LABEL_SPEC_HASH};
 use crate::secrets::SecretValue;
 
 /// What `enable` did.
@@ -161,15 +161,7 @@ impl<E: Engine> Runtime<E> {
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
         let rt = &self.portal.config.runtime;
-        let image = def.def.image.as_str();
-        let image_user = match self.engine.image_user(image).await? {
-            Some(u) => u,
-            None => {
-                progress(&format!("pulling {image}"));
-                self.engine.pull(image, progress).await?;
-                self.engine.image_user(image).await?.unwrap_or_default()
-            }
-        };
+        let image_user = self.ensure_image(&def.def.image, progress).await?;
         let secret_dir = self.secret_dir(user, &def.def.id);
         let (spec, hash, opened) = self.spec_for(user, def, &r.settings, r.port, &image_user)?;
         let report = |outcome| EnableReport {
@@ -197,34 +189,9 @@ impl<E: Engine> Runtime<E> {
             }
         }
 
-        // What the container needs around it, also when a stopped one is only started
-        // again: after a reboot the tmpfs secret files are gone, a network may be too.
-        if spec.network.is_some() {
-            self.ensure_network(user, r.block).await?;
-        }
-        let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();
-        self.portal.store.ensure_volume_dirs(&dirs, &spec.user)?;
-        let mut volume_labels = plan::base_labels(&rt.instance, user);
-        volume_labels.insert(LABEL_SERVER.into(), def.def.id.to_string());
-        for v in &spec.named_volumes {
-            self.engine.create_volume(v, &volume_labels).await?;
-        }
-        let files: Vec<(String, &SecretValue)> = opened
-            .iter()
-            .filter(|o| o.reference.file)
-            .map(|o| (o.reference.env.clone(), &o.value))
-            .collect();
-        let env: Vec<(String, SecretValue)> = opened
-            .iter()
-            .filter(|o| !o.reference.file)
-            .map(|o| (o.reference.env.clone(), o.value.clone()))
-            .collect();
-        self.portal.store.remove_secret_files(&secret_dir)?;
-        if !files.is_empty() {
-            self.portal
-                .store
-                .write_secret_files(&secret_dir, &files, &spec.user)?;
-        }
+        let env = self
+            .surroundings(user, &def.def.id, r.block, &spec, &opened, &secret_dir)
+            .await?;
 
         let mut outcome = EnableOutcome::Created;
         if let Some(c) = &existing {
@@ -238,21 +205,83 @@ impl<E: Engine> Runtime<E> {
             outcome = EnableOutcome::Recreated;
         }
 
+        self.create_and_start(&spec, &env, &secret_dir).await?;
+        Ok(report(outcome))
+    }
+
+    /// The image's declared `USER`, pulling the image first when it is missing.
+    async fn ensure_image(&self, image: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<String> {
+        if let Some(u) = self.engine.image_user(image).await? {
+            return Ok(u);
+        }
+        progress(&format!("pulling {image}"));
+        self.engine.pull(image, progress).await?;
+        Ok(self.engine.image_user(image).await?.unwrap_or_default())
+    }
+
+    /// What the container needs around it, also when a stopped one is only started again
+    /// (after a reboot the tmpfs secret files are gone, a network may be too): network,
+    /// host folders, named volumes, secret files. Returns the secrets that go in as env.
+    async fn surroundings(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        block: u32,
+        spec: &ContainerSpec,
+        opened: &[OpenedSecret],
+        secret_dir: &std::path::Path,
+    ) -> Result<Vec<(String, SecretValue)>> {
+        if spec.network.is_some() {
+            self.ensure_network(user, block).await?;
+        }
+        let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();
+        self.portal.store.ensure_volume_dirs(&dirs, &spec.user)?;
+        let mut volume_labels = plan::base_labels(self.instance(), user);
+        volume_labels.insert(LABEL_SERVER.into(), server.to_string());
+        for v in &spec.named_volumes {
+            self.engine.create_volume(v, &volume_labels).await?;
+        }
+        let (files, env): (Vec<&OpenedSecret>, Vec<&OpenedSecret>) =
+            opened.iter().partition(|o| o.reference.file);
+        let files: Vec<(String, &SecretValue)> = files
+            .iter()
+            .map(|o| (o.reference.env.clone(), &o.value))
+            .collect();
+        self.portal.store.remove_secret_files(secret_dir)?;
+        if !files.is_empty() {
+            self.portal
+                .store
+                .write_secret_files(secret_dir, &files, &spec.user)?;
+        }
+        Ok(env
+            .iter()
+            .map(|o| (o.reference.env.clone(), o.value.clone()))
+            .collect())
+    }
+
+    /// Creates and starts the container within the start queue's bound; a failure removes
+    /// what it made.
+    async fn create_and_start(
+        &self,
+        spec: &ContainerSpec,
+        env: &[(String, SecretValue)],
+        secret_dir: &std::path::Path,
+    ) -> Result<()> {
         let _permit = self
             .starts
             .acquire()
             .await
             .map_err(|_| PortalError::QueueClosed)?;
-        let made = match self.engine.create_container(&spec, &env).await {
+        let made = match self.engine.create_container(spec, env).await {
             Ok(()) => self.start_checked(&spec.name).await,
             Err(e) => Err(e.into()),
         };
         if let Err(e) = made {
             self.engine.remove_container(&spec.name, 0).await?;
-            self.portal.store.remove_secret_files(&secret_dir)?;
+            self.portal.store.remove_secret_files(secret_dir)?;
             return Err(e);
         }
-        Ok(report(outcome))
+        Ok(())
     }
 
     /// Starts a container and checks it is still running (after the configured grace).

@@ -3,7 +3,7 @@
 //! file rebuilt from labels when it is lost.
 
 use super::super::{PortalError, Result};
-use super::*;
+use super::{blocking, owned_by, Runtime};
 use crate::alloc::Allocations;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};

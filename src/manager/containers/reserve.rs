@@ -6,12 +6,12 @@ use std::net::TcpListener;
 
 use super::super::servers::unknown_user;
 use super::super::{Portal, PortalError, Result};
-use super::*;
+use super::Runtime;
 use crate::catalog::merge::MergedServer;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{self, Settings};
-use crate::store::EnabledServer;
+use crate::plan::{self, Quota, Settings};
+use crate::store::{EnabledServer, StoredEnabled};
 
 /// What a reservation changed, so that a failure can put it back.
 #[derive(Debug, Clone)]
@@ -25,6 +25,52 @@ pub(super) struct Reservation {
 
 fn port_is_free(bind: &str, port: u16) -> bool {
     TcpListener::bind((bind, port)).is_ok()
+}
+
+/// Whether one more server (or a changed one) with these limits fits the user's quota,
+/// counting what else they have enabled. Pure: the reservation's one rule.
+pub(super) fn check_quota(
+    user: &UserId,
+    quota: &Quota,
+    enabled: &StoredEnabled,
+    server: &ServerId,
+    memory_bytes: u64,
+    cpu_shares: u64,
+) -> Result<()> {
+    let others = enabled.servers.iter().filter(|(id, _)| *id != server);
+    let (count, memory, shares) = others
+        .fold((1u64, memory_bytes, cpu_shares), |(n, m, c), (_, e)| {
+            (n + 1, m + e.memory_bytes, c + e.cpu_shares)
+        });
+    let mb = |b: u64| b.div_ceil(1024 * 1024);
+    let exceeded = |resource, used: String, limit: String| PortalError::QuotaExceeded {
+        user: user.clone(),
+        resource,
+        used,
+        limit,
+    };
+    if count > u64::from(quota.max_containers) {
+        return Err(exceeded(
+            "container",
+            count.to_string(),
+            format!("{} containers", quota.max_containers),
+        ));
+    }
+    if mb(memory) > quota.max_memory_mb {
+        return Err(exceeded(
+            "memory",
+            format!("{}MB", mb(memory)),
+            format!("{}MB", quota.max_memory_mb),
+        ));
+    }
+    if shares > quota.max_cpu_shares {
+        return Err(exceeded(
+            "cpu",
+            shares.to_string(),
+            format!("{} shares", quota.max_cpu_shares),
+        ));
+    }
+    Ok(())
 }
 
 impl<E: Engine> Runtime<E> {
@@ -50,39 +96,7 @@ impl<E: Engine> Runtime<E> {
             .unwrap_or_default();
         let (memory_bytes, cpu_shares) = plan::limits(&def.def, &rt.defaults, &quota);
 
-        let others = enabled.servers.iter().filter(|(id, _)| *id != server);
-        let (count, memory, shares) = others
-            .fold((1u64, memory_bytes, cpu_shares), |(n, m, c), (_, e)| {
-                (n + 1, m + e.memory_bytes, c + e.cpu_shares)
-            });
-        let mb = |b: u64| b.div_ceil(1024 * 1024);
-        let exceeded = |resource, used: String, limit: String| PortalError::QuotaExceeded {
-            user: user.clone(),
-            resource,
-            used,
-            limit,
-        };
-        if count > u64::from(quota.max_containers) {
-            return Err(exceeded(
-                "container",
-                count.to_string(),
-                format!("{} containers", quota.max_containers),
-            ));
-        }
-        if mb(memory) > quota.max_memory_mb {
-            return Err(exceeded(
-                "memory",
-                format!("{}MB", mb(memory)),
-                format!("{}MB", quota.max_memory_mb),
-            ));
-        }
-        if shares > quota.max_cpu_shares {
-            return Err(exceeded(
-                "cpu",
-                shares.to_string(),
-                format!("{} shares", quota.max_cpu_shares),
-            ));
-        }
+        check_quota(user, &quota, &enabled, server, memory_bytes, cpu_shares)?;
 
         let mut allocs = portal.store.read_allocations()?.unwrap_or_default();
         let previous_port = allocs
@@ -142,5 +156,52 @@ impl<E: Engine> Runtime<E> {
         portal.store.write_enabled(user, &enabled)?;
         portal.store.write_allocations(&allocs)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enabled(n: usize, memory_mb: u64) -> StoredEnabled {
+        let mut e = StoredEnabled::default();
+        for i in 0..n {
+            e.servers.insert(
+                ServerId::parse(&format!("s{i}")).unwrap(),
+                EnabledServer {
+                    settings: Settings::default(),
+                    memory_bytes: memory_mb * 1024 * 1024,
+                    cpu_shares: 256,
+                    enabled_at: jiff::Timestamp::UNIX_EPOCH,
+                },
+            );
+        }
+        e
+    }
+
+    #[test]
+    fn the_quota_counts_the_others_and_refuses_naming_the_limit() {
+        let user = UserId::parse("u1").unwrap();
+        let quota = Quota {
+            max_containers: 2,
+            max_memory_mb: 100,
+            max_cpu_shares: 1024,
+        };
+        let new = ServerId::parse("new").unwrap();
+        let mb = 1024 * 1024;
+        assert!(check_quota(&user, &quota, &enabled(1, 10), &new, 10 * mb, 256).is_ok());
+        let err = check_quota(&user, &quota, &enabled(2, 10), &new, 10 * mb, 256).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "container limit exceeded: 3/2 containers for user u1"
+        );
+        let err = check_quota(&user, &quota, &enabled(1, 60), &new, 50 * mb, 256).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "memory limit exceeded: 110MB/100MB for user u1"
+        );
+        // Re-enabling a server replaces its own share instead of adding to it.
+        let same = ServerId::parse("s0").unwrap();
+        assert!(check_quota(&user, &quota, &enabled(2, 10), &same, 10 * mb, 256).is_ok());
     }
 }

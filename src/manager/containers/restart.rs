@@ -1,7 +1,8 @@
 //! `restart`, and the daemon's restart of a stopped container.
 
 use super::super::{AuditAction, Portal, PortalError, Result};
-use super::*;
+use super::enable::{EnableOutcome, EnableReport};
+use super::{blocking, not_enabled, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
 use crate::plan::{container_name, LABEL_PORT, LABEL_SPEC_HASH};

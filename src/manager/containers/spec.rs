@@ -3,7 +3,7 @@
 
 use super::super::servers::unknown_user;
 use super::super::{OpenedSecret, Result};
-use super::*;
+use super::Runtime;
 use crate::catalog::merge::MergedServer;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
