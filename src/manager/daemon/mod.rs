@@ -31,9 +31,7 @@ use self::record::Tracked;
 use super::containers::Runtime;
 use super::{Portal, Result};
 use crate::engine::Engine;
-use crate::plan::{
-    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
-};
+use crate::plan::{LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER};
 use crate::reconcile::{self, Action, Have, Want};
 use crate::store::DaemonState;
 
@@ -84,10 +82,7 @@ impl<E: Engine + 'static> Daemon<E> {
 
     /// The labels that pick out this instance's managed containers.
     fn managed(&self) -> [(&'static str, &str); 2] {
-        [
-            (LABEL_MANAGED_BY, MANAGED_BY),
-            (LABEL_INSTANCE, &self.portal().config.runtime.instance),
-        ]
+        self.rt.managed()
     }
 
     /// The container runtime the daemon acts through (the API shares it).
