@@ -57,7 +57,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/admin/catalogs/{name}/history", Access::Admin, "Every stored revision of a catalog, newest first"),
     r("post", "/api/v1/admin/catalogs/{name}/rollback", Access::Admin, "Roll a catalog back (query: to)"),
     r("post", "/api/v1/admin/validate", Access::Admin, "Check a catalog file and report; stores nothing (body: the file; query: file)"),
-    r("post", "/api/v1/admin/registry/import", Access::Admin, "Import a Docker MCP registry folder (body: {dir, entries: [{name, yaml}]}; query: name)"),
+    r("post", "/api/v1/admin/registry/import", Access::Admin, "Import a Docker MCP registry folder (body: {dir, entries: [{name, server_yaml_base64}]}; query: name)"),
     r("post", "/api/v1/admin/registry/validate", Access::Admin, "Check a Docker MCP registry folder; stores nothing (body: {dir, entries})"),
     r("get", "/api/v1/admin/overlays", Access::Admin, "The stored overlays"),
     r("put", "/api/v1/admin/overlays/{name}", Access::Admin, "Upload an overlay, replacing the one of that name (body: the file; query: file)"),

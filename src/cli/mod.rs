@@ -142,6 +142,40 @@ fn cli_actor() -> String {
         .map_or_else(|| "cli".to_string(), |u| format!("cli:{u}"))
 }
 
+/// Shows the manager's warnings (an audit log that cannot be written, say) on stderr as
+/// `warning: ...` lines; `serve` sets up its own, fuller log instead.
+fn warnings_to_stderr() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("mcp_portal=warn"))
+        .without_time()
+        .with_target(false)
+        .with_level(false)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .event_format(WarningLine)
+        .try_init();
+}
+
+/// One `warning: MESSAGE (field=value ...)` line per event.
+struct WarningLine;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for WarningLine
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "warning: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
 /// GETs `URL/healthz`; an error unless it answers 200.
 fn check_health(url: &str) -> anyhow::Result<()> {
     let target = format!("{}/healthz", url.trim_end_matches('/'));
@@ -173,6 +207,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let config = Config::from_env(cli.data_dir.clone())?;
     let local = Local::new(Portal::open(config)?.with_actor(&cli_actor()));
+    if !matches!(cli.command, Command::Serve(_)) {
+        warnings_to_stderr();
+    }
     match cli.command {
         Command::Serve(args) => serve::run(local.portal(), args, json),
         Command::Secret(secret::SecretCmd::RotateKey { new_key_file }) => {

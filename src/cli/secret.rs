@@ -12,7 +12,7 @@ use super::backend::Backend;
 use super::output::{self, table, time};
 use super::UserArg;
 use crate::ids::{SecretName, UserId};
-use crate::manager::{Portal, PortalError, SecretSummary};
+use crate::manager::{Portal, SecretSummary};
 use crate::secrets::{SecretValue, MAX_VALUE_BYTES};
 
 #[derive(Debug, Subcommand)]
@@ -83,14 +83,6 @@ pub fn run(backend: &dyn Backend, cmd: SecretCmd, json: bool) -> anyhow::Result<
             value,
             expires,
         } => {
-            if let Some(e) = expires {
-                if e <= Timestamp::now() {
-                    return Err(PortalError::Usage(format!(
-                        "--expires {e} is in the past; give a future time"
-                    ))
-                    .into());
-                }
-            }
             let value = read_value(&name, value)?;
             let s = backend.set_secret(&user.user, &name, &value, expires)?;
             print_secret_set(&s, &user.user, json)

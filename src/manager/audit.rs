@@ -79,14 +79,36 @@ impl Portal {
         resource: &str,
         result: Result<T>,
     ) -> Result<T> {
-        let (outcome, detail) = match &result {
-            Ok(_) => (AuditResult::Ok, None),
-            Err(e) => (e.class().audit_result(), Some(e.to_string())),
-        };
+        match &result {
+            Ok(_) => self.write_entry(user, action, resource, AuditResult::Ok, None),
+            Err(e) => self.audit_failure(user, action, resource, e),
+        }
+        result
+    }
+
+    /// Records a failed operation: `refused` or `failed` by the error's class.
+    pub fn audit_failure(
+        &self,
+        user: Option<&str>,
+        action: AuditAction,
+        resource: &str,
+        e: &PortalError,
+    ) {
+        let outcome = e.class().audit_result();
+        self.write_entry(user, action, resource, outcome, Some(e.to_string()));
+    }
+
+    fn write_entry(
+        &self,
+        user: Option<&str>,
+        action: AuditAction,
+        resource: &str,
+        outcome: AuditResult,
+        detail: Option<String>,
+    ) {
         if let Err(e) = self.audit_outcome(user, action, resource, outcome, detail) {
             tracing::warn!(error = %e, action = action.as_str(), "cannot write the audit log");
         }
-        result
     }
 
     /// Records an audit entry with an explicit outcome.

@@ -80,6 +80,13 @@ impl Portal {
         value: &SecretValue,
         expires_at: Option<Timestamp>,
     ) -> Result<SecretSummary> {
+        if let Some(e) = expires_at {
+            if e <= Self::now() {
+                return Err(PortalError::Usage(format!(
+                    "--expires {e} is in the past; give a future time"
+                )));
+            }
+        }
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));

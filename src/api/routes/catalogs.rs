@@ -132,7 +132,9 @@ pub(super) async fn validate_registry<E: Engine + 'static>(
     bytes: Bytes,
 ) -> ApiResult {
     state.authorize(&headers, Need::Admin)?;
-    let (dir, entries) = required_body::<RegistryBody>(&bytes)?.into_entries();
+    let (dir, entries) = required_body::<RegistryBody>(&bytes)?
+        .into_entries()
+        .map_err(ApiError::usage)?;
     let portal = state.portal.clone();
     let parsed = blocking(move || Ok(portal.validate_registry(&dir, entries)?)).await?;
     ok(ValidateReport::from(parsed))
@@ -155,7 +157,9 @@ pub(super) async fn import<E: Engine + 'static>(
         .name
         .ok_or_else(|| ApiError::usage("query: name is required (the catalog to import as)"))?;
     let name = catalog_name(&name)?;
-    let (dir, entries) = required_body::<RegistryBody>(&bytes)?.into_entries();
+    let (dir, entries) = required_body::<RegistryBody>(&bytes)?
+        .into_entries()
+        .map_err(ApiError::usage)?;
     let caller = state.as_caller(&token);
     ok(blocking(move || caller.import_registry(&dir, entries, Some(name))).await?)
 }

@@ -10,9 +10,9 @@ use crate::catalog::parse::RegistryEntries;
 use crate::engine::DockerEngine;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, Portal, RegenReport, RevisionSummary, Runtime, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
+    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken,
+    OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RevisionSummary, Runtime,
+    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -32,16 +32,28 @@ impl Local {
         &self.portal
     }
 
-    /// Runs `f` against the container runtime on a fresh Tokio runtime.
+    /// Runs `f` against the container runtime on a fresh Tokio runtime. A change that
+    /// cannot reach Docker is still audited, as the operation would have been.
     fn with_runtime<T>(
         &self,
+        change: Option<(&UserId, AuditAction, &ServerId)>,
         f: impl AsyncFnOnce(&Runtime<DockerEngine>) -> crate::manager::Result<T>,
     ) -> Result<T> {
         let tokio = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
         tokio.block_on(async {
-            let engine = DockerEngine::connect().await?;
+            let engine = match DockerEngine::connect().await {
+                Ok(engine) => engine,
+                Err(e) => {
+                    let e = PortalError::from(e);
+                    if let Some((u, action, s)) = change {
+                        self.portal
+                            .audit_failure(Some(u.as_str()), action, s.as_str(), &e);
+                    }
+                    return Err(e.into());
+                }
+            };
             let rt = Runtime::new(self.portal.clone(), engine);
             Ok(f(&rt).await?)
         })
@@ -189,18 +201,23 @@ impl Backend for Local {
         server: &ServerId,
         settings: Option<Settings>,
     ) -> Result<EnableReport> {
-        self.with_runtime(async |rt| rt.enable(user, server, settings, &progress).await)
+        let change = (user, AuditAction::ServerEnable, server);
+        self.with_runtime(Some(change), async |rt| {
+            rt.enable(user, server, settings, &progress).await
+        })
     }
 
     fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
-        self.with_runtime(async |rt| rt.disable(user, server).await)
+        let change = (user, AuditAction::ServerDisable, server);
+        self.with_runtime(Some(change), async |rt| rt.disable(user, server).await)
     }
 
     fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
-        self.with_runtime(async |rt| rt.restart(user, server).await)
+        let change = (user, AuditAction::ServerRestart, server);
+        self.with_runtime(Some(change), async |rt| rt.restart(user, server).await)
     }
 
     fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>> {
-        self.with_runtime(async |rt| rt.status(user).await)
+        self.with_runtime(None, async |rt| rt.status(user).await)
     }
 }

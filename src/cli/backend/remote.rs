@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Backend;
-use crate::api::{RegistryBody, RegistryEntry};
+use crate::api::RegistryBody;
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::catalog::report::Diagnostic;
@@ -168,16 +168,7 @@ impl Remote {
 }
 
 fn registry_body(dir: &str, entries: RegistryEntries) -> Result<Value> {
-    let mut list = Vec::new();
-    for (name, bytes) in entries {
-        let yaml = String::from_utf8(bytes)
-            .map_err(|_| anyhow::anyhow!("{dir}/{name}/server.yaml is not UTF-8 text"))?;
-        list.push(RegistryEntry { name, yaml });
-    }
-    Ok(serde_json::to_value(RegistryBody {
-        dir: dir.to_string(),
-        entries: list,
-    })?)
+    Ok(serde_json::to_value(RegistryBody::new(dir, entries))?)
 }
 
 /// `{"removed": ..., "regenerated": ...}` answers of removals.

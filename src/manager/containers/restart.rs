@@ -43,6 +43,14 @@ impl<E: Engine> Runtime<E> {
         r
     }
 
+    /// For the daemon: restarts a running container that fails its health check. The
+    /// daemon audits it as its own action, not as a user's `server.restart`.
+    pub async fn restart_running(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
+        let r = self.restart_as(user, server, false).await;
+        self.changed().await;
+        r?.ok_or_else(|| not_enabled(user, server))
+    }
+
     pub(super) async fn restart_as(
         &self,
         user: &UserId,

@@ -9,18 +9,43 @@ use super::record::Health;
 use super::Daemon;
 use crate::engine::Engine;
 use crate::error::AuditResult;
-use crate::ids::{ServerId, UserId};
+use crate::error::Classify;
+use crate::ids::{IdError, ServerId, UserId};
 use crate::manager::AuditAction;
 use crate::manager::PortalError;
 use crate::reconcile::Action;
 
-type Outcome = std::result::Result<(), String>;
+/// Why an action did not happen, with how the audit log records it.
+#[derive(Debug, Clone)]
+pub(super) struct Failure {
+    pub(super) message: String,
+    pub(super) result: AuditResult,
+}
 
-fn ids(user: &str, server: &str) -> std::result::Result<(UserId, ServerId), String> {
-    Ok((
-        UserId::parse(user).map_err(|e| e.to_string())?,
-        ServerId::parse(server).map_err(|e| e.to_string())?,
-    ))
+impl From<PortalError> for Failure {
+    /// A refusal (a missing secret, a quota) stays a refusal in the audit log.
+    fn from(e: PortalError) -> Self {
+        Self {
+            message: e.to_string(),
+            result: e.class().audit_result(),
+        }
+    }
+}
+
+impl From<IdError> for Failure {
+    /// A label that is not a valid id: a container someone else made or changed.
+    fn from(e: IdError) -> Self {
+        Self {
+            message: e.to_string(),
+            result: AuditResult::Refused,
+        }
+    }
+}
+
+pub(super) type Outcome = std::result::Result<(), Failure>;
+
+fn ids(user: &str, server: &str) -> std::result::Result<(UserId, ServerId), IdError> {
+    Ok((UserId::parse(user)?, ServerId::parse(server)?))
 }
 
 impl<E: Engine + 'static> Daemon<E> {
@@ -48,7 +73,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 Action::Remove { name } => match self.rt.remove_orphan(name).await {
                     Ok(false) => return Ok(()),
                     r => (
-                        r.map(drop).map_err(|e| e.to_string()),
+                        r.map(drop).map_err(Failure::from),
                         None,
                         AuditAction::ReconcileRemoveOrphan,
                         name.clone(),
@@ -61,19 +86,22 @@ impl<E: Engine + 'static> Daemon<E> {
                     return Ok(());
                 }
             };
-        let outcome = if result.is_ok() {
-            AuditResult::Ok
-        } else {
-            AuditResult::Failed
+        self.audit(user.as_deref(), what, &resource, &result);
+        result
+    }
+
+    /// Records what the daemon did (or why it could not) in the audit log.
+    pub(super) fn audit(&self, user: Option<&str>, what: AuditAction, resource: &str, r: &Outcome) {
+        let (outcome, detail) = match r {
+            Ok(()) => (AuditResult::Ok, None),
+            Err(f) => (f.result, Some(f.message.clone())),
         };
-        let detail = result.as_ref().err().cloned();
-        let audited =
-            self.portal()
-                .audit_outcome(user.as_deref(), what, &resource, outcome, detail);
+        let audited = self
+            .portal()
+            .audit_outcome(user, what, resource, outcome, detail);
         if let Err(e) = audited {
             tracing::warn!(error = %e, "cannot write the audit log");
         }
-        result
     }
 
     /// Creates (or recreates) a container; failures in a row back off like restarts.
@@ -84,7 +112,7 @@ impl<E: Engine + 'static> Daemon<E> {
             .converge(&u, &s)
             .await
             .map(drop)
-            .map_err(|e| e.to_string());
+            .map_err(Failure::from);
         let mut tracked = self.tracked.lock().await;
         let t = tracked.entry(name.to_string()).or_default();
         match &r {
@@ -94,7 +122,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 t.outdated = false;
             }
             Err(e) => {
-                t.last_error = Some(e.clone());
+                t.last_error = Some(e.message.clone());
                 t.create_failures += 1;
                 t.next_try = Some(self.policy.next_try(t.create_failures, Instant::now()));
             }
@@ -116,7 +144,7 @@ impl<E: Engine + 'static> Daemon<E> {
             .engine()
             .container(name)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Failure::from(PortalError::from(e)))?;
         let why = match (seen, info) {
             (Seen::Unhealthy, _) => "failed its health check".to_string(),
             (_, Some(c)) => match (c.exit_code, c.error) {
@@ -136,7 +164,10 @@ impl<E: Engine + 'static> Daemon<E> {
                     let n = t.restarts;
                     t.last_error = Some(format!("{why}; gave up after {n} restarts"));
                     tracing::warn!(container = %name, restarts = n, reason = %why, "giving up");
-                    return Err(format!("{name} marked failed: {why} after {n} restarts"));
+                    return Err(Failure {
+                        message: format!("{name} marked failed: {why} after {n} restarts"),
+                        result: AuditResult::Failed,
+                    });
                 }
                 // Held back by the planner, so only a health check lands here.
                 Decision::Wait { until } => {
@@ -150,7 +181,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let (u, s) = ids(user, server)?;
         let result = match seen {
             // Running but failing its check: restart it as a user would.
-            Seen::Unhealthy => self.rt.restart(&u, &s).await.map(Some),
+            Seen::Unhealthy => self.rt.restart_running(&u, &s).await.map(Some),
             Seen::Down | Seen::Running => self.rt.restart_stopped(&u, &s).await,
         };
         let error = match result {
@@ -168,7 +199,7 @@ impl<E: Engine + 'static> Daemon<E> {
             let stop = self.portal().config.runtime.stop_timeout_secs;
             let _ = self.rt.engine().remove_container(name, stop).await;
         }
-        Err(e.to_string())
+        Err(e.into())
     }
 
     async fn count_restart(&self, name: &str, why: String) {

@@ -171,7 +171,7 @@ impl<E: Engine + 'static> Daemon<E> {
         };
         for action in actions {
             if let Err(e) = self.act(&action).await {
-                report.errors.push(e);
+                report.errors.push(e.message);
             }
         }
         let state = self.record(&want).await;

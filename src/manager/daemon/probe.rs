@@ -11,6 +11,7 @@ use super::record::Health;
 use super::Daemon;
 use crate::catalog::model::{HealthCheck, HealthKind};
 use crate::engine::Engine;
+use crate::manager::AuditAction;
 use crate::plan::{LABEL_SERVER, LABEL_USER};
 
 /// A health check to run against a running container.
@@ -92,9 +93,11 @@ impl<E: Engine + 'static> Daemon<E> {
             };
             (label(LABEL_USER), label(LABEL_SERVER))
         };
-        if let Err(e) = self.restart(name, &user, &server, Seen::Unhealthy).await {
-            tracing::warn!(container = %name, error = %e, "restart failed");
+        let r = self.restart(name, &user, &server, Seen::Unhealthy).await;
+        if let Err(e) = &r {
+            tracing::warn!(container = %name, error = %e.message, "restart failed");
         }
+        self.audit(Some(&user), AuditAction::ReconcileRestart, &server, &r);
     }
 }
 
