@@ -30,46 +30,6 @@ pub struct ServerUserArgs {
     user: UserArg,
 }
 
-impl EnableArgs {
-    pub fn env_map(&self) -> std::collections::BTreeMap<&str, &str> {
-        self.env
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-
-    pub fn set_map(&self) -> std::collections::BTreeMap<&str, &str> {
-        self.set
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
-    }
-
-    pub fn user(&self) -> &UserId {
-        &self.user.user
-    }
-
-    pub fn server(&self) -> &ServerId {
-        &self.server
-    }
-}
-
-impl StatusArgs {
-    pub fn user(&self) -> Option<&UserId> {
-        self.user.as_ref()
-    }
-}
-
-impl ServerUserArgs {
-    pub fn user(&self) -> &UserId {
-        &self.user.user
-    }
-
-    pub fn server(&self) -> &ServerId {
-        &self.server
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only this user's servers

@@ -9,6 +9,22 @@ use anyhow::{bail, Context};
 
 use crate::catalog::parse::{check_size, RegistryEntries};
 
+/// A value typed on the command line that must never be printed: a token, a secret.
+/// `Debug` shows only that it is there.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Hidden(pub String);
+
+impl std::fmt::Debug for Hidden {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hidden(<redacted>)")
+    }
+}
+
+/// clap's parser for a [`Hidden`] argument.
+pub fn hidden(s: &str) -> Result<Hidden, String> {
+    Ok(Hidden(s.to_string()))
+}
+
 /// Reads FILE (or stdin for `-`) and returns the name to report it under with its bytes.
 pub fn read_file(path: &Path, max_bytes: u64) -> anyhow::Result<(String, Vec<u8>)> {
     if path == Path::new("-") {

@@ -29,10 +29,11 @@ pub use exit::{exit_code, report};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  failure (the data folder could not be read or written, a file is damaged)
+  1  failure (Docker or a container failed; the data folder could not be read or
+     written, a file is damaged)
   2  usage error (bad arguments or ids, or a bad MCP_PORTAL_* value)
   3  invalid input refused (every error is listed; nothing was stored)
-  4  not found (no such catalog, overlay, user or server)
+  4  not found (no such catalog, revision, overlay, user, server, secret or token)
   5  refused in the current state (already exists, over quota, a name taken)
   6  not allowed (--remote: no valid token, the wrong role, or rate limited)";
 
@@ -67,9 +68,10 @@ pub struct Cli {
         global = true,
         env = "MCP_PORTAL_TOKEN",
         value_name = "T",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = input::hidden
     )]
-    pub token: Option<String>,
+    pub token: Option<input::Hidden>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -196,7 +198,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         return check_health(url);
     }
     if let Some(url) = &cli.remote {
-        let remote = Remote::new(url, cli.token.as_deref().unwrap_or_default())?;
+        let remote = Remote::new(url, cli.token.as_ref().map_or("", |t| t.0.as_str()))?;
         return match cli.command {
             Command::Serve(_) => backend::host_only("serve"),
             Command::Secret(secret::SecretCmd::RotateKey { .. }) => {

@@ -24,8 +24,8 @@ pub enum SecretCmd {
         #[command(flatten)]
         user: UserArg,
         /// The value itself, for scripts (it stays in shell history: prefer stdin)
-        #[arg(long, value_name = "V")]
-        value: Option<String>,
+        #[arg(long, value_name = "V", value_parser = super::input::hidden)]
+        value: Option<super::input::Hidden>,
         /// When the secret stops being injected, as an RFC 3339 time (2027-01-31T00:00:00Z)
         #[arg(long, value_name = "TIME")]
         expires: Option<Timestamp>,
@@ -49,9 +49,12 @@ pub enum SecretCmd {
     },
 }
 
-pub(super) fn read_value(name: &SecretName, given: Option<String>) -> anyhow::Result<SecretValue> {
+pub(super) fn read_value(
+    name: &SecretName,
+    given: Option<super::input::Hidden>,
+) -> anyhow::Result<SecretValue> {
     let text = match given {
-        Some(v) => {
+        Some(super::input::Hidden(v)) => {
             eprintln!("warning: a value given with --value stays in your shell history; pipe it on stdin instead");
             v
         }

@@ -1,6 +1,7 @@
-//! The portal's operations: what the CLI (and later the API) call. Each operation takes
-//! the data folder's lock, reads a consistent snapshot, checks the change against every
-//! user's merge before storing anything, stores it, and refreshes the affected caches.
+//! The portal's operations: what the CLI's local backend, the API and the daemon call.
+//! Each operation takes the data folder's lock, reads a consistent snapshot, checks the
+//! change against every user's merge before storing anything, stores it, refreshes the
+//! affected caches, and records the outcome in the audit log.
 
 mod audit;
 mod catalogs;

@@ -7,7 +7,7 @@ use super::servers::unknown_user;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::model::UserProfile;
-use crate::ids::{Label, UserId};
+use crate::ids::{Label, ServerId, UserId};
 use crate::plan::Quota;
 use crate::store::{QuotaOverride, StoredUser};
 
@@ -67,6 +67,16 @@ impl Portal {
             custom_servers: 0,
             created_at: record.created_at,
         })
+    }
+
+    /// Every user's id, sorted.
+    pub fn user_ids(&self) -> Result<Vec<UserId>> {
+        Ok(self.store.user_ids()?)
+    }
+
+    /// The servers a user has enabled.
+    pub fn enabled_servers(&self, user: &UserId) -> Result<std::collections::BTreeSet<ServerId>> {
+        Ok(self.store.read_enabled(user)?.servers.into_keys().collect())
     }
 
     pub fn list_users(&self) -> Result<Vec<UserSummary>> {

@@ -76,7 +76,7 @@ impl<E: Engine + 'static> Seen<E> {
     async fn catalog_events(&mut self, out: &mut Vec<Event>) {
         let ids = match &self.only {
             Some(u) => vec![u.clone()],
-            None => self.state.portal.store().user_ids().unwrap_or_default(),
+            None => self.state.portal.user_ids().unwrap_or_default(),
         };
         for u in ids {
             let portal = self.state.portal.clone();

@@ -45,11 +45,10 @@ pub(super) async fn catalog<E: Engine + 'static>(
     state.authorize(&headers, Need::User(&user))?;
     let portal = state.portal.clone();
     let (merged, enabled) =
-        blocking(move || Ok((portal.servers(&user)?, portal.store().read_enabled(&user)?))).await?;
+        blocking(move || Ok((portal.servers(&user)?, portal.enabled_servers(&user)?))).await?;
     let mut view = merged.view(q.category.as_deref());
     if q.enabled_only {
-        view.servers
-            .retain(|s| enabled.servers.contains_key(&s.def.id));
+        view.servers.retain(|s| enabled.contains(&s.def.id));
     }
     ok(view.servers)
 }

@@ -32,7 +32,6 @@ use crate::store::{QuotaOverride, TokenRole};
 pub struct RemoteError {
     pub class: ErrorClass,
     pub message: String,
-    pub details: Vec<String>,
     /// An invalid input's diagnostics, printed as a local run prints them.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -43,11 +42,18 @@ impl Classify for RemoteError {
     }
 }
 
-#[derive(Debug)]
 pub struct Remote {
     base: String,
     token: String,
     agent: ureq::Agent,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
 }
 
 enum Body {
@@ -79,8 +85,6 @@ struct ErrorBody {
 #[derive(Debug, Default, Deserialize)]
 struct ErrorFields {
     message: Option<String>,
-    #[serde(default)]
-    details: Vec<String>,
     #[serde(default)]
     diagnostics: Vec<Diagnostic>,
 }
@@ -152,7 +156,6 @@ impl Remote {
                 .error
                 .message
                 .unwrap_or_else(|| format!("the portal answered {status}")),
-            details: body.error.details,
             diagnostics: body.error.diagnostics,
         }
         .into())

@@ -9,6 +9,7 @@ use crate::ids::CatalogName;
 use crate::manager::Portal;
 
 impl<E: Engine + 'static> Daemon<E> {
+    /// Uploads every catalog (`DIR/*.yaml|yml|json`) and overlay (`DIR/overlays/*`) of the
     /// watched folder whose content changed. An invalid file is refused whole: the last
     /// good revision stays in force, and the refusal goes to the log and the audit log.
     pub async fn sync_catalog_folder(&self) {
