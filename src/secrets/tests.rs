@@ -1,3 +1,5 @@
+//! Tests of sealing, opening, key parsing, rotation and redacted Debug output.
+
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use jiff::Timestamp;

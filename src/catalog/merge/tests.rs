@@ -1,3 +1,5 @@
+//! Tests of the merge as a whole: patch rules, layer order, visibility, provenance.
+
 use serde_json::{json, Value};
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests of the semantic checks and the order and text of what they report.
+
 use super::*;
 use crate::catalog::model::{HealthCheck, SecretRef, Transport};
 use crate::ids::{SecretName, ServerId};
