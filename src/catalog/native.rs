@@ -225,60 +225,100 @@ pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
     let description = text_field(file, &mut obj, "description", d);
     let applies_to: Option<Visibility> = header(file, "applies_to", obj.remove("applies_to"), d);
     let items = server_list(file, &mut obj, d);
-    let mut patches = Vec::new();
-    for (i, item) in items.into_iter().enumerate() {
-        let name = entry_name(&item, i);
-        let Value::Object(mut fields) = item else {
-            d.error(
-                file,
-                Some(&name),
-                None,
-                "an overlay entry must be a mapping with an id",
-            );
-            continue;
-        };
-        let id = match fields
-            .remove("id")
-            .as_ref()
-            .and_then(Value::as_str)
-            .map(ServerId::parse)
-        {
-            Some(Ok(id)) => id,
-            Some(Err(e)) => {
-                d.error(file, Some(&name), Some("id"), e.to_string());
-                continue;
-            }
-            None => {
-                d.error(
-                    file,
-                    Some(&name),
-                    Some("id"),
-                    "is required: name the server this entry changes",
-                );
-                continue;
-            }
-        };
-        let mut probe = patch_probe(&id);
-        let mut typed = Value::Object(fields.clone());
-        coerce_scalars_to_text(&mut typed);
-        crate::catalog::merge::merge_patch(&mut probe, &typed);
-        if let Err(e) = serde_path_to_error::deserialize::<_, ServerDef>(probe) {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
-            d.error(
-                file,
-                Some(id.as_str()),
-                field.as_deref(),
-                e.into_inner().to_string(),
-            );
-            continue;
-        }
-        let Value::Object(fields) = typed else {
-            continue;
-        };
-        patches.push(ServerPatch { id, fields });
-    }
+    let mut patches: Vec<ServerPatch> = items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, item)| overlay_entry(file, i, item, d))
+        .collect();
     patches.sort_by(|a, b| a.id.cmp(&b.id));
+    report_duplicates(file, &patches, d);
+    if d.has_errors() {
+        return None;
+    }
+    Some(Overlay {
+        description,
+        applies_to: applies_to?,
+        servers: patches,
+    })
+}
+
+/// One overlay entry: an id and the fields it changes, type-checked over a probe.
+fn overlay_entry(
+    file: &str,
+    index: usize,
+    item: Value,
+    d: &mut Diagnostics,
+) -> Option<ServerPatch> {
+    let name = entry_name(&item, index);
+    let Value::Object(mut fields) = item else {
+        d.error(
+            file,
+            Some(&name),
+            None,
+            "an overlay entry must be a mapping with an id",
+        );
+        return None;
+    };
+    let id = patch_id(file, &name, &mut fields, d)?;
+    let mut typed = Value::Object(fields);
+    coerce_scalars_to_text(&mut typed);
+    check_patch_types(file, &id, &typed, d)?;
+    let Value::Object(fields) = typed else {
+        return None;
+    };
+    Some(ServerPatch { id, fields })
+}
+
+/// Takes the entry's `id` out of its fields: it names the server, it is not a change.
+fn patch_id(
+    file: &str,
+    name: &str,
+    fields: &mut Map<String, Value>,
+    d: &mut Diagnostics,
+) -> Option<ServerId> {
+    match fields
+        .remove("id")
+        .as_ref()
+        .and_then(Value::as_str)
+        .map(ServerId::parse)
+    {
+        Some(Ok(id)) => Some(id),
+        Some(Err(e)) => {
+            d.error(file, Some(name), Some("id"), e.to_string());
+            None
+        }
+        None => {
+            d.error(
+                file,
+                Some(name),
+                Some("id"),
+                "is required: name the server this entry changes",
+            );
+            None
+        }
+    }
+}
+
+/// A wrong field type is caught here, at the overlay, rather than later at each user's merge.
+fn check_patch_types(file: &str, id: &ServerId, typed: &Value, d: &mut Diagnostics) -> Option<()> {
+    let mut probe = patch_probe(id);
+    crate::catalog::merge::merge_patch(&mut probe, typed);
+    if let Err(e) = serde_path_to_error::deserialize::<_, ServerDef>(probe) {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        d.error(
+            file,
+            Some(id.as_str()),
+            field.as_deref(),
+            e.into_inner().to_string(),
+        );
+        return None;
+    }
+    Some(())
+}
+
+/// `patches` is sorted by id, so duplicates sit side by side.
+fn report_duplicates(file: &str, patches: &[ServerPatch], d: &mut Diagnostics) {
     for pair in patches.windows(2) {
         if pair[0].id == pair[1].id {
             d.error(
@@ -289,14 +329,6 @@ pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
             );
         }
     }
-    if d.has_errors() {
-        return None;
-    }
-    Some(Overlay {
-        description,
-        applies_to: applies_to?,
-        servers: patches,
-    })
 }
 
 /// Servers of a stored list keyed by id (used for custom servers).

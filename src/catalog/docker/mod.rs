@@ -1,0 +1,33 @@
+//! Docker's two catalog shapes, mapped onto the native model: the MCP gateway catalog
+//! (`version: 2`, `registry:` name -> entry) and the MCP registry's
+//! `servers/<name>/server.yaml`. What the portal cannot honour (remote and poci servers,
+//! OAuth, unknown fields) is reported by name as a warning, never dropped silently.
+
+mod entry;
+mod gateway;
+mod registry;
+
+pub use gateway::catalog;
+pub use registry::registry_server;
+
+use crate::catalog::model::ServerDef;
+use crate::catalog::report::Diagnostics;
+use crate::catalog::validate::{validate_server, Policy};
+use crate::ids::ServerId;
+
+/// The entry's name as a server id; a name that is not one is reported on `name`.
+fn id_for(file: &str, name: &str, d: &mut Diagnostics) -> Option<ServerId> {
+    match ServerId::parse(name) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            d.error(file, Some(name), Some("name"), e.to_string());
+            None
+        }
+    }
+}
+
+/// Both shapes end with the checks a native definition gets.
+fn finish(file: &str, def: ServerDef, policy: &Policy, d: &mut Diagnostics) -> ServerDef {
+    validate_server(&def, policy, file, d);
+    def
+}

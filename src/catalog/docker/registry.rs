@@ -1,0 +1,132 @@
+//! One `servers/<name>/server.yaml` of Docker's MCP registry, read section by section
+//! (`about`/`meta`, `run`, `config`) in the order its diagnostics are reported.
+
+use serde_json::{Map, Value};
+
+use super::entry::Entry;
+use super::{finish, id_for};
+use crate::catalog::model::{ServerDef, Transport};
+use crate::catalog::report::Diagnostics;
+use crate::catalog::validate::Policy;
+
+/// One `servers/<name>/server.yaml` of Docker's MCP registry.
+pub fn registry_server(
+    file: &str,
+    doc: Value,
+    policy: &Policy,
+    d: &mut Diagnostics,
+) -> Option<ServerDef> {
+    let Value::Object(obj) = doc else {
+        d.error(file, None, None, "server.yaml must be a mapping");
+        return None;
+    };
+    let Some(name) = obj.get("name").and_then(Value::as_str) else {
+        d.error(file, None, Some("name"), "is required");
+        return None;
+    };
+    let mut e = Entry {
+        file,
+        server: name.to_string(),
+        d,
+    };
+    let image = e.runnable_image(&obj, "type")?;
+    let id = id_for(file, name, e.d)?;
+    let mut def = ServerDef::new(id, &image);
+    def.transport = Transport::Stdio;
+    describe(&mut e, &obj, &mut def);
+    if let Some(run) = obj.get("run") {
+        read_run(&mut e, run, &mut def)?;
+    }
+    if let Some(config) = obj.get("config") {
+        read_config(&mut e, config, &mut def);
+    }
+    e.no_oauth(&obj);
+    if obj.contains_key("requirement") {
+        e.warning(
+            "requirement",
+            "companion services are not started by the portal",
+        );
+    }
+    e.unknown_fields(
+        &obj,
+        &[
+            "name",
+            "image",
+            "type",
+            "run",
+            "config",
+            "oauth",
+            "requirement",
+            "remote",
+        ],
+        "",
+    );
+    Some(finish(file, def, policy, d))
+}
+
+/// The descriptive fields shown in listings: `about.title`, `about.description`,
+/// `meta.category`.
+fn describe(e: &mut Entry<'_>, obj: &Map<String, Value>, def: &mut ServerDef) {
+    let about = obj.get("about");
+    def.display_name = e.text(about.and_then(|a| a.get("title")), "about.title");
+    def.description = e.text(
+        about.and_then(|a| a.get("description")),
+        "about.description",
+    );
+    def.category = e.text(
+        obj.get("meta").and_then(|m| m.get("category")),
+        "meta.category",
+    );
+}
+
+/// The `run` section: how the container is started. `None` when it is not a mapping,
+/// which leaves nothing to run.
+fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) -> Option<()> {
+    let Some(run) = run.as_object() else {
+        e.error("run", "must be a mapping");
+        return None;
+    };
+    def.command = e.texts(run.get("command"), "run.command");
+    def.volumes = e.texts(run.get("volumes"), "run.volumes");
+    def.user = e.text(run.get("user"), "run.user");
+    def.disable_network = e.flag(run.get("disableNetwork"), "run.disableNetwork");
+    def.allow_hosts = e.texts(run.get("allowHosts"), "run.allowHosts");
+    run_env(e, run.get("env"), def);
+    e.unknown_fields(
+        run,
+        &[
+            "command",
+            "volumes",
+            "user",
+            "disableNetwork",
+            "allowHosts",
+            "env",
+        ],
+        "run.",
+    );
+    Some(())
+}
+
+/// `run.env`, a `NAME: value` mapping (unlike the `[{name, value}]` lists of `config`).
+fn run_env(e: &mut Entry<'_>, env: Option<&Value>, def: &mut ServerDef) {
+    match env {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(m)) => {
+            for (k, v) in m {
+                if let Some(v) = e.text(Some(v), &format!("run.env.{k}")) {
+                    def.env.insert(k.clone(), v);
+                }
+            }
+        }
+        Some(_) => e.error("run.env", "must be a mapping of NAME: value"),
+    }
+}
+
+/// The `config` section: what a user supplies (secrets, env, template parameters).
+fn read_config(e: &mut Entry<'_>, config: &Value, def: &mut ServerDef) {
+    def.secrets = e.secrets(config.get("secrets"), "config.secrets");
+    e.env_list(config.get("env"), "config.env", &mut def.env);
+    if let Some(schema) = config.get("parameters") {
+        e.parameters(schema, "config.parameters", &mut def.parameters);
+    }
+}

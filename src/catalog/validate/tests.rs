@@ -1,0 +1,110 @@
+//! Tests of the semantic checks and the order and text of what they report.
+
+use super::*;
+use crate::catalog::model::{HealthCheck, SecretRef, Transport};
+use crate::ids::{SecretName, ServerId};
+
+fn def() -> ServerDef {
+    ServerDef::new(ServerId::parse("demo").unwrap(), "mcp/demo")
+}
+
+fn errors(def: &ServerDef) -> Vec<String> {
+    let mut d = Diagnostics::new();
+    validate_server(def, &Policy::default(), "c.yaml", &mut d);
+    d.errors().map(ToString::to_string).collect()
+}
+
+#[test]
+fn a_minimal_definition_is_valid() {
+    assert!(errors(&def()).is_empty());
+}
+
+#[test]
+fn every_problem_is_reported_with_its_field() {
+    let mut s = def();
+    s.image = "Bad Image".into();
+    s.transport = Transport::StreamableHttp;
+    s.env.insert("1BAD".into(), "x".into());
+    s.env.insert("MCP_USER_ID".into(), "x".into());
+    s.volumes.push("/etc:/host-etc".into());
+    s.resources.pids = Some(0);
+    let errs = errors(&s);
+    assert_eq!(errs.len(), 6, "{errs:#?}");
+    assert!(errs[0].starts_with("c.yaml: server demo: image: invalid image reference"));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains(": port: transport streamable-http needs")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains(": env.1BAD: invalid environment variable name")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains(": env.MCP_USER_ID: is set by the portal")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains(": volumes[0]: volume \"/etc:/host-etc\" mounts host path")));
+    assert!(errs
+        .iter()
+        .any(|e| e.contains(": resources.pids: must be at least 1")));
+}
+
+#[test]
+fn stdio_servers_take_no_port_or_network_health_check() {
+    let mut s = def();
+    s.port = Some(8080);
+    s.health_check = Some(HealthCheck {
+        kind: HealthKind::Tcp,
+        path: None,
+        interval: None,
+        timeout: None,
+        retries: None,
+    });
+    let errs = errors(&s);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+}
+
+#[test]
+fn secrets_must_not_collide_with_env() {
+    let mut s = def();
+    s.env.insert("TOKEN".into(), "x".into());
+    s.secrets.push(SecretRef {
+        name: SecretName::parse("a.token").unwrap(),
+        env: "TOKEN".into(),
+        file: false,
+    });
+    s.secrets.push(SecretRef {
+        name: SecretName::parse("a.token").unwrap(),
+        env: "OTHER".into(),
+        file: false,
+    });
+    let errs = errors(&s);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert!(errs[0].contains("secrets[0].env: TOKEN is also set in env"));
+    assert!(errs[1].contains("secrets[1].name: secret a.token is listed twice"));
+}
+
+#[test]
+fn tag_replaces_the_images_tag() {
+    let mut s = def();
+    s.image = "ghcr.io/x/y:v1".into();
+    s.tag = Some("v2".into());
+    assert_eq!(image_ref(&s).unwrap().to_string(), "ghcr.io/x/y:v2");
+    s.tag = None;
+    s.image = "mcp/x".into();
+    assert_eq!(image_ref(&s).unwrap().to_string(), "mcp/x:latest");
+}
+
+#[test]
+fn unknown_template_filters_are_warnings_naming_the_filter() {
+    let mut s = def();
+    s.env.insert("P".into(), "{{demo.path|shout}}".into());
+    let mut d = Diagnostics::new();
+    validate_server(&s, &Policy::default(), "c.yaml", &mut d);
+    assert!(!d.has_errors());
+    let w: Vec<String> = d.warnings().map(ToString::to_string).collect();
+    assert_eq!(w.len(), 1);
+    assert!(
+        w[0].contains("env.P: unknown template filter \"shout\""),
+        "{w:?}"
+    );
+}
