@@ -7,7 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tag="${1:-latest}"
 target=x86_64-unknown-linux-gnu
-packages=(-p mcp-echo)
+out="${CARGO_TARGET_DIR:-target}/$target/release"
+# Name every binary: `--bin` narrows the build to the binaries it names, in every package
+# selected, so `-p mcp-echo -p mcp-portal --bin portalctl` alone would build no mcp-echo.
+packages=(-p mcp-echo --bin mcp-echo)
 [ "${ECHO_ONLY:-}" = 1 ] || packages+=(-p mcp-portal --bin portalctl)
 
 RUSTFLAGS='-C target-feature=+crt-static' \
@@ -16,7 +19,7 @@ RUSTFLAGS='-C target-feature=+crt-static' \
 build() { # image binary dockerfile
   local ctx
   ctx="$(mktemp -d)"
-  cp "target/$target/release/$2" "$3" "$ctx/"
+  cp "$out/$2" "$3" "$ctx/"
   docker build --quiet -t "$1:$tag" "$ctx" >/dev/null 2>"$ctx/build.log" || { cat "$ctx/build.log" >&2; rm -rf "$ctx"; exit 1; }
   rm -rf "$ctx"
   echo "built $1:$tag"

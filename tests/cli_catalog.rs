@@ -295,3 +295,36 @@ fn concurrent_uploads_never_corrupt_the_data_folder() {
     let list: Vec<serde_json::Value> = serde_json::from_str(&servers).unwrap();
     assert_eq!(list.len(), 8, "every upload reached u1's merged catalog");
 }
+
+/// Issue 12, point 12: with `--json`, a failure is one JSON object on stderr, in the
+/// API's shape, with the code of its class.
+#[test]
+fn with_json_an_error_is_the_apis_json_on_stderr() {
+    let env = Env::new();
+    let bad = env.file(
+        "bad.yaml",
+        "name: bad\nservers:\n  - {id: x, image: 'Bad Image'}\n",
+    );
+    let out = env.run(&["catalog", "upload", &env.path(&bad), "--json"]);
+    assert_eq!(out.code, 3);
+    assert_eq!(out.stdout, "");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stderr).unwrap();
+    assert_eq!(v["error"]["code"], "invalid");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("refused with 1 error(s); nothing was stored"));
+    assert!(v["error"]["details"][0]
+        .as_str()
+        .unwrap()
+        .contains("server x: image: invalid image reference"));
+    assert_eq!(v["error"]["diagnostics"][0]["severity"], "error");
+    let out = env.run(&["servers", "--user", "nobody", "--json"]);
+    assert_eq!(out.code, 4);
+    let v: serde_json::Value = serde_json::from_str(&out.stderr).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"error": {"code": "not_found", "message": "user nobody does not exist; add it with `portalctl user add nobody`"}})
+    );
+}

@@ -125,6 +125,7 @@ const COMMANDS: &[&[&str]] = &[
     &["catalog", "upload", "docker.yaml", "--json"],
     &["catalog", "upload", "team.yaml"],
     &["catalog", "upload", "bad.yaml"],
+    &["catalog", "upload", "bad.yaml", "--json"],
     &["catalog", "ls"],
     &["catalog", "history", "team"],
     &["catalog", "history", "nope"],
@@ -147,6 +148,7 @@ const COMMANDS: &[&[&str]] = &[
     &["servers", "--user", "u1", "--category", "DEMO"],
     &["servers", "--user", "u1", "--json"],
     &["servers", "--user", "nobody"],
+    &["servers", "--user", "nobody", "--json"],
     &[
         "secret", "set", "gh.token", "--user", "u1", "--value", "v-123",
     ],

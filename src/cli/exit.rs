@@ -37,8 +37,8 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     class_of(err).exit_code()
 }
 
-/// Prints the diagnostics an error carries, then its chain on one line.
-pub fn report(err: &anyhow::Error) {
+/// The diagnostics an error carries: its own, or those a remote portal sent.
+fn diagnostics(err: &anyhow::Error) -> Vec<&Diagnostic> {
     let invalid = err.chain().find_map(|c| {
         c.downcast_ref::<Invalid>()
             .or_else(|| match c.downcast_ref::<PortalError>() {
@@ -46,14 +46,45 @@ pub fn report(err: &anyhow::Error) {
                 _ => None,
             })
     });
-    let diagnostics: Vec<&Diagnostic> = match invalid {
+    match invalid {
         Some(i) => i.diagnostics.iter().collect(),
         None => err
             .chain()
             .find_map(|c| c.downcast_ref::<RemoteError>())
             .map(|r| r.diagnostics.iter().collect())
             .unwrap_or_default(),
-    };
+    }
+}
+
+/// The error chain on one line. Some errors show their cause in their own message:
+/// each cause is said once.
+fn chain(err: &anyhow::Error) -> String {
+    let mut chain: Vec<String> = Vec::new();
+    for cause in err.chain().map(ToString::to_string) {
+        if !chain.last().is_some_and(|prev| prev.ends_with(&cause)) {
+            chain.push(cause);
+        }
+    }
+    chain.join(": ")
+}
+
+/// Prints a failed command's error on stderr: its diagnostics, then its chain on one
+/// line; with `--json`, one object of the API's shape
+/// (`{"error": {"code", "message", "details"?, "diagnostics"?}}`).
+pub fn report(err: &anyhow::Error, json: bool) {
+    let diagnostics = diagnostics(err);
+    if json {
+        let mut body = serde_json::json!({
+            "error": {"code": class_of(err).api_code(), "message": chain(err)}
+        });
+        if !diagnostics.is_empty() {
+            let details: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+            body["error"]["details"] = serde_json::json!(details);
+            body["error"]["diagnostics"] = serde_json::json!(diagnostics);
+        }
+        eprintln!("{body}");
+        return;
+    }
     for w in diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Warning)
@@ -63,12 +94,5 @@ pub fn report(err: &anyhow::Error) {
     for e in diagnostics.iter().filter(|d| d.severity == Severity::Error) {
         eprintln!("error: {e}");
     }
-    // Some errors show their cause in their own message: print each cause once.
-    let mut chain: Vec<String> = Vec::new();
-    for cause in err.chain().map(ToString::to_string) {
-        if !chain.last().is_some_and(|prev| prev.ends_with(&cause)) {
-            chain.push(cause);
-        }
-    }
-    eprintln!("error: {}", chain.join(": "));
+    eprintln!("error: {}", chain(err));
 }

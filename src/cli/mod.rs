@@ -54,7 +54,7 @@ pub struct Cli {
     )]
     pub data_dir: PathBuf,
 
-    /// Print data as JSON
+    /// Print data as JSON, and errors on stderr as the API's JSON error object
     #[arg(long, global = true)]
     pub json: bool,
 
