@@ -41,6 +41,12 @@ impl OutputAsync for Command {
     }
 }
 
+/// Where a test instance's secret files live: on the machine's tmpfs, apart from any
+/// real portal's `/dev/shm/mcp-portal` (issue 12: tests left folders there).
+pub fn secrets_tmpfs(instance: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/dev/shm/mcp-portal-test-{instance}"))
+}
+
 pub fn docker(args: &[&str]) -> Out {
     let out = Command::new("docker")
         .args(args)
@@ -112,6 +118,11 @@ impl DockerEnv {
                 "24".to_string(),
             ),
             ("MCP_PORTAL_STOP_TIMEOUT".to_string(), "2".to_string()),
+            // Each test's secret files in a tmpfs folder of its own, removed with the rest.
+            (
+                "MCP_PORTAL_SECRETS_TMPFS".to_string(),
+                secrets_tmpfs(&instance).display().to_string(),
+            ),
         ];
         let d = Self {
             env: Env::new(),
@@ -182,6 +193,7 @@ impl DockerEnv {
         for v in labelled("volume", &label) {
             docker(&["volume", "rm", "-f", &v]);
         }
+        let _ = std::fs::remove_dir_all(secrets_tmpfs(&self.instance));
     }
 
     pub fn inspect(&self, name: &str, format: &str) -> String {
