@@ -153,7 +153,10 @@ fn a_secret_can_arrive_as_a_read_only_file_on_tmpfs() {
         "disable removes the secret file"
     );
     let folder = common::docker::secrets_tmpfs(&d.instance);
-    assert!(source.starts_with(&folder.display().to_string()), "{source}");
+    assert!(
+        source.starts_with(&folder.display().to_string()),
+        "{source}"
+    );
     drop(d);
     assert!(!folder.exists(), "the test leaves no folder on the tmpfs");
 }

@@ -84,6 +84,13 @@ pub(super) fn print_disable(r: &DisableReport, json: bool) -> anyhow::Result<()>
     if json {
         return output::json(r);
     }
+    if !r.was_enabled {
+        println!(
+            "{} was not enabled for {}: nothing to disable",
+            r.server, r.user
+        );
+        return Ok(());
+    }
     let port = r
         .released_port
         .map(|p| format!(", port {p} released"))

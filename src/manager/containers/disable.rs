@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::servers::unknown_user;
 use super::super::{AuditAction, Portal, Result};
-use super::{blocking, not_enabled, Runtime};
+use super::{blocking, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
 use crate::plan::{container_name, LABEL_SERVER, LABEL_USER};
@@ -16,6 +17,13 @@ pub struct DisableReport {
     pub removed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub released_port: Option<u16>,
+    /// False when there was nothing to disable: not enabled, and no container.
+    #[serde(default = "yes")]
+    pub was_enabled: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl<E: Engine> Runtime<E> {
@@ -74,8 +82,10 @@ impl<E: Engine> Runtime<E> {
         self.portal
             .store
             .remove_secret_files(&self.secret_dir(user, server))?;
-        if !was_enabled && existing.is_none() {
-            return Err(not_enabled(user, server));
+        // Disabling what is not enabled is done already (as enabling twice is); only a
+        // user who does not exist is an error, so a typo is not taken for success.
+        if !was_enabled && existing.is_none() && self.portal.store.read_user(user)?.is_none() {
+            return Err(unknown_user(user));
         }
         self.remove_network_if_unused(user).await?;
         self.changed().await;
@@ -85,6 +95,7 @@ impl<E: Engine> Runtime<E> {
             container: name,
             removed: existing.is_some(),
             released_port,
+            was_enabled: was_enabled || existing.is_some(),
         })
     }
 
