@@ -190,7 +190,7 @@ fn a_quota_refusal_names_the_numbers_and_creates_nothing() {
     assert_eq!(out.code, 5);
     assert_eq!(
         out.stderr,
-        "error: memory limit exceeded: 96MB/80MB for user quota-a\n"
+        "error: memory limit exceeded: 96MB/80MB for user quota-a; disable one of their servers, or raise the limit with `portalctl user limits quota-a --max-memory-mb N`\n"
     );
     assert_eq!(d.containers(), ["mcp-quota-a-web"]);
     d.ok(&[
@@ -205,7 +205,7 @@ fn a_quota_refusal_names_the_numbers_and_creates_nothing() {
     let out = d.run(&["enable", "cli", "--user", "quota-a"]);
     assert_eq!(
         out.stderr,
-        "error: container limit exceeded: 2/1 containers for user quota-a\n"
+        "error: container limit exceeded: 2/1 containers for user quota-a; disable one of their servers, or raise the limit with `portalctl user limits quota-a --max-containers N`\n"
     );
 }
 

@@ -27,13 +27,15 @@ pub enum PortalError {
         name: String,
         hint: String,
     },
-    #[error("{resource} limit exceeded: {used}/{limit} for user {user}")]
+    #[error("{resource} limit exceeded: {used}/{limit} for user {user}; disable one of their servers, or raise the limit with `portalctl user limits {user} {flag} N`")]
     QuotaExceeded {
         user: UserId,
         /// `container`, `memory` or `cpu`.
         resource: &'static str,
         used: String,
         limit: String,
+        /// The `user limits` option that raises this limit.
+        flag: &'static str,
     },
     #[error("container name {name} is taken by a container that is not {user}'s server {server}; remove or rename it")]
     NameTaken {

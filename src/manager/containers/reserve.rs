@@ -48,6 +48,11 @@ pub(super) fn check_quota(
         resource,
         used,
         limit,
+        flag: match resource {
+            "container" => "--max-containers",
+            "memory" => "--max-memory-mb",
+            _ => "--max-cpu-shares",
+        },
     };
     if count > u64::from(quota.max_containers) {
         return Err(exceeded(
@@ -193,12 +198,18 @@ mod tests {
         let err = check_quota(&user, &quota, &enabled(2, 10), &new, 10 * mb, 256).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "container limit exceeded: 3/2 containers for user u1"
+            "container limit exceeded: 3/2 containers for user u1; disable one of their servers, or raise the limit with `portalctl user limits u1 --max-containers N`"
         );
         let err = check_quota(&user, &quota, &enabled(1, 60), &new, 50 * mb, 256).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "memory limit exceeded: 110MB/100MB for user u1"
+            "memory limit exceeded: 110MB/100MB for user u1; disable one of their servers, or raise the limit with `portalctl user limits u1 --max-memory-mb N`"
+        );
+        let err = check_quota(&user, &quota, &enabled(1, 10), &new, 10 * mb, 1000).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("`portalctl user limits u1 --max-cpu-shares N`"),
+            "{err}"
         );
         // Re-enabling a server replaces its own share instead of adding to it.
         let same = ServerId::parse("s0").unwrap();
