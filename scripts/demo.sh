@@ -64,3 +64,4 @@ curl -s -X POST "http://127.0.0.1:$port/mcp" \
   -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hello from mcp-portal"}}}'
 echo
 echo "== done; remove the demo with: scripts/demo.sh clean"
+echo "portalctl is $(pwd)/target/release/portalctl; put it on your PATH with: cargo install --path ."
