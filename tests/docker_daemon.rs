@@ -98,7 +98,43 @@ fn status(d: &DockerEnv) -> Vec<Value> {
 fn a_container_removed_behind_the_daemons_back_is_recreated() {
     let d = setup("dgone", 15, &["dg-a"]);
     d.ok(&["enable", "cli", "--user", "dg-a"]);
+    // No daemon yet: its old health record is not shown as current (issue 12, point 8).
+    let out = d.run(&["status", "--user", "dg-a"]);
+    assert!(
+        out.stderr
+            .starts_with("note: no daemon runs on this data folder"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(status(&d)[0]["health"], "unknown");
     let _serve = serve(&d, &[]);
+    eventually_in(Some(&d), "the daemon holds its data folder", || {
+        status(&d)[0]["health"] != "unknown"
+    });
+    // A second daemon on the same folder is refused at once, naming the folder.
+    let mut second = d
+        .command(&["serve"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = second.try_wait().unwrap() {
+            break s.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("a second portalctl serve did not stop");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(code, Some(5), "{err}");
+    assert!(
+        err.contains("a daemon already runs on the data folder"),
+        "{err}"
+    );
     let id = d.inspect("mcp-dg-a-cli", "{{.Id}}");
     docker(&["rm", "-f", "mcp-dg-a-cli"]);
     eventually("the container is back", || {

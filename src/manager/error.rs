@@ -83,6 +83,8 @@ pub enum PortalError {
     ContainerVanished { name: String },
     #[error("network {name} vanished while it was being made; try again")]
     NetworkVanished { name: String },
+    #[error("a daemon already runs on the data folder {}; stop it first (one `portalctl serve` per data folder)", data_dir.display())]
+    DaemonRunning { data_dir: PathBuf },
     #[error("an internal task failed: {detail}")]
     TaskFailed { detail: String },
     #[error("the start queue is closed: the portal is shutting down; try again once it is back")]
@@ -128,7 +130,8 @@ impl Classify for PortalError {
             | P::NoEarlierRevision { .. }
             | P::MissingSecrets { .. }
             | P::KeyFileMissing { .. }
-            | P::SameKey { .. } => ErrorClass::Conflict,
+            | P::SameKey { .. }
+            | P::DaemonRunning { .. } => ErrorClass::Conflict,
             P::Secret(e) => e.class(),
             P::ContainerExited { .. } | P::ContainerVanished { .. } | P::NetworkVanished { .. } => {
                 ErrorClass::Engine

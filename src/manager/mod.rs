@@ -21,7 +21,9 @@ use serde::Serialize;
 
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
-pub use containers::{DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow};
+pub use containers::{
+    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UNKNOWN_HEALTH,
+};
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};

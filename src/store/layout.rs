@@ -18,6 +18,7 @@
 //! <data>/volumes/<id>/{data,cache,config}    what {USER_DATA}, {USER_CACHE}, {USER_CONFIG} mount
 //! <data>/locks/<id>/<server>.lock            serialises changes to one user's server
 //! <data>/locks/<id>/.network.lock            serialises making and removing a user's network
+//! <data>/locks/.daemon.lock                   held by the running daemon (`portalctl serve`)
 //! <data>/audit/audit.log                     the audit log, rotated to audit.log.1 .. audit.log.N
 //! <data>/audit/.lock                         the audit log's own lock
 //! <tmpfs>/...                                secret files for containers (outside the data folder)
@@ -130,6 +131,11 @@ impl Store {
 
     pub(super) fn pair_lock_path(&self, user: &UserId, server: &ServerId) -> PathBuf {
         self.user_locks_dir(user).join(format!("{server}.lock"))
+    }
+
+    pub(super) fn daemon_lock_path(&self) -> PathBuf {
+        // User ids cannot start with '.', so this never meets a user's lock folder.
+        self.root.join("locks").join(".daemon.lock")
     }
 
     pub(super) fn network_lock_path(&self, user: &UserId) -> PathBuf {

@@ -32,6 +32,26 @@ impl Store {
         lock_file(&self.network_lock_path(user))
     }
 
+    /// The daemon's lock, held for as long as it runs (the kernel lets go of it when the
+    /// process dies, kill -9 included); `None` when another process holds it.
+    pub fn daemon_lock(&self) -> Result<Option<Lock>, StoreError> {
+        let path = self.daemon_lock_path();
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+        }
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock { _file: file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(io_err("lock", &path)(e)),
+        }
+    }
+
+    /// Whether a daemon runs on this data folder right now.
+    pub fn daemon_running(&self) -> Result<bool, StoreError> {
+        Ok(self.daemon_lock()?.is_none())
+    }
+
     pub(crate) fn lock_path(&self, path: &Path) -> Result<Lock, StoreError> {
         lock_file(path)
     }
@@ -42,13 +62,17 @@ impl Store {
     }
 }
 
-fn lock_file(path: &Path) -> Result<Lock, StoreError> {
-    let file = OpenOptions::new()
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(io_err("open lock file", path))?;
+        .map_err(io_err("open lock file", path))
+}
+
+fn lock_file(path: &Path) -> Result<Lock, StoreError> {
+    let file = open_lock_file(path)?;
     file.lock().map_err(io_err("lock", path))?;
     Ok(Lock { _file: file })
 }
@@ -69,5 +93,20 @@ mod tests {
         assert!(other.try_lock().is_err());
         drop(held);
         assert!(other.try_lock().is_ok());
+    }
+
+    #[test]
+    fn the_daemon_lock_tells_whether_a_daemon_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.daemon_running().unwrap());
+        let held = store.daemon_lock().unwrap().expect("free");
+        assert!(store.daemon_running().unwrap());
+        assert!(
+            store.daemon_lock().unwrap().is_none(),
+            "one daemon at a time"
+        );
+        drop(held);
+        assert!(!store.daemon_running().unwrap());
     }
 }

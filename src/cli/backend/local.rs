@@ -218,6 +218,10 @@ impl Backend for Local {
     }
 
     fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>> {
-        self.with_runtime(None, async |rt| rt.status(user).await)
+        let rows = self.with_runtime(None, async |rt| rt.status(user).await)?;
+        if !rows.is_empty() && !self.portal.store().daemon_running()? {
+            eprintln!("note: no daemon runs on this data folder: health is unknown and nothing restarts failed servers; start one with `portalctl serve`");
+        }
+        Ok(rows)
     }
 }

@@ -21,7 +21,7 @@ use crate::plan::{LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_USER, MANAGED_BY};
 
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
-pub use status::StatusRow;
+pub use status::{StatusRow, UNKNOWN_HEALTH};
 
 /// The portal's containers on one engine.
 #[derive(Debug)]

@@ -44,6 +44,9 @@ pub struct StatusRow {
     pub outdated: bool,
 }
 
+/// The health `status` shows when no daemon runs on the data folder to check it.
+pub const UNKNOWN_HEALTH: &str = "unknown";
+
 /// How long a container listing serves `status` calls.
 const LISTING_TTL: Duration = Duration::from_millis(500);
 
@@ -161,9 +164,16 @@ impl<E: Engine> Runtime<E> {
             }
         }
         let daemon = self.portal.store.read_daemon_state()?;
+        // With no daemon running, its health record may be hours old: say unknown.
+        let live = self.portal.store.daemon_running()?;
         for row in &mut rows {
+            if !live {
+                row.health = Some(UNKNOWN_HEALTH.into());
+            }
             if let Some(h) = daemon.containers.get(&row.container) {
-                row.health = (!h.health.is_empty()).then(|| h.health.clone());
+                if live {
+                    row.health = (!h.health.is_empty()).then(|| h.health.clone());
+                }
                 row.restarts = h.restarts;
                 row.outdated = h.outdated;
                 // The daemon's account (why it restarted or gave up) says more than Docker's.

@@ -29,7 +29,7 @@ use self::policy::{Decision, RestartPolicy, Seen};
 use self::probe::Probe;
 use self::record::Tracked;
 use super::containers::Runtime;
-use super::{Portal, Result};
+use super::{Portal, PortalError, Result};
 use crate::engine::Engine;
 use crate::plan::{LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER};
 use crate::reconcile::{self, Action, Have, Want};
@@ -92,6 +92,13 @@ impl<E: Engine + 'static> Daemon<E> {
 
     /// Runs until `shutdown` completes; returns after the pass in flight has finished.
     pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        // One daemon per data folder: two would both restart every failed container.
+        let store = &self.portal().store;
+        let Some(_running) = store.daemon_lock()? else {
+            return Err(PortalError::DaemonRunning {
+                data_dir: store.root().to_path_buf(),
+            });
+        };
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
         let _watchers = self.watch(tx.clone());
         let mut events = self.subscribe();
