@@ -155,8 +155,8 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
     (
         "post",
         "/api/v1/users/{user}/servers/{server}/disable",
-        404,
-        404,
+        200,
+        200,
     ),
     (
         "post",

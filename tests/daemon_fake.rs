@@ -23,6 +23,8 @@ const TICK: Duration = Duration::from_millis(1);
 struct Setup {
     _dir: tempfile::TempDir,
     daemon: Daemon<Fake>,
+    /// Held as a running daemon holds it, so that `status` trusts the daemon's record.
+    _running: mcp_portal::store::Lock,
 }
 
 /// A daemon for user u1 with server `a` running, restarting up to `max_restarts` times.
@@ -45,6 +47,11 @@ async fn setup(max_restarts: u32) -> Setup {
         .unwrap();
     let user = UserId::parse("u1").unwrap();
     portal.add_user(user.clone(), vec![], None).unwrap();
+    let running = portal
+        .store()
+        .daemon_lock()
+        .unwrap()
+        .expect("no other daemon");
     let daemon = Daemon::new(portal, Fake::default(), None);
     let server = ServerId::parse("a").unwrap();
     daemon
@@ -54,7 +61,11 @@ async fn setup(max_restarts: u32) -> Setup {
         .unwrap();
     let first = pass(&daemon).await;
     assert!(first.actions.is_empty(), "in sync after enable: {first:?}");
-    Setup { _dir: dir, daemon }
+    Setup {
+        _dir: dir,
+        daemon,
+        _running: running,
+    }
 }
 
 async fn pass(daemon: &Daemon<Fake>) -> ReconcileReport {
@@ -76,7 +87,11 @@ async fn row(daemon: &Daemon<Fake>) -> StatusRow {
 
 #[tokio::test(start_paused = true)]
 async fn a_server_that_keeps_dying_is_restarted_after_base_then_twice_as_long_each_time() {
-    let Setup { daemon, _dir } = setup(10).await;
+    let Setup {
+        daemon,
+        _dir,
+        _running,
+    } = setup(10).await;
     die(&daemon);
     pass(&daemon).await;
     assert_eq!(restarts(&daemon), 1, "the first restart comes at once");
@@ -99,7 +114,11 @@ async fn a_server_that_keeps_dying_is_restarted_after_base_then_twice_as_long_ea
 
 #[tokio::test(start_paused = true)]
 async fn after_max_restarts_a_crash_loop_is_marked_failed_and_left_alone() {
-    let Setup { daemon, _dir } = setup(2).await;
+    let Setup {
+        daemon,
+        _dir,
+        _running,
+    } = setup(2).await;
     die(&daemon);
     pass(&daemon).await;
     die(&daemon);
@@ -138,7 +157,11 @@ async fn after_max_restarts_a_crash_loop_is_marked_failed_and_left_alone() {
 
 #[tokio::test(start_paused = true)]
 async fn after_a_quiet_running_stretch_of_forgive_the_restart_count_starts_over() {
-    let Setup { daemon, _dir } = setup(2).await;
+    let Setup {
+        daemon,
+        _dir,
+        _running,
+    } = setup(2).await;
     die(&daemon);
     pass(&daemon).await;
     die(&daemon);
@@ -166,4 +189,46 @@ async fn after_a_quiet_running_stretch_of_forgive_the_restart_count_starts_over(
     assert_eq!(r.restarts, 1);
     assert_eq!(r.health, None, "no health check: nothing to show");
     assert_eq!(r.state, "running");
+}
+
+/// Issue 12, point 11: a container that an operation in flight is starting (it holds
+/// the pair's lock) is not restarted by the daemon, and no restart is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_an_operation_in_flight_starts_is_neither_restarted_nor_audited() {
+    use mcp_portal::engine::Engine;
+    let Setup {
+        daemon,
+        _dir,
+        _running,
+    } = setup(10).await;
+    die(&daemon);
+    let (user, server) = (UserId::parse("u1").unwrap(), ServerId::parse("a").unwrap());
+    let lock = daemon
+        .runtime()
+        .portal()
+        .store()
+        .pair_lock(&user, &server)
+        .unwrap();
+    let in_flight = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        daemon
+            .runtime()
+            .engine()
+            .start_container(NAME)
+            .await
+            .unwrap();
+        drop(lock);
+    };
+    let (report, ()) = tokio::join!(pass(&daemon), in_flight);
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| serde_json::to_string(a).unwrap().contains("restart")),
+        "the pass saw the container stopped: {report:?}"
+    );
+    assert_eq!(restarts(&daemon), 0, "the daemon left it to the operation");
+    assert_eq!(row(&daemon).await.restarts, 0);
+    let audit = std::fs::read_to_string(_dir.path().join("audit/audit.log")).unwrap();
+    assert!(!audit.contains("reconcile.restart"), "{audit}");
 }

@@ -44,6 +44,10 @@ impl From<IdError> for Failure {
 
 pub(super) type Outcome = std::result::Result<(), Failure>;
 
+/// Whether a restart happened (`false`: held back, or started meanwhile by an operation
+/// in flight, so there is nothing to count or audit).
+pub(super) type Restarted = std::result::Result<bool, Failure>;
+
 fn ids(user: &str, server: &str) -> std::result::Result<(UserId, ServerId), IdError> {
     Ok((UserId::parse(user)?, ServerId::parse(server)?))
 }
@@ -62,13 +66,15 @@ impl<E: Engine + 'static> Daemon<E> {
                     (r, Some(user.clone()), what, server.clone())
                 }
                 Action::Restart { name, user, server } => {
-                    let r = self.restart(name, user, server, Seen::Down).await;
-                    (
-                        r,
-                        Some(user.clone()),
-                        AuditAction::ReconcileRestart,
-                        server.clone(),
-                    )
+                    match self.restart(name, user, server, Seen::Down).await {
+                        Ok(false) => return Ok(()),
+                        r => (
+                            r.map(drop),
+                            Some(user.clone()),
+                            AuditAction::ReconcileRestart,
+                            server.clone(),
+                        ),
+                    }
                 }
                 Action::Remove { name } => match self.rt.remove_orphan(name).await {
                     Ok(false) => return Ok(()),
@@ -138,7 +144,7 @@ impl<E: Engine + 'static> Daemon<E> {
         user: &str,
         server: &str,
         seen: Seen,
-    ) -> Outcome {
+    ) -> Restarted {
         let info = self
             .rt
             .engine()
@@ -173,9 +179,9 @@ impl<E: Engine + 'static> Daemon<E> {
                 Decision::Wait { until } => {
                     let wait_ms = until.saturating_duration_since(Instant::now()).as_millis();
                     tracing::debug!(container = %name, wait_ms = wait_ms as u64, "restart waits out its backoff");
-                    return Ok(());
+                    return Ok(false);
                 }
-                Decision::Keep | Decision::Forgive | Decision::LeaveAlone => return Ok(()),
+                Decision::Keep | Decision::Forgive | Decision::LeaveAlone => return Ok(false),
             }
         }
         let (u, s) = ids(user, server)?;
@@ -186,12 +192,12 @@ impl<E: Engine + 'static> Daemon<E> {
         };
         let error = match result {
             // Started meanwhile by an enable that held the lock: not a restart.
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(false),
             Ok(Some(_)) => None,
             Err(e) => Some(e),
         };
         self.count_restart(name, why).await;
-        let Some(e) = error else { return Ok(()) };
+        let Some(e) = error else { return Ok(true) };
         // A container Docker cannot start again (its network was removed, say) is removed,
         // so a later pass makes it anew, network included. One that starts and crashes
         // stays, and counts towards the limit.

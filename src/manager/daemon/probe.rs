@@ -97,7 +97,10 @@ impl<E: Engine + 'static> Daemon<E> {
         if let Err(e) = &r {
             tracing::warn!(container = %name, error = %e.message, "restart failed");
         }
-        self.audit(Some(&user), AuditAction::ReconcileRestart, &server, &r);
+        if !matches!(r, Ok(false)) {
+            let r = r.map(drop);
+            self.audit(Some(&user), AuditAction::ReconcileRestart, &server, &r);
+        }
     }
 }
 
