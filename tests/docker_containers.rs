@@ -183,7 +183,7 @@ fn a_quota_refusal_names_the_numbers_and_creates_nothing() {
     let d = setup("quota", 2, &["quota-a"]);
     assert_eq!(
         d.ok(&["user", "limits", "quota-a", "--max-memory-mb", "80"]),
-        "user quota-a: at most 10 containers, 80MB of memory, 1024 CPU shares\n"
+        "user quota-a: at most 10 containers, 80MB of memory, 5120 CPU shares\n"
     );
     d.ok(&["enable", "web", "--user", "quota-a"]);
     let out = d.run(&["enable", "cli", "--user", "quota-a"]);

@@ -91,14 +91,16 @@ pub const MAX_CONTAINERS: Key<u32> =
         .check(|n| *n > 0, "a positive number");
 pub const MAX_MEMORY_MB: Key<u64> =
     Key::new("MCP_PORTAL_USER_MAX_MEMORY_MB", number, "per-user quota")
-        .default("2048")
+        // Ten servers of the default 256m: the defaults fit MAX_CONTAINERS servers.
+        .default("2560")
         .check(|n| *n >= 6, "a number of MiB, at least 6");
 pub const MAX_CPU_SHARES: Key<u64> = Key::new(
     "MCP_PORTAL_USER_MAX_CPU_SHARES",
     number,
     "per-user quota (1024 = one CPU)",
 )
-.default("1024")
+// Ten servers of the default 0.5 CPU.
+.default("5120")
 .check(
     |n| *n >= 2,
     "a number of CPU shares (1024 = one CPU), at least 2",

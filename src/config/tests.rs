@@ -41,10 +41,15 @@ fn runtime_defaults_follow_the_seed() {
         r.quota,
         Quota {
             max_containers: 10,
-            max_memory_mb: 2048,
-            max_cpu_shares: 1024
+            max_memory_mb: 2560,
+            max_cpu_shares: 5120
         }
     );
+    // Issue 12, point 6: the default quota fits as many default-sized servers as it
+    // allows containers (it once fitted two, by CPU).
+    let n = u64::from(r.quota.max_containers);
+    assert!(r.quota.max_memory_mb * 1024 * 1024 >= n * r.defaults.memory.bytes());
+    assert!(r.quota.max_cpu_shares >= n * u64::from(r.defaults.cpus.millis()) * 1024 / 1000);
     assert_eq!(r.bind_address, "127.0.0.1");
     assert_eq!(r.max_concurrent_starts, 5);
     assert!(!r.hardening.allow_root);
