@@ -309,6 +309,27 @@ fn errors_have_one_shape_and_bodies_a_limit() {
         b"{\"id\": \"u1\"}",
     );
     assert_eq!(code, 409, "{body}");
+    // A registry import names what is wrong with its request.
+    let entry =
+        br#"{"dir": "reg", "entries": [{"name": "echo", "server_yaml_base64": "*not base64*"}]}"#;
+    let (code, body) = call(
+        &api,
+        "post",
+        "/api/v1/admin/registry/import",
+        Some(&api.admin),
+        entry,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("query: name is required"), "{body}");
+    let (code, body) = call(
+        &api,
+        "post",
+        "/api/v1/admin/registry/import?name=reg",
+        Some(&api.admin),
+        entry,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("entries: echo: server_yaml_base64"), "{body}");
 }
 
 #[test]

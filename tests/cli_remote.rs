@@ -172,7 +172,7 @@ const COMMANDS: &[&[&str]] = &[
     &["custom", "rm", "mine", "--user", "u1"],
     &["secret", "rm", "gh.token", "--user", "u1"],
     &["overlay", "rm", "dev"],
-    &["catalog", "rm", "reg"],
+    &["catalog", "rm", "reg", "--json"],
     &["user", "rm", "u1"],
     &["user", "ls"],
 ];

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Subcommand};
-use serde_json::json;
 
 use super::backend::Backend;
 use super::input::{read_file, read_registry};
 use super::output::{self, plural, short, table, time};
 use crate::ids::{CatalogName, UserId};
 use crate::manager::{
-    CatalogSummary, PortalError, RegenReport, RevisionSummary, UploadReport, ValidateReport,
+    CatalogSummary, PortalError, RegenReport, RemovedReport, RevisionSummary, UploadReport,
+    ValidateReport,
 };
 
 #[derive(Debug, Subcommand)]
@@ -136,17 +136,7 @@ pub fn run(backend: &dyn Backend, cmd: CatalogCmd, json: bool) -> anyhow::Result
             "rolled back to",
             json,
         ),
-        CatalogCmd::Rm { name } => {
-            let r = backend.remove_catalog(&name)?;
-            if json {
-                return output::json(&json!({ "removed": name, "regenerated": r }));
-            }
-            println!("removed catalog {name}");
-            if let Some(line) = regen_line(&r) {
-                println!("{line}");
-            }
-            Ok(())
-        }
+        CatalogCmd::Rm { name } => print_removed("catalog", &backend.remove_catalog(&name)?, json),
         CatalogCmd::Validate { file } => {
             let report = if file.is_dir() {
                 let (shown, entries) = read_registry(&file, max)?;
@@ -242,6 +232,18 @@ pub(super) fn print_catalogs(list: &[CatalogSummary], json: bool) -> anyhow::Res
         ],
         &rows,
     );
+    Ok(())
+}
+
+/// What `catalog rm` and `overlay rm` did (`what`: catalog or overlay).
+pub(super) fn print_removed(what: &str, r: &RemovedReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(r);
+    }
+    println!("removed {what} {}", r.removed);
+    if let Some(line) = regen_line(&r.regenerated) {
+        println!("{line}");
+    }
     Ok(())
 }
 

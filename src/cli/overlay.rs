@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::backend::Backend;
 use super::catalog::regen_line;
@@ -77,15 +76,7 @@ pub fn run(backend: &dyn Backend, cmd: OverlayCmd, json: bool) -> anyhow::Result
             Ok(())
         }
         OverlayCmd::Rm { name } => {
-            let r = backend.remove_overlay(&name)?;
-            if json {
-                return output::json(&json!({ "removed": name, "regenerated": r }));
-            }
-            println!("removed overlay {name}");
-            if let Some(line) = regen_line(&r) {
-                println!("{line}");
-            }
-            Ok(())
+            super::catalog::print_removed("overlay", &backend.remove_overlay(&name)?, json)
         }
     }
 }

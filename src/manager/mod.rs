@@ -29,7 +29,7 @@ pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
-pub use servers::{RegenReport, ServersView, UserServers};
+pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
 pub use tokens::{NewToken, TokenView};
 pub use users::UserSummary;
 

@@ -107,6 +107,14 @@ pub struct RegenReport {
     pub failed: Vec<Diagnostic>,
 }
 
+/// What removing a catalog or an overlay did. The fields are in name order, the order
+/// the JSON of these answers has always had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemovedReport {
+    pub regenerated: RegenReport,
+    pub removed: crate::ids::CatalogName,
+}
+
 pub(super) fn unknown_user(user: &UserId) -> PortalError {
     PortalError::NotFound {
         what: "user",

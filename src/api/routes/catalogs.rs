@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{blocking, file_label, ok, parse, required_body, ApiResult, S};
 use crate::api::auth::Need;
@@ -13,7 +12,7 @@ use crate::api::ApiError;
 use crate::api::RegistryBody;
 use crate::engine::Engine;
 use crate::ids::CatalogName;
-use crate::manager::ValidateReport;
+use crate::manager::{RemovedReport, ValidateReport};
 
 fn catalog_name(name: &str) -> Result<CatalogName, ApiError> {
     parse("catalog name", name, CatalogName::parse)
@@ -103,9 +102,14 @@ pub(super) async fn remove<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let name = catalog_name(&name)?;
     let caller = state.as_caller(&token);
-    let removed = name.clone();
-    let r = blocking(move || caller.remove_catalog(&name)).await?;
-    ok(json!({"removed": removed, "regenerated": r}))
+    let r = blocking(move || {
+        Ok(RemovedReport {
+            regenerated: caller.remove_catalog(&name)?,
+            removed: name,
+        })
+    })
+    .await?;
+    ok(r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -195,7 +199,12 @@ pub(super) async fn remove_overlay<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let name = catalog_name(&name)?;
     let caller = state.as_caller(&token);
-    let removed = name.clone();
-    let r = blocking(move || caller.remove_overlay(&name)).await?;
-    ok(json!({"removed": removed, "regenerated": r}))
+    let r = blocking(move || {
+        Ok(RemovedReport {
+            regenerated: caller.remove_overlay(&name)?,
+            removed: name,
+        })
+    })
+    .await?;
+    ok(r)
 }

@@ -11,8 +11,9 @@ use crate::engine::DockerEngine;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken,
-    OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RevisionSummary, Runtime,
-    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
+    OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RemovedReport,
+    RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
+    UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -108,8 +109,11 @@ impl Backend for Local {
         Ok(self.portal.rollback_catalog(name, to)?)
     }
 
-    fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
-        Ok(self.portal.remove_catalog(name)?)
+    fn remove_catalog(&self, name: &CatalogName) -> Result<RemovedReport> {
+        Ok(RemovedReport {
+            regenerated: self.portal.remove_catalog(name)?,
+            removed: name.clone(),
+        })
     }
 
     fn regenerate(&self, user: Option<&UserId>) -> Result<RegenReport> {
@@ -129,8 +133,11 @@ impl Backend for Local {
         Ok(self.portal.list_overlays()?)
     }
 
-    fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport> {
-        Ok(self.portal.remove_overlay(name)?)
+    fn remove_overlay(&self, name: &CatalogName) -> Result<RemovedReport> {
+        Ok(RemovedReport {
+            regenerated: self.portal.remove_overlay(name)?,
+            removed: name.clone(),
+        })
     }
 
     fn add_custom(&self, user: &UserId, file: &str, bytes: Vec<u8>) -> Result<CustomReport> {

@@ -16,8 +16,8 @@ use crate::catalog::parse::RegistryEntries;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, RegenReport, RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView,
-    UploadReport, UserSummary, ValidateReport,
+    OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
+    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -45,7 +45,7 @@ pub trait Backend {
     fn list_catalogs(&self) -> Result<Vec<CatalogSummary>>;
     fn catalog_history(&self, name: &CatalogName) -> Result<Vec<RevisionSummary>>;
     fn rollback_catalog(&self, name: &CatalogName, to: Option<u32>) -> Result<UploadReport>;
-    fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport>;
+    fn remove_catalog(&self, name: &CatalogName) -> Result<RemovedReport>;
     /// Rebuilds the merged catalogs of one user, or of all.
     fn regenerate(&self, user: Option<&UserId>) -> Result<RegenReport>;
 
@@ -56,7 +56,7 @@ pub trait Backend {
         name: CatalogName,
     ) -> Result<OverlayReport>;
     fn list_overlays(&self) -> Result<Vec<OverlaySummary>>;
-    fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport>;
+    fn remove_overlay(&self, name: &CatalogName) -> Result<RemovedReport>;
 
     fn add_custom(&self, user: &UserId, file: &str, bytes: Vec<u8>) -> Result<CustomReport>;
     fn list_custom(&self, user: &UserId) -> Result<Vec<ServerDef>>;

@@ -19,8 +19,8 @@ use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, RegenReport, RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView,
-    UploadReport, UserSummary, ValidateReport,
+    OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
+    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -174,12 +174,6 @@ fn registry_body(dir: &str, entries: RegistryEntries) -> Result<Value> {
     Ok(serde_json::to_value(RegistryBody::new(dir, entries))?)
 }
 
-/// `{"removed": ..., "regenerated": ...}` answers of removals.
-#[derive(Deserialize)]
-struct Removed {
-    regenerated: RegenReport,
-}
-
 impl Backend for Remote {
     fn max_upload_bytes(&self) -> u64 {
         crate::api::BODY_LIMIT as u64
@@ -233,11 +227,9 @@ impl Backend for Remote {
         self.call("POST", &path, Body::None)
     }
 
-    fn remove_catalog(&self, name: &CatalogName) -> Result<RegenReport> {
+    fn remove_catalog(&self, name: &CatalogName) -> Result<RemovedReport> {
         let path = format!("/api/v1/admin/catalogs/{name}");
-        Ok(self
-            .call::<Removed>("DELETE", &path, Body::None)?
-            .regenerated)
+        self.call("DELETE", &path, Body::None)
     }
 
     fn regenerate(&self, user: Option<&UserId>) -> Result<RegenReport> {
@@ -262,11 +254,9 @@ impl Backend for Remote {
         self.get("/api/v1/admin/overlays")
     }
 
-    fn remove_overlay(&self, name: &CatalogName) -> Result<RegenReport> {
+    fn remove_overlay(&self, name: &CatalogName) -> Result<RemovedReport> {
         let path = format!("/api/v1/admin/overlays/{name}");
-        Ok(self
-            .call::<Removed>("DELETE", &path, Body::None)?
-            .regenerated)
+        self.call("DELETE", &path, Body::None)
     }
 
     fn add_custom(&self, user: &UserId, file: &str, bytes: Vec<u8>) -> Result<CustomReport> {
