@@ -36,10 +36,16 @@ impl Store {
     /// process dies, kill -9 included); `None` when another process holds it.
     pub fn daemon_lock(&self) -> Result<Option<Lock>, StoreError> {
         let path = self.daemon_lock_path();
-        if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
-        }
-        let file = open_lock_file(&path)?;
+        // `status` asks on every call: make the folder only the first time.
+        let file = match open_lock_file(&path) {
+            Ok(f) => f,
+            Err(_) => {
+                if let Some(dir) = path.parent() {
+                    fs::create_dir_all(dir).map_err(io_err("create folder", dir))?;
+                }
+                open_lock_file(&path)?
+            }
+        };
         match file.try_lock() {
             Ok(()) => Ok(Some(Lock { _file: file })),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
