@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 
 export MCP_PORTAL_DATA_DIR="${MCP_PORTAL_DATA_DIR:-./demo-data}"
 export MCP_PORTAL_INSTANCE="${MCP_PORTAL_INSTANCE:-demo}"
+# Pools of its own, so a first session on the default pools finds them free.
+export MCP_PORTAL_PORT_RANGE_START="${MCP_PORTAL_PORT_RANGE_START:-21000}"
+export MCP_PORTAL_PORT_RANGE_END="${MCP_PORTAL_PORT_RANGE_END:-21999}"
+export MCP_PORTAL_USER_NETWORK_SUBNET_BASE="${MCP_PORTAL_USER_NETWORK_SUBNET_BASE:-10.202.0.0/16}"
 cargo build --quiet --release
 portalctl() { ./target/release/portalctl "$@"; }
 

@@ -2,8 +2,9 @@
 //!
 //! User `n`'s block is ports `start + n*per_user ..` and subnet `n` of the subnet pool, so
 //! one number per user says both, and both can be rebuilt from container and network
-//! labels alone. Blocks go to the lowest free number; ports to the lowest free port of the
-//! user's block that the caller reports free on the host.
+//! labels alone. Blocks go to the lowest free number whose subnet no other network on the
+//! engine overlaps (whoever made it); ports to the lowest free port of the user's block
+//! that the caller reports free on the host.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,13 @@ pub enum AllocError {
         blocks: u32,
         start: u16,
         end: u16,
+    },
+    #[error("no free subnet for user {user}: the free blocks' subnets of the pool {pool} overlap network {network} ({subnet}) on the engine; set MCP_PORTAL_USER_NETWORK_SUBNET_BASE to a range no network uses (see `docker network inspect {network}`)")]
+    SubnetsTaken {
+        user: UserId,
+        pool: Ipv4Net,
+        network: String,
+        subnet: Ipv4Net,
     },
     #[error("no free port for user {user} in their block {first}-{last}: every port is taken; disable a server or raise MCP_PORTAL_PORTS_PER_USER")]
     NoPort { user: UserId, first: u16, last: u16 },
@@ -63,6 +71,20 @@ impl Ipv4Net {
         Ok(net)
     }
 
+    /// Reads a subnet as the engine reports it, host bits and all (`172.17.0.1/16` is
+    /// taken as `172.17.0.0/16`); `None` for IPv6 or anything else that is not IPv4.
+    pub fn parse_any(text: &str) -> Option<Self> {
+        let (addr, prefix) = text.trim().split_once('/')?;
+        let net = Self {
+            addr: addr.parse().ok()?,
+            prefix: prefix.parse().ok().filter(|p| *p <= 32)?,
+        };
+        Some(Self {
+            addr: net.network(),
+            prefix: net.prefix,
+        })
+    }
+
     fn mask(self) -> u32 {
         if self.prefix == 0 {
             0
@@ -75,6 +97,17 @@ impl Ipv4Net {
         Ipv4Addr::from(u32::from(self.addr) & self.mask())
     }
 
+    /// The last address of the network.
+    fn broadcast(self) -> u32 {
+        u32::from(self.network()) | !self.mask()
+    }
+
+    /// Whether the two networks share an address (one holds the other, or they are equal).
+    pub fn overlaps(self, other: Ipv4Net) -> bool {
+        u32::from(self.network()) <= other.broadcast()
+            && u32::from(other.network()) <= self.broadcast()
+    }
+
     /// The first host address, which Docker uses as the bridge's gateway.
     pub fn gateway(self) -> Ipv4Addr {
         Ipv4Addr::from(u32::from(self.network()) + 1)
@@ -85,6 +118,13 @@ impl fmt::Display for Ipv4Net {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
     }
+}
+
+/// A network on the engine that is not the user's own: its subnet is off limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignNet {
+    pub name: String,
+    pub subnet: Ipv4Net,
 }
 
 /// The configured pools.
@@ -176,20 +216,45 @@ pub struct Allocations {
 }
 
 impl Allocations {
-    /// The user's block, assigning the lowest free one if they have none.
-    pub fn block(&mut self, pools: &Pools, user: &UserId) -> Result<u32, AllocError> {
+    /// The user's block, assigning the lowest free one if they have none: free of other
+    /// users, and with a subnet that none of the `foreign` networks overlaps.
+    pub fn block(
+        &mut self,
+        pools: &Pools,
+        user: &UserId,
+        foreign: &[ForeignNet],
+    ) -> Result<u32, AllocError> {
         if let Some(a) = self.users.get(user) {
             return Ok(a.block);
         }
         let taken: std::collections::BTreeSet<u32> = self.users.values().map(|a| a.block).collect();
+        let clash = |b: u32| foreign.iter().find(|f| f.subnet.overlaps(pools.subnet(b)));
+        let mut first_clash = None;
         let block = (0..pools.blocks())
-            .find(|b| !taken.contains(b))
-            .ok_or_else(|| AllocError::NoBlock {
-                user: user.clone(),
-                blocks: pools.blocks(),
-                start: pools.port_start,
-                end: pools.port_end,
-            })?;
+            .filter(|b| !taken.contains(b))
+            .find(|b| match clash(*b) {
+                Some(f) => {
+                    first_clash.get_or_insert(f);
+                    false
+                }
+                None => true,
+            });
+        let Some(block) = block else {
+            return Err(match first_clash {
+                Some(f) => AllocError::SubnetsTaken {
+                    user: user.clone(),
+                    pool: pools.subnet_base,
+                    network: f.name.clone(),
+                    subnet: f.subnet,
+                },
+                None => AllocError::NoBlock {
+                    user: user.clone(),
+                    blocks: pools.blocks(),
+                    start: pools.port_start,
+                    end: pools.port_end,
+                },
+            });
+        };
         self.users.insert(
             user.clone(),
             UserAlloc {
@@ -200,15 +265,17 @@ impl Allocations {
         Ok(block)
     }
 
-    /// The server's port, assigning the lowest port of the user's block that is free.
+    /// The server's port, assigning the lowest port of the user's block that is free
+    /// (and the block first, as `block` does, if the user has none).
     pub fn port(
         &mut self,
         pools: &Pools,
         user: &UserId,
         server: &ServerId,
+        foreign: &[ForeignNet],
         is_free: impl Fn(u16) -> bool,
     ) -> Result<u16, AllocError> {
-        let block = self.block(pools, user)?;
+        let block = self.block(pools, user, foreign)?;
         let (first, last) = pools.ports(block);
         let alloc = self.users.entry(user.clone()).or_default();
         if let Some(p) = alloc.ports.get(server) {
@@ -291,21 +358,27 @@ mod tests {
     fn users_get_distinct_blocks_and_ports_skip_taken_ones() {
         let p = pools();
         let mut a = Allocations::default();
-        assert_eq!(a.block(&p, &u("u1")).unwrap(), 0);
-        assert_eq!(a.block(&p, &u("u2")).unwrap(), 1);
+        assert_eq!(a.block(&p, &u("u1"), &[]).unwrap(), 0);
+        assert_eq!(a.block(&p, &u("u2"), &[]).unwrap(), 1);
         assert_eq!(
-            a.port(&p, &u("u2"), &s("echo"), |port| port != 20100)
+            a.port(&p, &u("u2"), &s("echo"), &[], |port| port != 20100)
                 .unwrap(),
             20101
         );
         assert_eq!(
-            a.port(&p, &u("u2"), &s("echo"), |_| false).unwrap(),
+            a.port(&p, &u("u2"), &s("echo"), &[], |_| false).unwrap(),
             20101,
             "stable once assigned"
         );
-        assert_eq!(a.port(&p, &u("u2"), &s("other"), |_| true).unwrap(), 20100);
+        assert_eq!(
+            a.port(&p, &u("u2"), &s("other"), &[], |_| true).unwrap(),
+            20100
+        );
         assert_eq!(a.release_port(&u("u2"), &s("echo")), Some(20101));
-        assert_eq!(a.port(&p, &u("u2"), &s("third"), |_| true).unwrap(), 20101);
+        assert_eq!(
+            a.port(&p, &u("u2"), &s("third"), &[], |_| true).unwrap(),
+            20101
+        );
     }
 
     #[test]
@@ -319,15 +392,72 @@ mod tests {
         )
         .unwrap();
         let mut a = Allocations::default();
-        a.port(&p, &u("u1"), &s("a"), |_| true).unwrap();
-        a.port(&p, &u("u1"), &s("b"), |_| true).unwrap();
-        let e = a.port(&p, &u("u1"), &s("c"), |_| true).unwrap_err();
+        a.port(&p, &u("u1"), &s("a"), &[], |_| true).unwrap();
+        a.port(&p, &u("u1"), &s("b"), &[], |_| true).unwrap();
+        let e = a.port(&p, &u("u1"), &s("c"), &[], |_| true).unwrap_err();
         assert_eq!(e.to_string(), "no free port for user u1 in their block 20000-20001: every port is taken; disable a server or raise MCP_PORTAL_PORTS_PER_USER");
-        a.block(&p, &u("u2")).unwrap();
+        a.block(&p, &u("u2"), &[]).unwrap();
         assert!(matches!(
-            a.block(&p, &u("u3")).unwrap_err(),
+            a.block(&p, &u("u3"), &[]).unwrap_err(),
             AllocError::NoBlock { .. }
         ));
+    }
+
+    fn net(name: &str, subnet: &str) -> ForeignNet {
+        ForeignNet {
+            name: name.into(),
+            subnet: Ipv4Net::parse(subnet).unwrap(),
+        }
+    }
+
+    #[test]
+    fn subnets_overlap_when_they_share_an_address() {
+        let n = |t| Ipv4Net::parse(t).unwrap();
+        assert!(n("10.201.0.0/16").overlaps(n("10.201.3.0/24")));
+        assert!(n("10.201.3.0/24").overlaps(n("10.201.0.0/16")));
+        assert!(n("10.201.3.0/24").overlaps(n("10.201.3.0/24")));
+        assert!(!n("10.201.3.0/24").overlaps(n("10.201.4.0/24")));
+        assert!(!n("10.200.0.0/16").overlaps(n("10.201.0.0/16")));
+        assert!(n("0.0.0.0/0").overlaps(n("192.168.1.0/30")));
+        assert_eq!(
+            Ipv4Net::parse_any("172.17.0.1/16"),
+            Some(n("172.17.0.0/16"))
+        );
+        assert_eq!(Ipv4Net::parse_any("fd00::/64"), None);
+        assert_eq!(Ipv4Net::parse_any("10.0.0.0/33"), None);
+    }
+
+    #[test]
+    fn blocks_skip_subnets_that_other_networks_on_the_engine_hold() {
+        let p = pools();
+        let mut a = Allocations::default();
+        let others = [
+            net("other-portal", "10.201.0.0/24"),
+            net("vpn", "10.201.2.0/23"),
+        ];
+        assert_eq!(a.block(&p, &u("u1"), &others).unwrap(), 1);
+        assert_eq!(a.block(&p, &u("u2"), &others).unwrap(), 4);
+        assert_eq!(p.subnet(4).to_string(), "10.201.4.0/24");
+        // A user's block stays theirs, whatever appears on the engine later.
+        assert_eq!(
+            a.block(&p, &u("u1"), &[net("late", "10.201.1.0/24")])
+                .unwrap(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_pool_covered_by_another_network_names_it_and_the_setting() {
+        let p = pools();
+        let mut a = Allocations::default();
+        let e = a
+            .block(&p, &u("u1"), &[net("bridge-wide", "10.0.0.0/8")])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no free subnet for user u1: the free blocks' subnets of the pool 10.201.0.0/16 overlap network bridge-wide (10.0.0.0/8) on the engine; set MCP_PORTAL_USER_NETWORK_SUBNET_BASE to a range no network uses (see `docker network inspect bridge-wide`)"
+        );
+        assert!(a.users.is_empty(), "nothing is recorded for a refused user");
     }
 
     #[test]
@@ -360,7 +490,7 @@ mod tests {
             let mut a = Allocations::default();
             for (user, server, enable) in ops {
                 let (user, server) = (u(&format!("u{user}")), s(&format!("s{server}")));
-                if enable { a.port(&p, &user, &server, |_| true).unwrap(); } else { a.release_port(&user, &server); }
+                if enable { a.port(&p, &user, &server, &[], |_| true).unwrap(); } else { a.release_port(&user, &server); }
             }
             let blocks: Vec<_> = a.users.iter().map(|(u, x)| (u.clone(), x.block)).collect();
             let ports: Vec<_> = a.users.iter().flat_map(|(u, x)| x.ports.iter().map(move |(s, p)| (u.clone(), s.clone(), *p))).collect();

@@ -195,7 +195,11 @@ impl Classify for StoreError {
 
 impl Classify for EngineError {
     fn class(&self) -> ErrorClass {
-        ErrorClass::Engine
+        match self {
+            // The engine is fine; what the portal asked of it clashes with what is there.
+            EngineError::SubnetOverlap { .. } => ErrorClass::Conflict,
+            _ => ErrorClass::Engine,
+        }
     }
 }
 

@@ -433,7 +433,7 @@ fn two_pairs_that_spell_the_same_container_name_do_not_clash() {
     assert_eq!(out.code, 5);
     assert_eq!(
         out.stderr,
-        "error: container name mcp-cl-a-b-cli is taken by a container that is not cl-a-b's server cli; remove or rename it\n"
+        "error: container name mcp-cl-a-b-cli for cl-a-b's server cli is taken by this portal's server b-cli of user cl-a, whose names spell the same; rename one of the two\n"
     );
     assert_eq!(
         d.inspect(
@@ -457,11 +457,13 @@ fn another_portal_instance_never_touches_this_ones_network() {
     a.ok(&["enable", "cli", "--user", "inst-u"]);
     let out = b.run(&["enable", "cli", "--user", "inst-u"]);
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .starts_with("error: container name mcp-inst-u-cli is taken"),
-        "{}",
-        out.stderr
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: container name mcp-inst-u-cli for inst-u's server cli is taken by portal instance {} (data folder {}); disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name\n",
+            a.instance,
+            a.env.data().canonicalize().unwrap().display()
+        )
     );
     let out = b.run(&["enable", "web", "--user", "inst-u"]);
     assert_eq!(out.code, 5, "{}", out.stderr);

@@ -208,10 +208,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         };
     }
     let config = Config::from_env(cli.data_dir.clone())?;
-    let local = Local::new(Portal::open(config)?.with_actor(&cli_actor()));
+    let portal = Portal::open(config)?.with_actor(&cli_actor());
     if !matches!(cli.command, Command::Serve(_)) {
         warnings_to_stderr();
+        for m in portal.migrated() {
+            tracing::warn!("{m}");
+        }
     }
+    let local = Local::new(portal);
     match cli.command {
         Command::Serve(args) => serve::run(local.portal(), args, json),
         Command::Secret(secret::SecretCmd::RotateKey { new_key_file }) => {

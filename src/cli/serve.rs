@@ -57,6 +57,9 @@ fn init_logging() {
 
 pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
     init_logging();
+    for m in portal.migrated() {
+        tracing::warn!("{m}");
+    }
     if let Some(dir) = &args.watch_catalogs {
         if !dir.is_dir() {
             return Err(PortalError::Usage(format!(

@@ -38,9 +38,9 @@ pub const ALLOWED_HOST_PATHS: Key<Vec<String>> = Key::new(
 pub const INSTANCE: Key<String> = Key::new(
     "MCP_PORTAL_INSTANCE",
     |t| Label::parse(t.trim()).ok().map(|l| l.to_string()),
-    "labels every Docker object; portals (and tests) with different instances ignore each other's",
+    "labels every Docker object; portals (and tests) with different instances ignore each other's. Unset, the data folder's own id is used: a random one recorded in `<data>/instance` when the folder is made",
 )
-.default("default")
+.shown("the data folder's")
 .check(|_| true, "1-64 letters, digits, '.', '_' or '-'");
 pub const PORT_RANGE_START: Key<u16> = Key::new(
     "MCP_PORTAL_PORT_RANGE_START",

@@ -92,8 +92,10 @@ pub const ALLOWED_HOST_PATHS: &str = keys::ALLOWED_HOST_PATHS.name;
 /// How user containers are made: pools, limits, hardening.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Runtime {
-    /// Labels every object, so several portals (or tests) can share one engine.
-    pub instance: String,
+    /// The instance asked for (MCP_PORTAL_INSTANCE); unset, the data folder's own id is
+    /// used (`Portal::instance`). It labels every object, so several portals (or tests)
+    /// can share one engine.
+    pub instance: Option<String>,
     pub pools: Pools,
     pub bind_address: String,
     pub quota: Quota,
@@ -116,7 +118,7 @@ impl Runtime {
         host_paths: &[String],
     ) -> Result<Self, ConfigError> {
         Ok(Self {
-            instance: keys::INSTANCE.value(lookup)?,
+            instance: keys::INSTANCE.read(lookup)?,
             pools: pools(lookup)?,
             bind_address: keys::BIND_ADDRESS.value(lookup)?,
             quota: Quota {

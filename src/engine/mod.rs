@@ -25,6 +25,12 @@ pub enum EngineError {
     TooOld { found: String },
     #[error("image {image} is not present and could not be pulled ({detail}); build it (scripts/build-images.sh builds the demo images) or load it with `docker load`")]
     Pull { image: String, detail: String },
+    #[error("docker could not create network {network}: its subnet {subnet} overlaps another network on the engine ({detail})")]
+    SubnetOverlap {
+        network: String,
+        subnet: String,
+        detail: String,
+    },
     #[error("docker could not {action} {object}: {detail}")]
     Docker {
         action: &'static str,

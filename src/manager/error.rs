@@ -37,14 +37,22 @@ pub enum PortalError {
         /// The `user limits` option that raises this limit.
         flag: &'static str,
     },
-    #[error("container name {name} is taken by a container that is not {user}'s server {server}; remove or rename it")]
+    #[error("container name {name} for {user}'s server {server} is taken by {owner}")]
     NameTaken {
         name: String,
         user: UserId,
         server: ServerId,
+        owner: Box<super::containers::TakenBy>,
     },
     #[error("network {name} exists but was not made by this portal for {user}; remove it with `docker network rm {name}`")]
     NetworkTaken { name: String, user: UserId },
+    #[error("network {name} cannot be made: {user}'s subnet {subnet} overlaps network {other} on the engine; set MCP_PORTAL_USER_NETWORK_SUBNET_BASE to a range no network uses, or remove {other}")]
+    SubnetTaken {
+        name: String,
+        user: UserId,
+        subnet: String,
+        other: String,
+    },
     #[error("network {name} has subnet {found} but {user}'s block is {want}; remove the network (with its containers) so it is made again")]
     NetworkMismatch {
         name: String,
@@ -125,6 +133,7 @@ impl Classify for PortalError {
             | P::QuotaExceeded { .. }
             | P::NameTaken { .. }
             | P::NetworkTaken { .. }
+            | P::SubnetTaken { .. }
             | P::NetworkMismatch { .. }
             | P::UserHasServers { .. }
             | P::NoEarlierRevision { .. }

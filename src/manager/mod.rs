@@ -9,6 +9,7 @@ mod containers;
 mod custom;
 mod daemon;
 mod error;
+mod instance;
 mod overlays;
 mod secrets;
 mod servers;
@@ -42,6 +43,10 @@ use crate::store::Store;
 pub struct Portal {
     store: Store,
     config: Config,
+    /// The instance id that labels this portal's Docker objects.
+    instance: String,
+    /// What opening the folder migrated from an earlier version's layout, to be said.
+    migrated: Vec<String>,
     /// Who acts, for the audit log: the CLI's login user, `daemon`, an API token's user.
     actor: String,
 }
@@ -53,15 +58,28 @@ pub struct Warnings(pub Vec<Diagnostic>);
 impl Portal {
     pub fn open(config: Config) -> Result<Self> {
         let store = Store::open(&config.data_dir)?;
+        let (instance, migrated) = instance::resolve(&store, config.runtime.instance.as_deref())?;
         Ok(Self {
             store,
             config,
+            instance,
+            migrated: migrated.into_iter().collect(),
             actor: "portal".into(),
         })
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The instance id that labels this portal's Docker objects.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// What opening the data folder migrated, one sentence each, for the command to say.
+    pub fn migrated(&self) -> &[String] {
+        &self.migrated
     }
 
     pub fn store(&self) -> &Store {

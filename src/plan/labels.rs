@@ -18,6 +18,10 @@ pub const LABEL_PORT: &str = "io.mcp-portal.port";
 pub const LABEL_BLOCK: &str = "io.mcp-portal.block";
 pub const LABEL_MEMORY: &str = "io.mcp-portal.memory";
 pub const LABEL_CPU_SHARES: &str = "io.mcp-portal.cpu-shares";
+/// The data folder (as the Docker host sees it) of the portal that made a container. Not
+/// hashed: it says whose the container is, not what it is, so a moved folder recreates
+/// nothing.
+pub const LABEL_DATA_DIR: &str = "io.mcp-portal.data-dir";
 pub const MANAGED_BY: &str = "mcp-portal";
 
 pub fn container_name(user: &UserId, server: &str) -> String {

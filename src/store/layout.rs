@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! <data>/.lock                               advisory lock held by every command that writes
+//! <data>/instance                            the folder's instance id, labelling its Docker objects
 //! <data>/catalogs/base/<name>/r<NNNNNN>.json every uploaded revision of a base catalog (normalized)
 //! <data>/catalogs/base/<name>/current        the number of the revision in force
 //! <data>/catalogs/overlays/<name>.json       one overlay, with its upload record
@@ -99,6 +100,10 @@ impl Store {
 
     pub(super) fn secrets_path(&self, id: &UserId) -> PathBuf {
         self.user_dir(id).join("secrets.json")
+    }
+
+    pub(super) fn instance_path(&self) -> PathBuf {
+        self.root.join("instance")
     }
 
     pub(super) fn tokens_path(&self) -> PathBuf {

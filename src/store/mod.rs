@@ -6,6 +6,7 @@ mod atomic;
 mod audit;
 mod catalogs;
 mod files;
+mod instance;
 mod key;
 mod layout;
 mod lock;
@@ -37,6 +38,8 @@ pub enum StoreError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("{path} holds {found:?}, not an instance id (1-64 letters, digits, '.', '_' or '-'); write into it the id this folder's containers carry (their label io.mcp-portal.instance)")]
+    BadInstance { path: PathBuf, found: String },
     #[error("{path} is damaged ({source}); restore it from a backup or remove it")]
     Corrupt {
         path: PathBuf,

@@ -92,7 +92,7 @@ pub struct DockerEnv {
 }
 
 impl DockerEnv {
-    /// `slot` (0..20) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
+    /// `slot` (0..40) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
     /// (clear of the default pool 10.201.0.0/16 a demo may be using).
     pub fn new(name: &str, slot: u16) -> Self {
         echo_image();
@@ -131,6 +131,17 @@ impl DockerEnv {
             port_start,
         };
         d.clean();
+        d
+    }
+
+    /// Like `new`, but with MCP_PORTAL_INSTANCE unset, as a user runs it: the data folder
+    /// picks its own instance id, read back here (so cleanup still goes by label).
+    pub fn own_instance(name: &str, slot: u16) -> Self {
+        let mut d = Self::new(name, slot);
+        d.vars.retain(|(k, _)| k != "MCP_PORTAL_INSTANCE");
+        d.ok(&["user", "ls"]);
+        let recorded = std::fs::read_to_string(d.env.data().join("instance")).unwrap();
+        d.instance = recorded.trim().to_string();
         d
     }
 
@@ -193,7 +204,13 @@ impl DockerEnv {
         for v in labelled("volume", &label) {
             docker(&["volume", "rm", "-f", &v]);
         }
-        let _ = std::fs::remove_dir_all(secrets_tmpfs(&self.instance));
+        if let Some((_, dir)) = self
+            .vars
+            .iter()
+            .find(|(k, _)| k == "MCP_PORTAL_SECRETS_TMPFS")
+        {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     pub fn inspect(&self, name: &str, format: &str) -> String {

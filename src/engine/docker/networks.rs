@@ -6,7 +6,7 @@ use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, VolumeCreateReques
 use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
 use bollard::Docker;
 
-use super::errors::{docker_err, status};
+use super::errors::{detail, docker_err, status};
 use super::{btree, label_filters};
 use crate::engine::{EngineError, NetworkInfo};
 use crate::plan::NetworkSpec;
@@ -79,6 +79,13 @@ pub(super) async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Resul
         Ok(_) => Ok(()),
         // Another enable made it first: the caller checks it is ours.
         Err(e) if status(&e) == Some(409) => Ok(()),
+        // Docker's words for a subnet some other network holds ("Pool overlaps with
+        // other one on this address space"), answered with 403.
+        Err(e) if detail(&e).contains("overlaps") => Err(EngineError::SubnetOverlap {
+            network: spec.name.clone(),
+            subnet: spec.subnet.clone(),
+            detail: detail(&e),
+        }),
         Err(e) => Err(docker_err("create network", &spec.name)(e)),
     }
 }

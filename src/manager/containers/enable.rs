@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::super::{AuditAction, OpenedSecret, Portal, PortalError, Result};
 use super::reserve::Reservation;
+use super::TakenBy;
 use super::{blocking, not_enabled, Runtime};
 use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
@@ -124,9 +125,11 @@ impl<E: Engine> Runtime<E> {
             return Ok(None);
         }
         self.ensure_allocations().await?;
+        let foreign = self.foreign_networks(user).await?;
         let portal = self.portal.clone();
         let (u, d) = (user.clone(), Arc::clone(&def));
-        let reservation = blocking(move || Self::reserve(&portal, &u, &d, settings)).await?;
+        let reservation =
+            blocking(move || Self::reserve(&portal, &u, &d, settings, &foreign)).await?;
         match self.apply(user, &def, &reservation, progress).await {
             Ok(report) => Ok(Some(report)),
             Err(e) => {
@@ -182,6 +185,7 @@ impl<E: Engine> Runtime<E> {
                     name: spec.name.clone(),
                     user: user.clone(),
                     server: def.def.id.clone(),
+                    owner: Box::new(TakenBy::of(&c.labels, self.instance())),
                 });
             }
             if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && c.running() {

@@ -17,7 +17,9 @@ use tokio::sync::Semaphore;
 use super::{Portal, PortalError, Result};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_USER, MANAGED_BY};
+use crate::plan::{
+    LABEL_DATA_DIR, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_USER, MANAGED_BY,
+};
 
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
@@ -44,6 +46,58 @@ pub(crate) fn owned_by(labels: &BTreeMap<String, String>, instance: &str, user: 
     is(LABEL_MANAGED_BY, MANAGED_BY)
         && is(LABEL_INSTANCE, instance)
         && is(LABEL_USER, user.as_str())
+}
+
+/// Whose a container is that holds a name this portal wants, for the refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TakenBy {
+    /// Not made by any portal.
+    Foreign,
+    /// Another portal instance's, with its data folder when its labels say.
+    Instance {
+        instance: String,
+        data_dir: Option<String>,
+    },
+    /// This portal's, for another user and server whose names spell the same.
+    Pair { user: String, server: String },
+}
+
+impl TakenBy {
+    pub(crate) fn of(labels: &BTreeMap<String, String>, instance: &str) -> Self {
+        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        if labels.get(LABEL_MANAGED_BY).map(String::as_str) != Some(MANAGED_BY) {
+            Self::Foreign
+        } else if labels.get(LABEL_INSTANCE).map(String::as_str) != Some(instance) {
+            Self::Instance {
+                instance: get(LABEL_INSTANCE),
+                data_dir: labels.get(LABEL_DATA_DIR).cloned(),
+            }
+        } else {
+            Self::Pair {
+                user: get(LABEL_USER),
+                server: get(LABEL_SERVER),
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TakenBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Foreign => write!(f, "a container no portal made; remove or rename it"),
+            Self::Instance { instance, data_dir } => {
+                write!(f, "portal instance {instance}")?;
+                if let Some(dir) = data_dir {
+                    write!(f, " (data folder {dir})")?;
+                }
+                write!(f, "; disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name")
+            }
+            Self::Pair { user, server } => write!(
+                f,
+                "this portal's server {server} of user {user}, whose names spell the same; rename one of the two"
+            ),
+        }
+    }
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -82,7 +136,7 @@ impl<E: Engine> Runtime<E> {
     }
 
     fn instance(&self) -> &str {
-        &self.portal.config.runtime.instance
+        self.portal.instance()
     }
 
     /// The label filter for this instance's objects.

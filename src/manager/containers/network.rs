@@ -4,8 +4,8 @@
 
 use super::super::{PortalError, Result};
 use super::{blocking, owned_by, Runtime};
-use crate::alloc::Allocations;
-use crate::engine::Engine;
+use crate::alloc::{Allocations, ForeignNet, Ipv4Net};
+use crate::engine::{Engine, EngineError};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{self, network_name, network_spec, LABEL_PORT, LABEL_SERVER, LABEL_USER};
 
@@ -39,16 +39,77 @@ impl<E: Engine> Runtime<E> {
         .await
     }
 
+    /// The subnets a new block of `user`'s must stay clear of: every IPv4 network on the
+    /// engine but the user's own, whoever made it. Listed only when the user has no
+    /// block yet, the one case that needs them.
+    pub(super) async fn foreign_networks(&self, user: &UserId) -> Result<Vec<ForeignNet>> {
+        let has_block = self
+            .portal
+            .store
+            .read_allocations()?
+            .is_some_and(|a| a.users.contains_key(user));
+        if has_block {
+            return Ok(Vec::new());
+        }
+        let own = network_name(user);
+        let instance = self.instance();
+        let networks = self.engine.networks(&[]).await?;
+        Ok(networks
+            .into_iter()
+            .filter(|n| !(n.name == own && owned_by(&n.labels, instance, user)))
+            .flat_map(|n| {
+                let name = n.name;
+                n.subnets
+                    .into_iter()
+                    .filter_map(|s| Ipv4Net::parse_any(&s))
+                    .map(move |subnet| ForeignNet {
+                        name: name.clone(),
+                        subnet,
+                    })
+            })
+            .collect())
+    }
+
+    /// The refusal for a user whose block's subnet another network took since the block
+    /// was given (blocks are chosen clear of every network then on the engine).
+    async fn subnet_taken(&self, user: &UserId, name: &str, subnet: &str) -> PortalError {
+        let ours = Ipv4Net::parse_any(subnet);
+        let other = match self.engine.networks(&[]).await {
+            Ok(all) => all
+                .into_iter()
+                .find(|n| {
+                    n.subnets.iter().any(|s| {
+                        Ipv4Net::parse_any(s)
+                            .zip(ours)
+                            .is_some_and(|(a, b)| a.overlaps(b))
+                    })
+                })
+                .map(|n| n.name),
+            Err(_) => None,
+        };
+        PortalError::SubnetTaken {
+            name: name.to_string(),
+            user: user.clone(),
+            subnet: subnet.to_string(),
+            other: other.unwrap_or_else(|| "(not found)".into()),
+        }
+    }
+
     pub(super) async fn ensure_network(&self, user: &UserId, block: u32) -> Result<()> {
         let rt = &self.portal.config.runtime;
-        let spec = network_spec(&rt.instance, user, block, rt.pools.subnet(block));
+        let spec = network_spec(self.instance(), user, block, rt.pools.subnet(block));
         // Docker checks a new network's subnet before its name, so two enables of one
         // user's servers racing to make the network would see "pool overlaps": take turns.
         let store = self.portal.store.clone();
         let u = user.clone();
         let _turn = blocking(move || Ok(store.network_lock(&u)?)).await?;
         if self.engine.network(&spec.name).await?.is_none() {
-            self.engine.create_network(&spec).await?;
+            match self.engine.create_network(&spec).await {
+                Err(EngineError::SubnetOverlap { .. }) => {
+                    return Err(self.subnet_taken(user, &spec.name, &spec.subnet).await)
+                }
+                other => other?,
+            }
         }
         let found =
             self.engine
@@ -57,7 +118,7 @@ impl<E: Engine> Runtime<E> {
                 .ok_or_else(|| PortalError::NetworkVanished {
                     name: spec.name.clone(),
                 })?;
-        if !owned_by(&found.labels, &rt.instance, user) {
+        if !owned_by(&found.labels, self.instance(), user) {
             return Err(PortalError::NetworkTaken {
                 name: spec.name,
                 user: user.clone(),

@@ -7,6 +7,7 @@ use std::net::TcpListener;
 use super::super::servers::unknown_user;
 use super::super::{Portal, PortalError, Result};
 use super::Runtime;
+use crate::alloc::ForeignNet;
 use crate::catalog::merge::MergedServer;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
@@ -84,6 +85,7 @@ impl<E: Engine> Runtime<E> {
         user: &UserId,
         def: &MergedServer,
         settings: Option<Settings>,
+        foreign: &[ForeignNet],
     ) -> Result<Reservation> {
         let rt = &portal.config.runtime;
         let _lock = portal.store.lock()?;
@@ -108,9 +110,9 @@ impl<E: Engine> Runtime<E> {
             .users
             .get(user)
             .and_then(|a| a.ports.get(server).copied());
-        let block = allocs.block(&rt.pools, user)?;
+        let block = allocs.block(&rt.pools, user, foreign)?;
         let port = if def.def.transport.is_http() {
-            Some(allocs.port(&rt.pools, user, server, |p| {
+            Some(allocs.port(&rt.pools, user, server, foreign, |p| {
                 port_is_free(&rt.bind_address, p)
             })?)
         } else {

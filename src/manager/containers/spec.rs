@@ -42,8 +42,8 @@ impl<E: Engine> Runtime<E> {
             })
             .collect();
         let secret_dir = self.secret_dir(user, &def.def.id);
-        let (spec, hash) = plan::plan(&PlanInput {
-            instance: &rt.instance,
+        let (mut spec, hash) = plan::plan(&PlanInput {
+            instance: self.portal.instance(),
             user,
             server: &def.def,
             settings,
@@ -58,6 +58,8 @@ impl<E: Engine> Runtime<E> {
             secrets: &bindings,
             secret_dir: &secret_dir.display().to_string(),
         })?;
+        spec.labels
+            .insert(plan::LABEL_DATA_DIR.into(), self.host_data_dir());
         Ok((spec, hash, opened))
     }
 
@@ -76,6 +78,14 @@ impl<E: Engine> Runtime<E> {
             data: map(paths.data),
             cache: map(paths.cache),
             config: map(paths.config),
+        }
+    }
+
+    /// The data folder as the Docker host sees it.
+    pub(super) fn host_data_dir(&self) -> String {
+        match &self.portal.config.runtime.host_data_dir {
+            Some(host) => host.clone(),
+            None => self.portal.store.root().display().to_string(),
         }
     }
 
