@@ -14,7 +14,7 @@ use mcp_portal::api::{self, ApiState, Route, ROUTES};
 use mcp_portal::config::Config;
 use mcp_portal::ids::UserId;
 use mcp_portal::manager::{Portal, Runtime};
-use mcp_portal::store::TokenRole;
+use mcp_portal::store::{TokenRole, TokenScope};
 use serde_json::Value;
 
 struct Api {
@@ -50,11 +50,11 @@ fn start(per_sec: f64) -> Api {
             .unwrap();
     }
     let admin = portal
-        .create_token(&UserId::parse("admin").unwrap(), TokenRole::Admin)
+        .create_token(&UserId::parse("admin").unwrap(), TokenRole::Admin, TokenScope::Api)
         .unwrap()
         .token;
     let u1 = portal
-        .create_token(&UserId::parse("u1").unwrap(), TokenRole::User)
+        .create_token(&UserId::parse("u1").unwrap(), TokenRole::User, TokenScope::Api)
         .unwrap()
         .token;
     portal

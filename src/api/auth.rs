@@ -11,7 +11,7 @@ use crate::engine::Engine;
 use crate::error::{AuditResult, ErrorClass};
 use crate::ids::UserId;
 use crate::manager::AuditAction;
-use crate::store::{TokenRecord, TokenRole};
+use crate::store::{TokenRecord, TokenRole, TokenScope};
 
 /// A token bucket per API token: `per_sec` requests a second, bursts of twice that.
 #[derive(Debug)]
@@ -69,12 +69,33 @@ pub(super) enum Need<'a> {
 }
 
 impl<E: Engine + 'static> ApiState<E> {
-    /// The caller's token, if it is known, within its rate and allowed what `need` says.
+    /// The caller's token for an `/api` route: known, an `api` token, within its rate,
+    /// and allowed what `need` says.
     pub(super) fn authorize(
         &self,
         headers: &HeaderMap,
         need: Need<'_>,
     ) -> Result<TokenRecord, ApiError> {
+        let token = self.authenticate(headers)?;
+        if token.scope != TokenScope::Api {
+            return Err(ApiError::forbidden(
+                "this token may only use the MCP gateway (/mcp); use an api token here",
+            ));
+        }
+        let is_admin = token.role == TokenRole::Admin;
+        match need {
+            Need::Admin if !is_admin => {
+                Err(ApiError::forbidden("this endpoint needs an admin token"))
+            }
+            Need::User(u) if !is_admin && &token.user != u => Err(ApiError::forbidden(
+                "a user token acts on its own user only",
+            )),
+            _ => Ok(token),
+        }
+    }
+
+    /// The caller's token, of any scope, if it is known and within its rate.
+    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
         let presented = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -107,15 +128,6 @@ impl<E: Engine + 'static> ApiState<E> {
                 "too many requests for this token; slow down",
             ));
         }
-        let is_admin = token.role == TokenRole::Admin;
-        match need {
-            Need::Admin if !is_admin => {
-                Err(ApiError::forbidden("this endpoint needs an admin token"))
-            }
-            Need::User(u) if !is_admin && &token.user != u => Err(ApiError::forbidden(
-                "a user token acts on its own user only",
-            )),
-            _ => Ok(token),
-        }
+        Ok(token)
     }
 }

@@ -76,6 +76,14 @@ impl IntoResponse for ApiError {
         if !self.diagnostics.is_empty() {
             body["error"]["diagnostics"] = json!(self.diagnostics);
         }
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if self.class == ErrorClass::Unauthorized {
+            // RFC 6750: a 401 names the scheme it wants, which MCP clients look for.
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"mcp-portal\""),
+            );
+        }
+        response
     }
 }

@@ -7,12 +7,18 @@ use super::backend::Backend;
 use super::output::{self, table, time};
 use super::UserArg;
 use crate::manager::{NewToken, TokenView};
-use crate::store::TokenRole;
+use crate::store::{TokenRole, TokenScope};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Role {
     User,
     Admin,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Scope {
+    Api,
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]
@@ -24,6 +30,9 @@ pub enum TokenCmd {
         /// `admin` tokens may use the admin endpoints and act for any user
         #[arg(long, value_enum, default_value = "user")]
         role: Role,
+        /// `mcp` tokens work only at the MCP gateway (`/mcp`): the one to paste into an IDE
+        #[arg(long, value_enum, default_value = "api")]
+        scope: Scope,
     },
     /// List tokens (ids, users, roles; never the tokens)
     Ls,
@@ -33,12 +42,16 @@ pub enum TokenCmd {
 
 pub fn run(backend: &dyn Backend, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
-        TokenCmd::Create { user, role } => {
+        TokenCmd::Create { user, role, scope } => {
             let role = match role {
                 Role::User => TokenRole::User,
                 Role::Admin => TokenRole::Admin,
             };
-            print_new_token(&backend.create_token(&user.user, role)?, json)
+            let scope = match scope {
+                Scope::Api => TokenScope::Api,
+                Scope::Mcp => TokenScope::Mcp,
+            };
+            print_new_token(&backend.create_token(&user.user, role, scope)?, json)
         }
         TokenCmd::Ls => print_tokens(&backend.list_tokens()?, json),
         TokenCmd::Revoke { id } => {
@@ -78,11 +91,12 @@ pub(super) fn print_tokens(list: &[TokenView], json: bool) -> anyhow::Result<()>
                 t.id.clone(),
                 t.user.to_string(),
                 role_name(t.role).into(),
+                t.scope.name().into(),
                 time(&t.created_at),
             ]
         })
         .collect::<Vec<_>>();
-    table(&["ID", "USER", "ROLE", "CREATED"], &rows);
+    table(&["ID", "USER", "ROLE", "SCOPE", "CREATED"], &rows);
     Ok(())
 }
 

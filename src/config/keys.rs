@@ -309,6 +309,58 @@ pub const API_RATE_PER_SEC: Key<f64> = Key::new(
     |r| r.is_finite() && *r > 0.0,
     "a positive number of requests per second, such as 50",
 );
+pub const MCP_REQUEST_TIMEOUT_SECS: Key<u64> = Key::new(
+    "MCP_PORTAL_MCP_REQUEST_TIMEOUT_SECS",
+    number,
+    "the MCP gateway: how long one request may take before it is answered with an error",
+)
+.default("60")
+.check(|n| *n > 0, "a positive number of seconds");
+pub const MCP_SESSION_IDLE_SECS: Key<u64> = Key::new(
+    "MCP_PORTAL_MCP_SESSION_IDLE_SECS",
+    number,
+    "the MCP gateway: a session (and an attachment to a server) unused this long is dropped",
+)
+.default("1800")
+.check(|n| *n > 0, "a positive number of seconds");
+pub const MCP_ALLOWED_HOSTS: Key<Vec<String>> = Key::new(
+    "MCP_PORTAL_MCP_ALLOWED_HOSTS",
+    |t| Some(comma_list(t)),
+    "the MCP gateway: the `Host` names it answers (behind a reverse proxy, add its name; `*` for any)",
+)
+.default("localhost,127.0.0.1,[::1]")
+.check(|hosts| !hosts.is_empty(), "a comma-separated list of host names");
+pub const MCP_ALLOWED_ORIGINS: Key<Vec<String>> = Key::new(
+    "MCP_PORTAL_MCP_ALLOWED_ORIGINS",
+    |t| Some(comma_list(t)),
+    "the MCP gateway: browser origins allowed besides those of the allowed hosts (e.g. `https://ide.example.com`)",
+)
+.default("")
+.check(|_| true, "a comma-separated list of origins");
+pub const MCP_MAX_MESSAGE_BYTES: Key<usize> = Key::new(
+    "MCP_PORTAL_MCP_MAX_MESSAGE_BYTES",
+    number,
+    "the MCP gateway: larger request bodies are refused (413)",
+)
+.default("4194304")
+.check(|n| *n >= 1024, "a number of bytes, at least 1024");
+pub const MCP_RATE_PER_SEC: Key<f64> = Key::new(
+    "MCP_PORTAL_MCP_RATE_PER_SEC",
+    number,
+    "the MCP gateway: requests per second per token (bursts of twice that)",
+)
+.default("200")
+.check(
+    |r| r.is_finite() && *r > 0.0,
+    "a positive number of requests per second, such as 200",
+);
+pub const AUDIT_TOOL_ARGUMENTS: Key<bool> = Key::new(
+    "MCP_PORTAL_AUDIT_TOOL_ARGUMENTS",
+    number,
+    "the MCP gateway: also write tool calls' arguments and results to the audit log",
+)
+.default("false")
+.check(|_| true, "true or false");
 /// Blank reads as unset.
 pub const HOST_DATA_DIR: Key<Option<String>> = Key::new(
     "MCP_PORTAL_HOST_DATA_DIR",
@@ -384,6 +436,13 @@ pub const TABLE: &[&dyn Documented] = &[
     &AUDIT_KEEP,
     &ACTOR,
     &API_RATE_PER_SEC,
+    &MCP_REQUEST_TIMEOUT_SECS,
+    &MCP_SESSION_IDLE_SECS,
+    &MCP_ALLOWED_HOSTS,
+    &MCP_ALLOWED_ORIGINS,
+    &MCP_MAX_MESSAGE_BYTES,
+    &MCP_RATE_PER_SEC,
+    &AUDIT_TOOL_ARGUMENTS,
     &HOST_DATA_DIR,
     &URL,
     &TOKEN,

@@ -37,6 +37,22 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// API requests per second per token (bursts of twice that).
     pub api_rate_per_sec: f64,
+    pub gateway: GatewayConfig,
+}
+
+/// The MCP gateway (`/mcp`) of `portalctl serve --listen`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatewayConfig {
+    pub request_timeout_secs: u64,
+    pub session_idle_secs: u64,
+    /// `Host` names answered; `*` answers any.
+    pub allowed_hosts: Vec<String>,
+    /// Origins allowed besides `http(s)://` an allowed host.
+    pub allowed_origins: Vec<String>,
+    pub max_message_bytes: usize,
+    pub rate_per_sec: f64,
+    /// Tool calls' arguments and results go to the audit log too.
+    pub audit_tool_arguments: bool,
 }
 
 // The one float, the API rate, is checked finite, so equality stays an equivalence.
@@ -212,6 +228,15 @@ impl Config {
             audit,
             daemon,
             api_rate_per_sec: keys::API_RATE_PER_SEC.value(&lookup)?,
+            gateway: GatewayConfig {
+                request_timeout_secs: keys::MCP_REQUEST_TIMEOUT_SECS.value(&lookup)?,
+                session_idle_secs: keys::MCP_SESSION_IDLE_SECS.value(&lookup)?,
+                allowed_hosts: keys::MCP_ALLOWED_HOSTS.value(&lookup)?,
+                allowed_origins: keys::MCP_ALLOWED_ORIGINS.value(&lookup)?,
+                max_message_bytes: keys::MCP_MAX_MESSAGE_BYTES.value(&lookup)?,
+                rate_per_sec: keys::MCP_RATE_PER_SEC.value(&lookup)?,
+                audit_tool_arguments: keys::AUDIT_TOOL_ARGUMENTS.value(&lookup)?,
+            },
         })
     }
 

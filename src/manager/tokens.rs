@@ -10,7 +10,7 @@ use super::servers::unknown_user;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::ids::UserId;
-use crate::store::{sha256_hex, TokenRecord, TokenRole};
+use crate::store::{sha256_hex, TokenRecord, TokenRole, TokenScope};
 
 /// A token just made: the only time its secret part is available.
 #[derive(Serialize, Deserialize)]
@@ -18,6 +18,8 @@ pub struct NewToken {
     pub id: String,
     pub user: UserId,
     pub role: TokenRole,
+    #[serde(default)]
+    pub scope: TokenScope,
     pub token: String,
 }
 
@@ -27,6 +29,8 @@ pub struct TokenView {
     pub id: String,
     pub user: UserId,
     pub role: TokenRole,
+    #[serde(default)]
+    pub scope: TokenScope,
     pub created_at: jiff::Timestamp,
 }
 
@@ -36,6 +40,7 @@ impl From<&TokenRecord> for TokenView {
             id: t.id.clone(),
             user: t.user.clone(),
             role: t.role,
+            scope: t.scope,
             created_at: t.created_at,
         }
     }
@@ -54,8 +59,13 @@ impl std::fmt::Debug for NewToken {
 const PREFIX: &str = "mcpp_";
 
 impl Portal {
-    pub fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
-        let r = self.create_token_unaudited(user, role);
+    pub fn create_token(
+        &self,
+        user: &UserId,
+        role: TokenRole,
+        scope: TokenScope,
+    ) -> Result<NewToken> {
+        let r = self.create_token_unaudited(user, role, scope);
         self.audited(
             Some(user.as_str()),
             AuditAction::TokenCreate,
@@ -64,7 +74,12 @@ impl Portal {
         )
     }
 
-    fn create_token_unaudited(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
+    fn create_token_unaudited(
+        &self,
+        user: &UserId,
+        role: TokenRole,
+        scope: TokenScope,
+    ) -> Result<NewToken> {
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
@@ -79,6 +94,7 @@ impl Portal {
             id: id.clone(),
             user: user.clone(),
             role,
+            scope,
             sha256,
             created_at: Self::now(),
         });
@@ -87,6 +103,7 @@ impl Portal {
             id,
             user: user.clone(),
             role,
+            scope,
             token,
         })
     }

@@ -28,6 +28,7 @@ pub use lock::Lock;
 pub use records::{
     ContainerHealth, DaemonState, EnabledServer, QuotaOverride, StoredCatalog, StoredCustom,
     StoredEnabled, StoredOverlay, StoredSecrets, StoredTokens, StoredUser, TokenRecord, TokenRole,
+    TokenScope,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -132,8 +132,30 @@ pub struct TokenRecord {
     pub id: String,
     pub user: crate::ids::UserId,
     pub role: TokenRole,
+    /// What the token may be used for; tokens from before scopes are `api` tokens.
+    #[serde(default)]
+    pub scope: TokenScope,
     pub sha256: String,
     pub created_at: Timestamp,
+}
+
+/// Where a token is accepted: `api` everywhere its role allows (the MCP gateway included),
+/// `mcp` only at the MCP gateway (`/mcp`), for pasting into an IDE.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenScope {
+    #[default]
+    Api,
+    Mcp,
+}
+
+impl TokenScope {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Mcp => "mcp",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

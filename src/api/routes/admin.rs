@@ -11,7 +11,7 @@ use super::{blocking, body, ok, parse, required_body, ApiResult, S};
 use crate::api::auth::Need;
 use crate::engine::Engine;
 use crate::ids::{Label, UserId};
-use crate::store::{QuotaOverride, TokenRole};
+use crate::store::{QuotaOverride, TokenRole, TokenScope};
 
 pub(super) async fn regenerate<E: Engine + 'static>(
     state: S<E>,
@@ -111,6 +111,8 @@ pub(super) struct NewTokenBody {
     user: UserId,
     #[serde(default = "user_role")]
     role: TokenRole,
+    #[serde(default)]
+    scope: TokenScope,
 }
 
 fn user_role() -> TokenRole {
@@ -125,7 +127,7 @@ pub(super) async fn create_token<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let b: NewTokenBody = required_body(&bytes)?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.create_token(&b.user, b.role)).await?)
+    ok(blocking(move || caller.create_token(&b.user, b.role, b.scope)).await?)
 }
 
 pub(super) async fn revoke_token<E: Engine + 'static>(

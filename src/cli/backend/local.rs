@@ -17,7 +17,7 @@ use crate::manager::{
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
-use crate::store::{QuotaOverride, TokenRole};
+use crate::store::{QuotaOverride, TokenRole, TokenScope};
 
 #[derive(Debug)]
 pub struct Local {
@@ -186,8 +186,8 @@ impl Backend for Local {
         Ok(self.portal.remove_secret(user, name)?)
     }
 
-    fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
-        Ok(self.portal.create_token(user, role)?)
+    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope) -> Result<NewToken> {
+        Ok(self.portal.create_token(user, role, scope)?)
     }
 
     fn list_tokens(&self) -> Result<Vec<TokenView>> {

@@ -21,7 +21,7 @@ use crate::manager::{
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
-use crate::store::{QuotaOverride, TokenRole};
+use crate::store::{QuotaOverride, TokenRole, TokenScope};
 
 /// Every command `portalctl` has but `serve` and `secret rotate-key` (host-only).
 pub trait Backend {
@@ -78,7 +78,8 @@ pub trait Backend {
     fn list_secrets(&self, user: &UserId) -> Result<Vec<SecretSummary>>;
     fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()>;
 
-    fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken>;
+    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope)
+        -> Result<NewToken>;
     fn list_tokens(&self) -> Result<Vec<TokenView>>;
     fn revoke_token(&self, id: &str) -> Result<()>;
 

@@ -24,7 +24,7 @@ use crate::manager::{
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
-use crate::store::{QuotaOverride, TokenRole};
+use crate::store::{QuotaOverride, TokenRole, TokenScope};
 
 /// An error the API answered, kept whole so the CLI prints and exits as in local mode.
 #[derive(Debug, thiserror::Error)]
@@ -313,8 +313,8 @@ impl Backend for Remote {
         self.delete(&format!("/api/v1/users/{user}/secrets/{name}"))
     }
 
-    fn create_token(&self, user: &UserId, role: TokenRole) -> Result<NewToken> {
-        let body = json!({"user": user, "role": role});
+    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope) -> Result<NewToken> {
+        let body = json!({"user": user, "role": role, "scope": scope});
         self.call("POST", "/api/v1/admin/tokens", Body::Json(body))
     }
 
