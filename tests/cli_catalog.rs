@@ -76,6 +76,35 @@ fn an_invalid_catalog_lists_every_error_and_stores_nothing() {
     );
 }
 
+/// Issue 12, point 9: every fault of a server is listed, each with its server and field.
+#[test]
+fn validate_lists_every_fault_of_every_server_and_stores_nothing() {
+    let env = Env::new();
+    let bad = env.file(
+        "bad.yaml",
+        "name: bad\nservers:\n  - id: echo\n    image: mcp-echo:latest\n    transprot: stdio\n    resources:\n      memory: lots\n  - id: web\n    image: mcp/web\n    transport: http\n    port: 99999\n    env: {1X: y}\n",
+    );
+    let out = env.run(&["catalog", "validate", &env.path(&bad)]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    let f = env.path(&bad);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: {f}: server echo: transprot: unknown field, did you mean transport?\n\
+             error: {f}: server echo: resources.memory: invalid memory \"lots\": use a whole number with an optional unit, e.g. 512m or 1g\n\
+             error: {f}: server web: port: invalid value: integer `99999`, expected a port number from 1 to 65535\n\
+             error: {f}: server web: transport: unknown variant `http`, expected one of `stdio`, `sse`, `streamable-http`\n\
+             error: {f}: server web: env.1X: invalid environment variable name \"1X\": use letters, digits and '_', not starting with a digit\n\
+             error: {f} refused with 5 error(s); nothing was stored\n"
+        )
+    );
+    assert_eq!(
+        env.ok(&["catalog", "ls"]),
+        "NAME  REVISION  VERSION  SERVERS  FORMAT  UPLOADED\n"
+    );
+}
+
 #[test]
 fn admins_may_allow_a_host_path() {
     let env = Env::new();

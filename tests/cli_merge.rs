@@ -91,7 +91,7 @@ fn an_overlay_that_breaks_a_server_is_refused_and_not_stored() {
     assert_eq!(out.code, 3);
     assert!(
         out.stderr.starts_with(&format!(
-            "error: {}: server github: imagee: unknown field `imagee`",
+            "error: {}: server github: imagee: unknown field, did you mean image?\n",
             env.path(&typo)
         )),
         "{}",

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Serialize};
 
 use crate::catalog::units::{Cpus, Duration, Memory};
 use crate::ids::{Label, SecretName, ServerId, UserId};
@@ -137,6 +137,47 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+/// Port errors say the range, where serde would say `expected u16`. Port 0 decodes, and
+/// validation refuses it with the other port rules.
+fn port_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
+    d.deserialize_option(PortVisitor)
+}
+
+struct PortVisitor;
+
+impl<'de> de::Visitor<'de> for PortVisitor {
+    type Value = Option<u16>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a port number from 1 to 65535")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_u64(self)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Self::Value, E> {
+        u16::try_from(n)
+            .map(Some)
+            .map_err(|_| E::invalid_value(de::Unexpected::Unsigned(n), &self))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Self::Value, E> {
+        match u64::try_from(n) {
+            Ok(n) => self.visit_u64(n),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Signed(n), &self)),
+        }
+    }
+}
+
 /// One MCP server a user can enable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -155,7 +196,11 @@ pub struct ServerDef {
     #[serde(default)]
     pub transport: Transport,
     /// Container port of an HTTP transport.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "port_number"
+    )]
     pub port: Option<u16>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
@@ -339,5 +384,21 @@ mod tests {
         assert_eq!(t, Transport::StreamableHttp);
         assert!(t.is_http());
         assert!(serde_json::from_str::<Transport>("\"http\"").is_err());
+    }
+
+    #[test]
+    fn a_port_error_says_the_range() {
+        let port = |json: &str| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(r#"{"id": "a", "image": "x"}"#).unwrap();
+            v["port"] = serde_json::from_str(json).unwrap();
+            serde_json::from_value::<ServerDef>(v).map(|s| s.port)
+        };
+        assert_eq!(port("8080").unwrap(), Some(8080));
+        assert_eq!(port("null").unwrap(), None);
+        for bad in ["99999", "-1", "\"x\"", "80.5"] {
+            let e = port(bad).unwrap_err().to_string();
+            assert!(e.contains("expected a port number from 1 to 65535"), "{e}");
+        }
     }
 }

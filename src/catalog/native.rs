@@ -1,18 +1,23 @@
 //! The portal's own catalog and overlay format (the same schema in YAML and JSON).
-//! Each server is read on its own, so one bad entry does not hide the errors of the next.
+//! Each server is read on its own, and each of its fields too (`decode::fields`), so
+//! neither a bad entry nor a bad field hides the errors of the next.
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::catalog::decode::sorted_unique;
+use crate::catalog::decode::fields::{self, Mode};
+use crate::catalog::decode::schema::fields_at;
+use crate::catalog::decode::suggest::unknown_field;
+use crate::catalog::decode::{minimal, sorted_unique, STAND_IN_ID};
 use crate::catalog::model::{Catalog, Metadata, Overlay, ServerDef, ServerPatch, Visibility};
 use crate::catalog::report::Diagnostics;
-use crate::catalog::validate::{validate_server, Policy};
+use crate::catalog::validate::Policy;
 use crate::ids::ServerId;
 
-const CATALOG_KEYS: &[&str] = &["version", "name", "source", "metadata", "servers"];
+/// An overlay file's keys: the `Overlay` model's, and the `name` it may be uploaded under
+/// (the model keeps the name apart, as the key it is stored by).
 const OVERLAY_KEYS: &[&str] = &["name", "description", "applies_to", "servers"];
 
 /// How a server entry is named in diagnostics before its id is known to be valid.
@@ -24,7 +29,7 @@ fn entry_name(v: &Value, index: usize) -> String {
 }
 
 /// YAML writers put `PORT: 8080` and `DEBUG: true` in env maps; Docker takes them as text.
-fn coerce_scalars_to_text(v: &mut Value) {
+fn coerce_scalars_to_text(v: &mut Map<String, Value>) {
     let scalar_text = |x: &mut Value| match x {
         Value::Number(n) => *x = Value::String(n.to_string()),
         Value::Bool(b) => *x = Value::String(b.to_string()),
@@ -48,44 +53,33 @@ fn coerce_scalars_to_text(v: &mut Value) {
     }
 }
 
-/// Reads one server entry into the model and validates it.
+/// Reads one server entry into the model and validates it, reporting every fault of it.
 pub fn server(
     file: &str,
     index: usize,
-    mut v: Value,
+    v: Value,
     policy: &Policy,
     d: &mut Diagnostics,
 ) -> Option<ServerDef> {
     let name = entry_name(&v, index);
-    coerce_scalars_to_text(&mut v);
-    match serde_path_to_error::deserialize::<_, ServerDef>(v) {
-        Ok(def) => {
-            validate_server(&def, policy, file, d);
-            Some(def)
-        }
-        Err(e) => {
-            let path = e.path().to_string();
-            let field = (path != ".").then_some(path);
-            d.error(
-                file,
-                Some(&name),
-                field.as_deref(),
-                e.into_inner().to_string(),
-            );
-            None
-        }
-    }
+    let Value::Object(mut entry) = v else {
+        d.error(
+            file,
+            Some(&name),
+            None,
+            "a server entry must be a mapping with an id and an image",
+        );
+        return None;
+    };
+    coerce_scalars_to_text(&mut entry);
+    let base = minimal(STAND_IN_ID);
+    fields::read(file, &name, Mode::Definition, &base, &entry, d)?.validated(file, &name, policy, d)
 }
 
 fn check_top_level(file: &str, obj: &Map<String, Value>, allowed: &[&str], d: &mut Diagnostics) {
     for key in obj.keys() {
         if !allowed.contains(&key.as_str()) {
-            d.error(
-                file,
-                None,
-                Some(key),
-                format!("unknown field; expected one of {}", allowed.join(", ")),
-            );
+            d.error(file, None, Some(key), unknown_field(key, allowed));
         }
     }
 }
@@ -166,7 +160,7 @@ pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> 
         );
         return None;
     };
-    check_top_level(file, &obj, CATALOG_KEYS, d);
+    check_top_level(file, &obj, fields_at::<Catalog>(&[]).unwrap_or_default(), d);
     let version = text_field(file, &mut obj, "version", d).unwrap_or_default();
     if version.len() > 64 {
         d.error(file, None, Some("version"), "is longer than 64 characters");
@@ -190,7 +184,9 @@ pub fn catalog(file: &str, doc: Value, policy: &Policy, d: &mut Diagnostics) -> 
     })
 }
 
-/// The servers of a custom-server file: a catalog in any format, or a single server entry.
+/// The servers of a custom-server file that holds a single server entry; `None` when the
+/// file is not one (it may be a catalog in any format). An entry at fault is reported to
+/// `d` and yields no server, rather than being taken for some other format.
 pub fn single_or_catalog(
     file: &str,
     doc: Value,
@@ -198,15 +194,9 @@ pub fn single_or_catalog(
     d: &mut Diagnostics,
 ) -> Option<Vec<ServerDef>> {
     if doc.get("id").is_some() && doc.get("servers").is_none() {
-        let def = server(file, 0, doc, policy, d)?;
-        return Some(vec![def]);
+        return Some(server(file, 0, doc, policy, d).into_iter().collect());
     }
     None
-}
-
-/// A minimal valid definition that an overlay entry is laid over to check its field types.
-fn patch_probe(id: &ServerId) -> Value {
-    serde_json::json!({ "id": id.as_str(), "image": "probe/probe" })
 }
 
 /// An overlay document: partial server entries that change only the fields they name.
@@ -242,7 +232,9 @@ pub fn overlay(file: &str, doc: Value, d: &mut Diagnostics) -> Option<Overlay> {
     })
 }
 
-/// One overlay entry: an id and the fields it changes, type-checked over a probe.
+/// One overlay entry: an id and the fields it changes, each type-checked as it will be
+/// laid over a definition, so that a wrong type is caught here rather than later at each
+/// user's merge. A wrong id does not stop the other fields from being checked.
 fn overlay_entry(
     file: &str,
     index: usize,
@@ -259,14 +251,14 @@ fn overlay_entry(
         );
         return None;
     };
-    let id = patch_id(file, &name, &mut fields, d)?;
-    let mut typed = Value::Object(fields);
-    coerce_scalars_to_text(&mut typed);
-    check_patch_types(file, &id, &typed, d)?;
-    let Value::Object(fields) = typed else {
+    let id = patch_id(file, &name, &mut fields, d);
+    coerce_scalars_to_text(&mut fields);
+    let base = minimal(id.as_ref().map_or(STAND_IN_ID, ServerId::as_str));
+    let decoded = fields::read(file, &name, Mode::Patch, &base, &fields, d)?;
+    if !decoded.undecoded.is_empty() {
         return None;
-    };
-    Some(ServerPatch { id, fields })
+    }
+    Some(ServerPatch { id: id?, fields })
 }
 
 /// Takes the entry's `id` out of its fields: it names the server, it is not a change.
@@ -297,24 +289,6 @@ fn patch_id(
             None
         }
     }
-}
-
-/// A wrong field type is caught here, at the overlay, rather than later at each user's merge.
-fn check_patch_types(file: &str, id: &ServerId, typed: &Value, d: &mut Diagnostics) -> Option<()> {
-    let mut probe = patch_probe(id);
-    crate::catalog::merge::merge_patch(&mut probe, typed);
-    if let Err(e) = serde_path_to_error::deserialize::<_, ServerDef>(probe) {
-        let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
-        d.error(
-            file,
-            Some(id.as_str()),
-            field.as_deref(),
-            e.into_inner().to_string(),
-        );
-        return None;
-    }
-    Some(())
 }
 
 /// `patches` is sorted by id, so duplicates sit side by side.

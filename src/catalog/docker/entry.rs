@@ -189,13 +189,9 @@ impl Entry<'_> {
         }
     }
 
-    /// The image of an entry the portal can run: remote and per-tool (`poci`) entries are
-    /// reported, under `remote_field`, and skipped; a server entry needs an image.
-    pub(super) fn runnable_image(
-        &mut self,
-        obj: &Map<String, Value>,
-        remote_field: &str,
-    ) -> Option<String> {
+    /// Whether the portal skips the entry: remote and per-tool (`poci`) entries are
+    /// reported, under `remote_field`, and not run.
+    pub(super) fn skipped(&mut self, obj: &Map<String, Value>, remote_field: &str) -> bool {
         let kind = self
             .text(obj.get("type"), "type")
             .unwrap_or_else(|| "server".into());
@@ -204,18 +200,28 @@ impl Entry<'_> {
                 remote_field,
                 "remote servers are not run by the portal; server skipped",
             );
-            return None;
+            return true;
         }
         if kind != "server" {
             self.warning(
                 "type",
                 format!("{kind:?} servers are not supported (only \"server\"); server skipped"),
             );
-            return None;
+            return true;
         }
+        false
+    }
+
+    /// The image of a server entry, which it needs.
+    pub(super) fn image(&mut self, obj: &Map<String, Value>) -> Option<String> {
+        let given = obj.get("image").is_some_and(|i| !i.is_null());
+        // An image of the wrong type is reported by `text` already.
         let image = self.text(obj.get("image"), "image");
-        if image.is_none() {
-            self.error("image", "is required for a server entry");
+        if !given {
+            self.error(
+                "image",
+                "is required for a server entry: add the image to run",
+            );
         }
         image
     }

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use super::entry::Entry;
-use super::{finish, id_for};
-use crate::catalog::decode::sorted_unique;
+use super::id_for;
+use crate::catalog::decode::{sorted_unique, Decoded};
 use crate::catalog::model::{Catalog, Metadata, ServerDef};
 use crate::catalog::report::Diagnostics;
 use crate::catalog::validate::Policy;
@@ -26,9 +26,13 @@ fn gateway_entry(
         server: name.to_string(),
         d,
     };
-    let image = e.runnable_image(obj, "remote")?;
-    let id = id_for(file, name, e.d)?;
-    let mut def = ServerDef::new(id, &image);
+    if e.skipped(obj, "remote") {
+        return None;
+    }
+    let image = e.image(obj);
+    let id = id_for(file, name, e.d);
+    let mut decoded = Decoded::start(id, image)?;
+    let def = &mut decoded.def;
     def.display_name = e.text(obj.get("title"), "title");
     def.description = e.text(obj.get("description"), "description");
     def.category = e.text(
@@ -66,7 +70,7 @@ fn gateway_entry(
         ],
         "",
     );
-    Some(finish(file, def, policy, d))
+    decoded.validated(file, name, policy, d)
 }
 
 /// A Docker MCP gateway catalog (`version: 2`, `registry:`).

@@ -2,6 +2,8 @@
 //! (`version: 2`, `registry:` name -> entry) and the MCP registry's
 //! `servers/<name>/server.yaml`. What the portal cannot honour (remote and poci servers,
 //! OAuth, unknown fields) is reported by name as a warning, never dropped silently.
+//! A wrong name or a missing image does not stop the rest of an entry from being read,
+//! so all of its errors are reported together.
 
 mod entry;
 mod gateway;
@@ -10,9 +12,7 @@ mod registry;
 pub use gateway::catalog;
 pub use registry::registry_server;
 
-use crate::catalog::model::ServerDef;
 use crate::catalog::report::Diagnostics;
-use crate::catalog::validate::{validate_server, Policy};
 use crate::ids::ServerId;
 
 /// The entry's name as a server id; a name that is not one is reported on `name`.
@@ -24,10 +24,4 @@ fn id_for(file: &str, name: &str, d: &mut Diagnostics) -> Option<ServerId> {
             None
         }
     }
-}
-
-/// Both shapes end with the checks a native definition gets.
-fn finish(file: &str, def: ServerDef, policy: &Policy, d: &mut Diagnostics) -> ServerDef {
-    validate_server(&def, policy, file, d);
-    def
 }

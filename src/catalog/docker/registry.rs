@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use super::entry::Entry;
-use super::{finish, id_for};
+use super::id_for;
+use crate::catalog::decode::Decoded;
 use crate::catalog::model::{ServerDef, Transport};
 use crate::catalog::report::Diagnostics;
 use crate::catalog::validate::Policy;
@@ -29,16 +30,20 @@ pub fn registry_server(
         server: name.to_string(),
         d,
     };
-    let image = e.runnable_image(&obj, "type")?;
-    let id = id_for(file, name, e.d)?;
-    let mut def = ServerDef::new(id, &image);
+    if e.skipped(&obj, "type") {
+        return None;
+    }
+    let image = e.image(&obj);
+    let id = id_for(file, name, e.d);
+    let mut decoded = Decoded::start(id, image)?;
+    let def = &mut decoded.def;
     def.transport = Transport::Stdio;
-    describe(&mut e, &obj, &mut def);
+    describe(&mut e, &obj, def);
     if let Some(run) = obj.get("run") {
-        read_run(&mut e, run, &mut def)?;
+        read_run(&mut e, run, def);
     }
     if let Some(config) = obj.get("config") {
-        read_config(&mut e, config, &mut def);
+        read_config(&mut e, config, def);
     }
     e.no_oauth(&obj);
     if obj.contains_key("requirement") {
@@ -61,7 +66,7 @@ pub fn registry_server(
         ],
         "",
     );
-    Some(finish(file, def, policy, d))
+    decoded.validated(file, name, policy, d)
 }
 
 /// The descriptive fields shown in listings: `about.title`, `about.description`,
@@ -79,12 +84,14 @@ fn describe(e: &mut Entry<'_>, obj: &Map<String, Value>, def: &mut ServerDef) {
     );
 }
 
-/// The `run` section: how the container is started. `None` when it is not a mapping,
-/// which leaves nothing to run.
-fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) -> Option<()> {
+/// The `run` section: how the container is started.
+fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) {
     let Some(run) = run.as_object() else {
-        e.error("run", "must be a mapping");
-        return None;
+        e.error(
+            "run",
+            "must be a mapping of command, volumes, env and the like",
+        );
+        return;
     };
     def.command = e.texts(run.get("command"), "run.command");
     def.volumes = e.texts(run.get("volumes"), "run.volumes");
@@ -104,7 +111,6 @@ fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) -> Option<()> {
         ],
         "run.",
     );
-    Some(())
 }
 
 /// `run.env`, a `NAME: value` mapping (unlike the `[{name, value}]` lists of `config`).

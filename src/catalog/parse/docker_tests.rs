@@ -131,3 +131,57 @@ fn registry_host_paths_are_refused_with_the_file_named() {
         "{e}"
     );
 }
+
+fn errors(p: Result<super::Parsed, crate::catalog::report::Invalid>) -> Vec<String> {
+    match p {
+        Ok(_) => Vec::new(),
+        Err(e) => e.diagnostics.errors().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_gateway_entry_reports_every_fault_even_without_a_name_or_image() {
+    let yaml = r#"
+version: 2
+registry:
+  bad name:
+    command: 5
+    disableNetwork: maybe
+    volumes: [/etc:/etc]
+    env: [{value: x}]
+    sparkle: true
+"#;
+    let errs = errors(parse_catalog("d.yaml", yaml.as_bytes(), &Limits::default()));
+    assert_eq!(
+        errs,
+        [
+            "d.yaml: server bad name: image: is required for a server entry: add the image to run",
+            "d.yaml: server bad name: name: invalid server id \"bad name\": use 1-32 letters, digits, '_' or '-'",
+            "d.yaml: server bad name: command: must be a list, found 5",
+            "d.yaml: server bad name: disableNetwork: must be true or false, found \"maybe\"",
+            "d.yaml: server bad name: env[0]: an env entry needs a name",
+            "d.yaml: server bad name: volumes[0]: volume \"/etc:/etc\" mounts host path \"/etc\" outside the user's folder; use {USER_DATA}/... or ask the admin to allow it in MCP_PORTAL_ALLOWED_HOST_PATHS",
+        ]
+    );
+}
+
+#[test]
+fn a_registry_entry_reports_every_fault_even_when_run_is_not_a_mapping() {
+    let yaml =
+        b"name: bad name\nrun: [x]\nconfig:\n  secrets: [{name: \"no good!\", env: TOKEN}]\n";
+    let errs = errors(parse_registry(
+        "reg",
+        vec![("bad".into(), yaml.to_vec())],
+        &Limits::default(),
+    ));
+    let f = "reg/servers/bad/server.yaml: server bad name";
+    assert_eq!(
+        errs,
+        [
+            format!("{f}: image: is required for a server entry: add the image to run"),
+            format!("{f}: name: invalid server id \"bad name\": use 1-32 letters, digits, '_' or '-'"),
+            format!("{f}: run: must be a mapping of command, volumes, env and the like"),
+            format!("{f}: config.secrets[0].name: invalid secret name \"no good!\": use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"),
+        ]
+    );
+}

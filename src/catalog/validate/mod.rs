@@ -1,6 +1,7 @@
 //! Semantic checks of a server definition, after its shape has been parsed: image,
 //! transport and port, env names, templates, volumes against the host-path policy,
-//! limits, health check, secrets. All problems of a definition are reported together.
+//! limits, health check, secrets. All problems of a definition are reported together,
+//! also for a definition whose shape was only partly right (`validate_decoded`).
 
 use std::collections::BTreeSet;
 
@@ -60,10 +61,16 @@ fn check_text(d: &mut Diagnostics, file: &str, id: &str, field: &str, value: &st
 struct Report<'a> {
     file: &'a str,
     id: &'a str,
+    undecoded: &'a BTreeSet<String>,
     d: &'a mut Diagnostics,
 }
 
 impl Report<'_> {
+    /// Whether all of `fields` hold what the file says.
+    fn decoded(&self, fields: &[&str]) -> bool {
+        fields.iter().all(|f| !self.undecoded.contains(*f))
+    }
+
     fn err(&mut self, field: &str, msg: impl Into<String>) {
         self.d.error(self.file, Some(self.id), Some(field), msg);
     }
@@ -76,21 +83,45 @@ impl Report<'_> {
 /// Every semantic check of `def`, reported to `d`. The groups run in a fixed order so the
 /// same definition always yields the same diagnostics in the same order.
 pub fn validate_server(def: &ServerDef, policy: &Policy, file: &str, d: &mut Diagnostics) {
+    validate_decoded(def, def.id.as_str(), &BTreeSet::new(), policy, file, d);
+}
+
+/// The semantic checks of an entry read in part: the server is named `name` (its own id
+/// may be a stand-in), and the fields in `undecoded` hold a stand-in, a default or a part
+/// in place of a value whose fault is reported already.
+///
+/// A check of one field runs on whatever of it decoded, since a default or a part has
+/// nothing wrong to report. Only the checks that weigh fields against each other are
+/// skipped when one of those fields is undecoded: a default transport with a real port,
+/// or an http check whose path was the fault, would report errors the file does not have.
+pub fn validate_decoded(
+    def: &ServerDef,
+    name: &str,
+    undecoded: &BTreeSet<String>,
+    policy: &Policy,
+    file: &str,
+    d: &mut Diagnostics,
+) {
     let mut r = Report {
         file,
-        id: def.id.as_str(),
+        id: name,
+        undecoded,
         d,
     };
     check_image(def, &mut r);
     check_lengths(def, &mut r);
-    check_port(def, &mut r);
+    if r.decoded(&["transport", "port"]) {
+        check_port(def, &mut r);
+    }
     check_command(def, &mut r);
     let env_names = check_env(def, &mut r);
     check_secrets(def, env_names, &mut r);
     check_volumes(def, policy, &mut r);
     check_limits(def, &mut r);
-    if let Some(h) = &def.health_check {
-        check_health(def, h, &mut r);
+    if let Some(h) = def.health_check.as_ref() {
+        if r.decoded(&["transport", "health_check"]) {
+            check_health(def, h, &mut r);
+        }
     }
     check_parameters(def, &mut r);
     check_user(def, &mut r);

@@ -108,3 +108,25 @@ fn unknown_template_filters_are_warnings_naming_the_filter() {
         "{w:?}"
     );
 }
+
+#[test]
+fn checks_that_compare_an_undecoded_field_are_skipped() {
+    let mut s = def();
+    s.port = Some(8080);
+    s.env.insert("1BAD".into(), "x".into());
+    let mut d = Diagnostics::new();
+    // `transport` did not decode, so its default (stdio) must not make the port an error;
+    // the env check reads no undecoded field and still runs, under the entry's own name.
+    let undecoded = BTreeSet::from(["transport".to_string()]);
+    validate_decoded(
+        &s,
+        "bad id",
+        &undecoded,
+        &Policy::default(),
+        "c.yaml",
+        &mut d,
+    );
+    let errs: Vec<String> = d.errors().map(ToString::to_string).collect();
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].starts_with("c.yaml: server bad id: env.1BAD: invalid environment"));
+}
