@@ -67,9 +67,9 @@ session=$(awk '/<!-- compose-session/ {f = 1; next} f && /^```sh/ {g = 1; next} 
 session=${session//"docker-compose -f compose/docker-compose.yml"/"${compose[*]}"}
 session=${session//"127.0.0.1:8080"/"127.0.0.1:$api_port"}
 out=$(bash -euo pipefail -c "$session" 2>&1) || fail "the README's session failed:"$'\n'"$out"
-for want in '"id":"alice","roles":["developer"],"organization":"acme"' \
-  '"name":"my-team","revision":1' '"changed":true' '"user":"alice","role":"user","token":"mcpp_' \
-  '"container":"mcp-alice-echo-http","outcome":"created"'; do
+for want in '"id":"carol","roles":["developer"],"organization":"acme"' \
+  '"name":"my-team","revision":1' '"changed":true' '"user":"carol","role":"user","token":"mcpp_' \
+  '"container":"mcp-carol-echo-http","outcome":"created"'; do
   case "$out" in *"$want"*) ;; *) fail "the README's session did not answer $want:"$'\n'"$out" ;; esac
 done
 
@@ -78,7 +78,7 @@ token=$(in_portal token create --user admin --role admin 2>/dev/null)
 remote=("${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/portalctl" --remote "http://127.0.0.1:$api_port" --token "$token")
 "${remote[@]}" user add bob >/dev/null
 "${remote[@]}" enable echo-http --user bob >/dev/null
-for u in alice bob; do
+for u in carol bob; do
   running=$(docker inspect "mcp-$u-echo-http" --format '{{.State.Running}} {{index .Config.Labels "io.mcp-portal.instance"}}')
   [ "$running" = "true $MCP_PORTAL_INSTANCE" ] || fail "mcp-$u-echo-http is not running: $running"
   port=$(docker inspect "mcp-$u-echo-http" --format '{{index .Config.Labels "io.mcp-portal.port"}}')
