@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod gateway;
 pub mod ids;
 pub mod manager;
 pub mod plan;

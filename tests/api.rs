@@ -50,11 +50,19 @@ fn start(per_sec: f64) -> Api {
             .unwrap();
     }
     let admin = portal
-        .create_token(&UserId::parse("admin").unwrap(), TokenRole::Admin, TokenScope::Api)
+        .create_token(
+            &UserId::parse("admin").unwrap(),
+            TokenRole::Admin,
+            TokenScope::Api,
+        )
         .unwrap()
         .token;
     let u1 = portal
-        .create_token(&UserId::parse("u1").unwrap(), TokenRole::User, TokenScope::Api)
+        .create_token(
+            &UserId::parse("u1").unwrap(),
+            TokenRole::User,
+            TokenScope::Api,
+        )
         .unwrap()
         .token;
     portal

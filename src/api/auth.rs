@@ -94,8 +94,22 @@ impl<E: Engine + 'static> ApiState<E> {
         }
     }
 
+    /// The caller's token at the MCP gateway: known, of any scope, within the gateway's
+    /// own rate.
+    pub(crate) fn authenticate_mcp(&self, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+        self.authenticate_within(headers, &self.mcp_limiter)
+    }
+
+    fn authenticate(&self, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+        self.authenticate_within(headers, &self.limiter)
+    }
+
     /// The caller's token, of any scope, if it is known and within its rate.
-    pub(crate) fn authenticate(&self, headers: &HeaderMap) -> Result<TokenRecord, ApiError> {
+    fn authenticate_within(
+        &self,
+        headers: &HeaderMap,
+        limiter: &RateLimiter,
+    ) -> Result<TokenRecord, ApiError> {
         let presented = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -122,7 +136,7 @@ impl<E: Engine + 'static> ApiState<E> {
             }
             return Err(ApiError::unauthorized());
         };
-        if !self.limiter.allow(&token.id) {
+        if !limiter.allow(&token.id) {
             return Err(ApiError::new(
                 ErrorClass::RateLimited,
                 "too many requests for this token; slow down",

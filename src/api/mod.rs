@@ -20,6 +20,7 @@ pub use openapi::{openapi, Access, Route, ROUTES};
 pub use wire::{RegistryBody, RegistryEntry};
 
 use crate::engine::Engine;
+use crate::gateway::Gateway;
 use crate::manager::{Portal, Runtime};
 use crate::store::TokenRecord;
 
@@ -33,15 +34,26 @@ pub struct ApiState<E> {
     portal: Portal,
     rt: Arc<Runtime<E>>,
     limiter: auth::RateLimiter,
+    /// The MCP gateway at `/mcp`, with its own per-token rate.
+    gateway: Arc<Gateway<E>>,
+    mcp_limiter: auth::RateLimiter,
 }
 
 impl<E: Engine + 'static> ApiState<E> {
     pub fn new(portal: Portal, rt: Arc<Runtime<E>>, per_sec: f64) -> Self {
+        let config = portal.config().gateway.clone();
         Self {
+            mcp_limiter: auth::RateLimiter::new(config.rate_per_sec),
+            gateway: Gateway::new(Arc::clone(&rt), config),
             portal,
             rt,
             limiter: auth::RateLimiter::new(per_sec),
         }
+    }
+
+    /// The MCP gateway this API serves at `/mcp`.
+    pub fn gateway(&self) -> &Arc<Gateway<E>> {
+        &self.gateway
     }
 
     /// The portal acting as the token's user, for the audit log.
@@ -64,6 +76,7 @@ pub async fn serve<E: Engine + 'static>(
     state: Arc<ApiState<E>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.gateway.spawn_sweeper();
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await

@@ -5,9 +5,12 @@
 mod docker;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
 
 use futures_util::stream::BoxStream;
+use tokio::io::AsyncWrite;
 
 pub use docker::DockerEngine;
 
@@ -80,6 +83,29 @@ pub struct NetworkInfo {
     pub subnets: Vec<String>,
 }
 
+/// A chunk of a container's output, as the engine framed it: a chunk may hold part of a
+/// line or several lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Stdout(Vec<u8>),
+    Stderr(Vec<u8>),
+}
+
+/// A live attachment to a container's stdin and output. Dropping both halves ends the
+/// attachment; the container and its stdin stay open (they are created with
+/// `StdinOnce=false`), so another attachment can follow.
+pub struct Attached {
+    pub input: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Output from the moment of attaching on (no replay); it ends when the container stops.
+    pub output: BoxStream<'static, Result<Output, EngineError>>,
+}
+
+impl fmt::Debug for Attached {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Attached { .. }")
+    }
+}
+
 /// The calls the portal makes to a container engine.
 pub trait Engine: Send + Sync {
     /// `None` when the image is missing; else the `USER` it declares (may be empty).
@@ -138,6 +164,8 @@ pub trait Engine: Send + Sync {
         &self,
         labels: &[(&str, &str)],
     ) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
+    /// Attaches to a running container's stdin, stdout and stderr.
+    fn attach(&self, name: &str) -> impl Future<Output = Result<Attached, EngineError>> + Send;
     /// Stops (with a grace period) and removes a container; one already gone is not an error.
     fn remove_container(
         &self,

@@ -32,6 +32,7 @@ pub enum AuditAction {
     ReconcileRecreate,
     ReconcileRestart,
     ReconcileRemoveOrphan,
+    McpToolCall,
 }
 
 impl AuditAction {
@@ -64,6 +65,7 @@ impl AuditAction {
             A::ReconcileRecreate => "reconcile.recreate",
             A::ReconcileRestart => "reconcile.restart",
             A::ReconcileRemoveOrphan => "reconcile.remove-orphan",
+            A::McpToolCall => "mcp.tools-call",
         }
     }
 }

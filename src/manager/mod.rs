@@ -14,6 +14,7 @@ mod overlays;
 mod secrets;
 mod servers;
 mod snapshot;
+mod targets;
 mod tokens;
 mod users;
 
@@ -31,6 +32,7 @@ pub use error::{PortalError, Result};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
 pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
+pub use targets::McpTarget;
 pub use tokens::{NewToken, TokenView};
 pub use users::UserSummary;
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mcp_portal::engine::{ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo};
+use mcp_portal::engine::{Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo};
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
 use mcp_portal::secrets::SecretValue;
 
@@ -154,6 +154,15 @@ impl Engine for Fake {
         _labels: &[(&str, &str)],
     ) -> futures_util::stream::BoxStream<'static, Result<EngineEvent, EngineError>> {
         Box::pin(futures_util::stream::empty())
+    }
+    /// The manager's tests never speak to a server; the gateway's own tests attach to an
+    /// in-memory pipe instead.
+    async fn attach(&self, name: &str) -> Result<Attached, EngineError> {
+        Err(EngineError::Docker {
+            action: "attach to container",
+            object: name.into(),
+            detail: "fake engine cannot attach".into(),
+        })
     }
     async fn remove_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
         self.containers.lock().unwrap().remove(name);

@@ -4,6 +4,7 @@
 mod admin;
 mod catalogs;
 mod events;
+mod mcp;
 mod user;
 
 use std::sync::Arc;
@@ -30,6 +31,18 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
         .route("/api/v1/events", get(events::events::<E>))
+        .route(
+            "/mcp",
+            post(mcp::post_all::<E>)
+                .get(mcp::get_all::<E>)
+                .delete(mcp::delete_all::<E>),
+        )
+        .route(
+            "/mcp/{server}",
+            post(mcp::post_one::<E>)
+                .get(mcp::get_one::<E>)
+                .delete(mcp::delete_one::<E>),
+        )
         .merge(user_routes())
         .merge(catalog_routes())
         .merge(admin_routes())

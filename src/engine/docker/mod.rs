@@ -3,8 +3,9 @@
 //!
 //! This module owns the connection and the [`Engine`] impl, which hands each call to the
 //! part that owns it: `containers`, `networks` (and volumes), `images` (and pulls),
-//! `events`; `errors` maps bollard's failures.
+//! `events`, `attach` (a container's stdio); `errors` maps bollard's failures.
 
+mod attach;
 mod containers;
 mod errors;
 mod events;
@@ -16,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::Docker;
 use futures_util::stream::BoxStream;
 
-use super::{ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, MIN_API};
+use super::{Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, MIN_API};
 use crate::plan::{ContainerSpec, NetworkSpec};
 use crate::secrets::SecretValue;
 
@@ -121,6 +122,10 @@ impl Engine for DockerEngine {
         labels: &[(&str, &str)],
     ) -> BoxStream<'static, Result<EngineEvent, EngineError>> {
         events::events(&self.docker, labels)
+    }
+
+    async fn attach(&self, name: &str) -> Result<Attached, EngineError> {
+        attach::attach(&self.docker, name).await
     }
 
     async fn remove_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {

@@ -1,0 +1,423 @@
+//! The MCP gateway: every user's enabled servers behind one authenticated endpoint
+//! (`/mcp`, or `/mcp/{server}` for one alone). The HTTP side (api/routes/mcp.rs) checks
+//! the caller and the protocol generation; this module answers MCP methods for a user,
+//! over one shared connection per server (stdio attachment or HTTP session), merging
+//! lists and routing calls by name.
+//!
+//! The protocol is handled as JSON-RPC values rather than through `rmcp`'s typed models:
+//! the gateway forwards what servers say (fields of any protocol version included)
+//! without knowing each method, rewrites ids and names, and speaks a protocol
+//! generation (2026-07-28) that `rmcp` does not model.
+
+pub mod aggregate;
+pub mod http;
+pub mod pool;
+pub mod protocol;
+pub mod rpc;
+pub mod session;
+pub mod stdio;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use aggregate::{Kind, Route};
+use pool::{Pool, Upstream};
+use protocol::ClientInfo;
+use rpc::RpcError;
+use session::Sessions;
+
+use crate::config::GatewayConfig;
+use crate::engine::Engine;
+use crate::error::AuditResult;
+use crate::ids::{ServerId, UserId};
+use crate::manager::{AuditAction, McpTarget, Runtime};
+
+/// Who is asking, through which endpoint.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: UserId,
+    pub only: Option<ServerId>,
+    pub client: ClientInfo,
+}
+
+/// How busy the gateway is, for `GET /api/v1/admin/gateway` and the tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GatewayStats {
+    pub sessions: usize,
+    pub connections: usize,
+    pub in_flight: usize,
+}
+
+#[derive(Debug)]
+pub struct Gateway<E> {
+    rt: Arc<Runtime<E>>,
+    pub pool: Pool<E>,
+    pub sessions: Sessions,
+    pub config: GatewayConfig,
+    routes: Mutex<HashMap<(UserId, Kind), BTreeMap<String, Route>>>,
+}
+
+/// The gateway's own name and version, in handshakes and stateless results.
+pub fn server_info() -> Value {
+    json!({"name": "mcp-portal", "version": env!("CARGO_PKG_VERSION")})
+}
+
+impl<E: Engine + 'static> Gateway<E> {
+    pub fn new(rt: Arc<Runtime<E>>, config: GatewayConfig) -> Arc<Self> {
+        Arc::new(Self {
+            pool: Pool::new(Arc::clone(&rt)),
+            rt,
+            sessions: Sessions::default(),
+            config,
+            routes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn stats(&self) -> GatewayStats {
+        GatewayStats {
+            sessions: self.sessions.len(),
+            connections: self.pool.open(),
+            in_flight: self.sessions.in_flight(),
+        }
+    }
+
+    /// Drops idle sessions and connections, every few seconds, until the gateway goes.
+    pub fn spawn_sweeper(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let idle = Duration::from_secs(self.config.session_idle_secs);
+        let every = (idle / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(g) = weak.upgrade() else { break };
+                let ended = g.sessions.sweep(idle);
+                if ended > 0 {
+                    tracing::info!(ended, "idle MCP sessions dropped");
+                }
+                g.pool.sweep(idle);
+            }
+        });
+    }
+
+    /// The servers the caller reaches, in id order.
+    async fn targets(&self, caller: &Caller) -> Result<Vec<McpTarget>, RpcError> {
+        let portal = self.rt.portal().clone();
+        let user = caller.user.clone();
+        let all = tokio::task::spawn_blocking(move || portal.mcp_targets(&user))
+            .await
+            .map_err(RpcError::internal)?
+            .map_err(|e| RpcError::internal(e.to_string()))?;
+        Ok(match &caller.only {
+            Some(one) => all.into_iter().filter(|t| &t.server == one).collect(),
+            None => all,
+        })
+    }
+
+    async fn upstream(&self, caller: &Caller, server: &str) -> Result<Upstream, RpcError> {
+        let targets = self.targets(caller).await?;
+        let t = targets
+            .iter()
+            .find(|t| t.server.as_str() == server)
+            .ok_or_else(|| {
+                RpcError::invalid_params(format!(
+                    "user {} has no enabled server {server}; see `portalctl status --user {}`",
+                    caller.user, caller.user
+                ))
+            })?;
+        self.pool.get(&caller.user, t).await
+    }
+
+    /// What `initialize` (or `server/discover`) answers: for one server its own
+    /// capabilities, for all of them what the gateway can merge.
+    pub async fn capabilities(&self, caller: &Caller) -> (Value, String) {
+        let targets = self.targets(caller).await.unwrap_or_default();
+        let names: Vec<&str> = targets.iter().map(|t| t.server.as_str()).collect();
+        if let Some(one) = &caller.only {
+            let caps = match self.upstream(caller, one.as_str()).await {
+                Ok(up) => up.initialized().await["capabilities"].clone(),
+                Err(_) => json!({"tools": {}}),
+            };
+            return (
+                caps,
+                format!("mcp-portal: server {one} of user {}", caller.user),
+            );
+        }
+        let caps = json!({
+            "tools": {"listChanged": true},
+            "prompts": {"listChanged": true},
+            "resources": {"listChanged": true},
+        });
+        let text = format!(
+            "mcp-portal: the servers of user {} ({}); their tools and prompts are named <server>__<name>",
+            caller.user,
+            names.join(", ")
+        );
+        (caps, text)
+    }
+
+    /// Answers one request (not `initialize`, which the HTTP side handles).
+    pub async fn call(
+        &self,
+        caller: &Caller,
+        method: &str,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        if let Some(kind) = Kind::from_list_method(method) {
+            return self.list(caller, kind).await;
+        }
+        match method {
+            "ping" => Ok(json!({})),
+            "tools/call" => self.tool_call(caller, params, progress).await,
+            "prompts/get" => {
+                self.routed(caller, Kind::Prompts, "name", method, params, progress)
+                    .await
+            }
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                self.routed(caller, Kind::Resources, "uri", method, params, progress)
+                    .await
+            }
+            "completion/complete" => self.complete(caller, params).await,
+            "logging/setLevel" => {
+                for t in self.targets(caller).await? {
+                    if let Ok(up) = self.upstream(caller, t.server.as_str()).await {
+                        let _ = up.request(method, params.clone(), None).await;
+                    }
+                }
+                Ok(json!({}))
+            }
+            _ => Err(RpcError::method_not_found(method)),
+        }
+    }
+
+    /// A client notification: forwarded to the caller's servers.
+    pub async fn notify(&self, caller: &Caller, method: &str, params: Value) {
+        let Ok(targets) = self.targets(caller).await else {
+            return;
+        };
+        for t in targets {
+            if let Ok(up) = self.upstream(caller, t.server.as_str()).await {
+                let _ = up.notify(method, params.clone()).await;
+            }
+        }
+    }
+
+    /// Every reachable server's items of one kind, merged. A server that fails is left
+    /// out of the list (and logged): it never fails the list for the others.
+    async fn list(&self, caller: &Caller, kind: Kind) -> Result<Value, RpcError> {
+        let targets = self.targets(caller).await?;
+        let method = match kind {
+            Kind::Tools => "tools/list",
+            Kind::Prompts => "prompts/list",
+            Kind::Resources => "resources/list",
+            Kind::ResourceTemplates => "resources/templates/list",
+        };
+        let lists = join_all(targets.iter().map(|t| async move {
+            let items = self.list_one(caller, t, kind, method).await;
+            (t.server.to_string(), items)
+        }))
+        .await;
+        let mut ok = Vec::new();
+        for (server, items) in lists {
+            match items {
+                Ok(items) => ok.push((server, items)),
+                Err(e) => {
+                    tracing::warn!(user = %caller.user, %server, error = %e, "{method}: server left out")
+                }
+            }
+        }
+        if caller.only.is_some() {
+            let items: Vec<Value> = ok.into_iter().flat_map(|(_, i)| i).collect();
+            return Ok(json!({ kind.field(): items }));
+        }
+        let merged = aggregate::merge(kind, &ok);
+        for c in &merged.collisions {
+            tracing::warn!(user = %caller.user, "{c}");
+        }
+        let mut routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+        routes.insert((caller.user.clone(), kind), merged.routes);
+        Ok(json!({ kind.field(): merged.items }))
+    }
+
+    /// One server's whole list, following its pages.
+    async fn list_one(
+        &self,
+        caller: &Caller,
+        t: &McpTarget,
+        kind: Kind,
+        method: &str,
+    ) -> Result<Vec<Value>, RpcError> {
+        let up = self.pool.get(&caller.user, t).await?;
+        let mut items = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..100 {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let page = up.request(method, params, None).await?;
+            if let Some(list) = page.get(kind.field()).and_then(Value::as_array) {
+                items.extend(list.iter().cloned());
+            }
+            cursor = page.get("nextCursor").filter(|c| !c.is_null()).cloned();
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(items)
+    }
+
+    /// Where a name the caller sees leads: the server alone on `/mcp/{server}`, else the
+    /// last listing's table, else the longest server id the name starts with.
+    async fn route(&self, caller: &Caller, kind: Kind, name: &str) -> Result<Route, RpcError> {
+        if let Some(one) = &caller.only {
+            return Ok(Route {
+                server: one.to_string(),
+                name: name.to_string(),
+            });
+        }
+        let known = {
+            let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+            routes
+                .get(&(caller.user.clone(), kind))
+                .and_then(|r| r.get(name))
+                .cloned()
+        };
+        if let Some(r) = known {
+            return Ok(r);
+        }
+        if kind == Kind::Tools || kind == Kind::Prompts {
+            let targets = self.targets(caller).await?;
+            if let Some(r) =
+                aggregate::route_by_prefix(name, targets.iter().map(|t| t.server.as_str()))
+            {
+                return Ok(r);
+            }
+        } else {
+            // A resource nobody listed yet: list them, then look again.
+            self.list(caller, kind).await?;
+            let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(r) = routes
+                .get(&(caller.user.clone(), kind))
+                .and_then(|r| r.get(name))
+            {
+                return Ok(r.clone());
+            }
+        }
+        Err(RpcError::invalid_params(format!(
+            "no server of user {} offers {name:?}; list them first (names are <server>{}<name>)",
+            caller.user,
+            aggregate::SEPARATOR
+        )))
+    }
+
+    async fn routed(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        key: &str,
+        method: &str,
+        mut params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        let name = params
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params(format!("{method} needs params.{key}")))?
+            .to_string();
+        let route = self.route(caller, kind, &name).await?;
+        params[key] = Value::String(route.name.clone());
+        let up = self.upstream(caller, &route.server).await?;
+        up.request(method, params, progress).await
+    }
+
+    async fn complete(&self, caller: &Caller, mut params: Value) -> Result<Value, RpcError> {
+        let (kind, key) = match params["ref"]["type"].as_str() {
+            Some("ref/prompt") => (Kind::Prompts, "name"),
+            Some("ref/resource") => (Kind::Resources, "uri"),
+            _ => return Err(RpcError::invalid_params("completion/complete needs a ref")),
+        };
+        let name = params["ref"][key].as_str().unwrap_or_default().to_string();
+        let route = self.route(caller, kind, &name).await?;
+        params["ref"][key] = Value::String(route.name.clone());
+        let up = self.upstream(caller, &route.server).await?;
+        up.request("completion/complete", params, None).await
+    }
+
+    /// `tools/call`, routed by name and written to the audit log.
+    async fn tool_call(
+        &self,
+        caller: &Caller,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let started = Instant::now();
+        let arguments = params.get("arguments").cloned();
+        let result = async {
+            let route = self.route(caller, Kind::Tools, &name).await?;
+            let mut params = params;
+            params["name"] = Value::String(route.name.clone());
+            let up = self.upstream(caller, &route.server).await?;
+            let r = up.request("tools/call", params, progress).await;
+            Ok::<_, RpcError>((route, r))
+        }
+        .await;
+        let (resource, outcome) = match &result {
+            Ok((route, r)) => (
+                format!("{}/{}", route.server, route.name),
+                r.as_ref().map(|_| ()).map_err(Clone::clone),
+            ),
+            Err(e) => (name.clone(), Err(e.clone())),
+        };
+        let mut detail = format!(
+            "{} ms; client {}",
+            started.elapsed().as_millis(),
+            caller.client.label()
+        );
+        if let Err(e) = &outcome {
+            detail.push_str(&format!("; error: {}", e.message));
+        }
+        if self.config.audit_tool_arguments {
+            detail.push_str(&format!(
+                "; arguments: {}",
+                arguments.unwrap_or(Value::Null)
+            ));
+            if let Ok((_, Ok(r))) = &result {
+                detail.push_str(&format!("; result: {r}"));
+            }
+        }
+        let portal = self
+            .rt
+            .portal()
+            .clone()
+            .with_actor(&format!("mcp:{}", caller.user));
+        let user = caller.user.clone();
+        let audit = if outcome.is_ok() {
+            AuditResult::Ok
+        } else {
+            AuditResult::Refused
+        };
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = portal.audit_outcome(
+                Some(user.as_str()),
+                AuditAction::McpToolCall,
+                &resource,
+                audit,
+                Some(detail),
+            ) {
+                tracing::warn!(error = %e, "cannot write the audit log");
+            }
+        });
+        result?.1
+    }
+}

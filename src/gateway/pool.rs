@@ -1,0 +1,212 @@
+//! The gateway's connections to users' servers: at most one per container, made on first
+//! use (concurrent first requests make it once), shared by all of that user's sessions,
+//! made again when the container restarted, and dropped when unused for the idle time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc};
+
+use super::http::HttpUpstream;
+use super::rpc::RpcError;
+use super::stdio::StdioUpstream;
+use crate::catalog::model::Transport;
+use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::manager::{McpTarget, Runtime};
+use crate::plan::LABEL_PORT;
+
+/// A connection to one server, whatever its transport.
+#[derive(Debug, Clone)]
+pub enum Upstream {
+    Stdio(Arc<StdioUpstream>),
+    Http(Arc<HttpUpstream>),
+}
+
+impl Upstream {
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        match self {
+            Self::Stdio(u) => u.request(method, params, progress).await,
+            Self::Http(u) => u.request(method, params, progress).await,
+        }
+    }
+
+    pub async fn notify(&self, method: &str, params: Value) -> Result<(), RpcError> {
+        match self {
+            Self::Stdio(u) => u.notify(method, params).await,
+            Self::Http(u) => u.notify(method, params).await,
+        }
+    }
+
+    /// The server's answer to the gateway's own `initialize`.
+    pub async fn initialized(&self) -> Value {
+        match self {
+            Self::Stdio(u) => u.initialized().clone(),
+            Self::Http(u) => u.initialized().await,
+        }
+    }
+
+    fn is_alive(&self) -> bool {
+        match self {
+            Self::Stdio(u) => u.is_alive(),
+            Self::Http(u) => u.is_alive(),
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Value> {
+        match self {
+            Self::Stdio(u) => u.subscribe(),
+            Self::Http(u) => u.subscribe(),
+        }
+    }
+}
+
+/// A server notification for a user's sessions, with the server it came from.
+pub type UserEvent = (ServerId, Value);
+
+#[derive(Debug, Default)]
+struct Slot {
+    conn: tokio::sync::Mutex<Option<Upstream>>,
+    used: Mutex<Option<Instant>>,
+}
+
+impl Slot {
+    fn touch(&self) {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(Duration::MAX, |t| t.elapsed())
+    }
+}
+
+#[derive(Debug)]
+pub struct Pool<E> {
+    rt: Arc<Runtime<E>>,
+    slots: Mutex<HashMap<(UserId, ServerId), Arc<Slot>>>,
+    events: Mutex<HashMap<UserId, broadcast::Sender<UserEvent>>>,
+}
+
+impl<E: Engine + 'static> Pool<E> {
+    pub fn new(rt: Arc<Runtime<E>>) -> Self {
+        Self {
+            rt,
+            slots: Mutex::new(HashMap::new()),
+            events: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The server notifications of every connection of `user`'s.
+    pub fn events(&self, user: &UserId) -> broadcast::Receiver<UserEvent> {
+        self.user_events(user).subscribe()
+    }
+
+    fn user_events(&self, user: &UserId) -> broadcast::Sender<UserEvent> {
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events
+            .entry(user.clone())
+            .or_insert_with(|| broadcast::channel(64).0)
+            .clone()
+    }
+
+    /// The connection to a user's server, made when there is none or it died.
+    pub async fn get(&self, user: &UserId, target: &McpTarget) -> Result<Upstream, RpcError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(
+                slots
+                    .entry((user.clone(), target.server.clone()))
+                    .or_default(),
+            )
+        };
+        slot.touch();
+        let mut conn = slot.conn.lock().await;
+        if let Some(up) = conn.as_ref().filter(|u| u.is_alive()) {
+            return Ok(up.clone());
+        }
+        *conn = None;
+        let up = self.connect(user, target).await?;
+        let mut notes = up.subscribe();
+        let events = self.user_events(user);
+        let server = target.server.clone();
+        // Ends when the connection goes (its sender is dropped with it).
+        tokio::spawn(async move {
+            loop {
+                match notes.recv().await {
+                    Ok(n) => {
+                        let _ = events.send((server.clone(), n));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+        *conn = Some(up.clone());
+        Ok(up)
+    }
+
+    async fn connect(&self, user: &UserId, t: &McpTarget) -> Result<Upstream, RpcError> {
+        let not_running = |state: &str| {
+            RpcError::unavailable(format!(
+                "server {} of user {user} is not running (container {} is {state}); start it with `portalctl restart {} --user {user}`",
+                t.server, t.container, t.server
+            ))
+        };
+        let engine = self.rt.engine();
+        let c = engine
+            .container(&t.container)
+            .await
+            .map_err(|e| RpcError::unavailable(format!("server {}: {e}", t.server)))?
+            .ok_or_else(|| not_running("missing"))?;
+        if !c.running() {
+            return Err(not_running(&c.state));
+        }
+        match t.transport {
+            Transport::Stdio => Ok(Upstream::Stdio(
+                StdioUpstream::connect(engine, &t.container, t.server.as_str()).await?,
+            )),
+            Transport::StreamableHttp => {
+                let port = c.label(LABEL_PORT).ok_or_else(|| not_running("unpublished"))?;
+                let bind = &self.rt.portal().config().runtime.bind_address;
+                let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };
+                let url = format!("http://{host}:{port}/mcp");
+                Ok(Upstream::Http(HttpUpstream::connect(t.server.as_str(), url).await?))
+            }
+            Transport::Sse => Err(RpcError::unavailable(format!(
+                "server {} speaks the old SSE transport, which the gateway does not bridge yet; reach it on its own port",
+                t.server
+            ))),
+        }
+    }
+
+    /// Drops connections unused for `idle` (the attachment closes; the container stays).
+    pub fn sweep(&self, idle: Duration) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.retain(|_, s| Arc::strong_count(s) > 1 || s.idle_for() < idle);
+    }
+
+    /// Drops the connections of a user's server (it was disabled or restarted).
+    pub fn forget(&self, user: &UserId, server: &ServerId) {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.remove(&(user.clone(), server.clone()));
+    }
+
+    /// How many connections are open.
+    pub fn open(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots
+            .values()
+            .filter(|s| s.conn.try_lock().map_or(true, |c| c.is_some()))
+            .count()
+    }
+}

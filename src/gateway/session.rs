@@ -1,0 +1,155 @@
+//! Sessions of the handshake generation: made by `initialize`, named by `Mcp-Session-Id`,
+//! bound to the token's user (another user's session id is unknown to them), ended by
+//! DELETE or after the idle time. Each knows its client and its calls in flight, so that
+//! `notifications/cancelled` can stop one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::OsRng;
+use tokio::task::AbortHandle;
+
+use super::protocol::ClientInfo;
+use crate::ids::{ServerId, UserId};
+
+#[derive(Debug)]
+pub struct Session {
+    pub id: String,
+    pub user: UserId,
+    /// `/mcp/{server}` sessions see that server alone.
+    pub only: Option<ServerId>,
+    pub version: String,
+    pub client: ClientInfo,
+    used: Mutex<Instant>,
+    in_flight: Mutex<HashMap<String, AbortHandle>>,
+}
+
+impl Session {
+    fn touch(&self) {
+        *self.used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.used
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .elapsed()
+    }
+
+    /// Remembers a call in flight under its JSON-RPC id, for cancellation.
+    pub fn started(&self, id: String, handle: AbortHandle) {
+        let mut calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        calls.insert(id, handle);
+    }
+
+    pub fn finished(&self, id: &str) {
+        let mut calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        calls.remove(id);
+    }
+
+    /// Stops a call in flight: dropping it cancels it at the server.
+    pub fn cancel(&self, id: &str) {
+        let mut calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(h) = calls.remove(id) {
+            h.abort();
+        }
+    }
+
+    fn cancel_all(&self) {
+        let mut calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, h) in calls.drain() {
+            h.abort();
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Sessions {
+    map: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Sessions {
+    pub fn create(
+        &self,
+        user: &UserId,
+        only: Option<ServerId>,
+        version: &str,
+        client: ClientInfo,
+    ) -> Arc<Session> {
+        let mut bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut bytes);
+        let session = Arc::new(Session {
+            id: hex::encode(bytes),
+            user: user.clone(),
+            only,
+            version: version.to_string(),
+            client,
+            used: Mutex::new(Instant::now()),
+            in_flight: Mutex::new(HashMap::new()),
+        });
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(session.id.clone(), Arc::clone(&session));
+        session
+    }
+
+    /// The session, if it exists and is this user's on this endpoint.
+    pub fn get(&self, id: &str, user: &UserId, only: Option<&ServerId>) -> Option<Arc<Session>> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let s = map
+            .get(id)
+            .filter(|s| &s.user == user && s.only.as_ref() == only)?;
+        s.touch();
+        Some(Arc::clone(s))
+    }
+
+    /// Ends a session, cancelling its calls; false when it was not there.
+    pub fn remove(&self, id: &str) -> bool {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        match map.remove(id) {
+            Some(s) => {
+                s.cancel_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends the sessions unused for `idle`.
+    pub fn sweep(&self, idle: Duration) -> usize {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let before = map.len();
+        map.retain(|_, s| {
+            let keep = s.idle_for() < idle;
+            if !keep {
+                s.cancel_all();
+            }
+            keep
+        });
+        before - map.len()
+    }
+
+    pub fn exists(&self, id: &str) -> bool {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many calls are in flight across all sessions.
+    pub fn in_flight(&self) -> usize {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.values()
+            .map(|s| s.in_flight.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+}
