@@ -223,9 +223,10 @@ impl StdioUpstream {
 
     /// Server notifications that belong to no call: `notifications/tools/list_changed`,
     /// `notifications/resources/updated`, `notifications/message`, ... each as the whole
-    /// message.
+    /// message. The receiver closes when the attachment ends; one that falls more than 64
+    /// behind misses the oldest (`RecvError::Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Value> {
-        self.shared.notifications.subscribe()
+        self.shared.subscribe()
     }
 
     /// False once the attachment ended (the container stopped or restarted): make a new

@@ -3,8 +3,16 @@
 //! - Speaks MCP (JSON-RPC 2.0) over stdio, one message per line, or over streamable HTTP
 //!   (`POST /mcp`) when `MCP_TRANSPORT` is `streamable-http` or `sse` (port from
 //!   `MCP_SERVER_PORT`, default 8080). `GET /healthz` answers 200.
-//! - Tools: `echo` (returns its `text`) and `env_names` (the names, never the values, of
-//!   the environment variables it received).
+//! - Tools: `echo` (returns its `text`), `env_names` (the names, never the values, of
+//!   the environment variables it received), `sleep` (waits `ms` milliseconds, sending
+//!   `notifications/progress` four times when the call has a progress token) and
+//!   `changed` (sends `notifications/tools/list_changed`, then answers).
+//! - On stdio each request is served on a thread of its own, so a `sleep` holds up no
+//!   other call, and `notifications/cancelled` stops a `sleep` with no answer (the server
+//!   says so on stderr). Over HTTP, a call's notifications turn its answer into an SSE
+//!   stream when the client accepts `text/event-stream`, and are dropped otherwise.
+//! - `MCP_ECHO_BANNER=1` prints a line that is not JSON on stdout first, as some servers
+//!   do, to test that clients tolerate it.
 //! - `mcp-echo probe HOST PORT` exits 0 when a TCP connection succeeds within 2 s, else 1:
 //!   the tests use it through `docker exec` to check network isolation with real packets.
 //! - `mcp-echo exit CODE [AFTER_MS]` exits (at once, or after a while), to test servers
@@ -14,15 +22,23 @@
 //!
 //! It exits promptly on SIGTERM, as PID 1 in a container must choose to.
 
+use std::cell::Cell;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 const PROTOCOL_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// The longest `sleep`, so a test that forgets to cancel does not hold a thread for long.
+const MAX_SLEEP_MS: u64 = 60_000;
+
+/// How many progress notifications a `sleep` sends.
+const SLEEP_STEPS: u64 = 4;
 
 fn tools() -> Value {
     json!([
@@ -35,6 +51,16 @@ fn tools() -> Value {
             "name": "env_names",
             "description": "Lists the names (never the values) of the environment variables this server received",
             "inputSchema": {"type": "object", "properties": {}}
+        },
+        {
+            "name": "sleep",
+            "description": "Waits ms milliseconds (at most 60000), reporting progress four times",
+            "inputSchema": {"type": "object", "properties": {"ms": {"type": "integer", "minimum": 0}}, "required": ["ms"]}
+        },
+        {
+            "name": "changed",
+            "description": "Sends notifications/tools/list_changed, then answers",
+            "inputSchema": {"type": "object", "properties": {}}
         }
     ])
 }
@@ -43,8 +69,22 @@ fn text_result(text: String) -> Value {
     json!({"content": [{"type": "text", "text": text}], "isError": false})
 }
 
-/// Answers one JSON-RPC message; `None` for notifications.
-fn handle(msg: &Value) -> Option<Value> {
+/// Why a request has no result.
+enum Failure {
+    Rpc(i64, String),
+    /// The client cancelled it: no answer at all, as MCP asks.
+    Cancelled,
+}
+
+/// What a handler may do besides answering: send notifications, and ask whether its
+/// request was cancelled.
+struct Call<'a> {
+    notify: &'a dyn Fn(Value),
+    cancelled: &'a dyn Fn() -> bool,
+}
+
+/// Answers one JSON-RPC message; `None` for notifications and cancelled requests.
+fn handle(msg: &Value, call: &Call) -> Option<Value> {
     let id = msg.get("id")?.clone();
     let method = msg
         .get("method")
@@ -64,53 +104,121 @@ fn handle(msg: &Value) -> Option<Value> {
             };
             Ok(json!({
                 "protocolVersion": version,
-                "capabilities": {"tools": {}},
+                "capabilities": {"tools": {"listChanged": true}},
                 "serverInfo": {"name": "mcp-echo", "version": env!("CARGO_PKG_VERSION")}
             }))
         }
         "ping" => Ok(json!({})),
         "tools/list" => Ok(json!({"tools": tools()})),
-        "tools/call" => {
-            let name = params
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let args = params.get("arguments").cloned().unwrap_or(Value::Null);
-            match name {
-                "echo" => Ok(text_result(
-                    args.get("text")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string(),
-                )),
-                "env_names" => {
-                    let mut names: Vec<String> = std::env::vars_os()
-                        .map(|(k, _)| k.to_string_lossy().into_owned())
-                        .collect();
-                    names.sort();
-                    Ok(text_result(names.join("\n")))
-                }
-                other => Err((-32602, format!("unknown tool {other:?}"))),
-            }
-        }
-        other => Err((-32601, format!("method {other:?} not found"))),
+        "tools/call" => call_tool(&params, call),
+        other => Err(Failure::Rpc(-32601, format!("method {other:?} not found"))),
     };
-    Some(match result {
-        Ok(r) => json!({"jsonrpc": "2.0", "id": id, "result": r}),
-        Err((code, message)) => {
-            json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+    match result {
+        Ok(r) => Some(json!({"jsonrpc": "2.0", "id": id, "result": r})),
+        Err(Failure::Rpc(code, message)) => {
+            Some(json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}}))
         }
-    })
+        Err(Failure::Cancelled) => {
+            eprintln!("mcp-echo: request {id} cancelled");
+            None
+        }
+    }
+}
+
+fn call_tool(params: &Value, call: &Call) -> Result<Value, Failure> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let args = params.get("arguments").cloned().unwrap_or(Value::Null);
+    match name {
+        "echo" => Ok(text_result(
+            args.get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        )),
+        "env_names" => {
+            let mut names: Vec<String> = std::env::vars_os()
+                .map(|(k, _)| k.to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            Ok(text_result(names.join("\n")))
+        }
+        "sleep" => {
+            let ms = args.get("ms").and_then(Value::as_u64).unwrap_or(0);
+            let token = params.get("_meta").and_then(|m| m.get("progressToken"));
+            sleep(ms.min(MAX_SLEEP_MS), token, call)
+        }
+        "changed" => {
+            (call.notify)(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
+            Ok(text_result("sent notifications/tools/list_changed".into()))
+        }
+        other => Err(Failure::Rpc(-32602, format!("unknown tool {other:?}"))),
+    }
+}
+
+/// Sleeps in short slices, so a cancellation stops it within 20 ms.
+fn sleep(ms: u64, token: Option<&Value>, call: &Call) -> Result<Value, Failure> {
+    let start = Instant::now();
+    for step in 1..=SLEEP_STEPS {
+        let until = start + Duration::from_millis(ms * step / SLEEP_STEPS);
+        loop {
+            if (call.cancelled)() {
+                return Err(Failure::Cancelled);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(20)));
+        }
+        if let Some(token) = token {
+            (call.notify)(json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/progress",
+                "params": {
+                    "progressToken": token,
+                    "progress": step,
+                    "total": SLEEP_STEPS,
+                    "message": format!("slept {} of {ms} ms", ms * step / SLEEP_STEPS)
+                }
+            }));
+        }
+    }
+    Ok(text_result(format!("slept {ms} ms")))
 }
 
 fn parse_error(e: &serde_json::Error) -> Value {
     json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": format!("parse error: {e}")}})
 }
 
+/// Writes one message per line; shared by the threads serving requests.
+#[derive(Clone)]
+struct Stdout(Arc<Mutex<std::io::Stdout>>);
+
+impl Stdout {
+    fn send(&self, message: &Value) {
+        // A poisoned lock still guards a whole stdout: each write is one line.
+        let mut out = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = writeln!(out, "{message}");
+        let _ = out.flush();
+    }
+}
+
+/// Requests being served on stdio, by id, and whether each was cancelled.
+type InFlight = Arc<Mutex<HashMap<String, bool>>>;
+
 fn serve_stdio(stop: &AtomicBool) {
-    let stdin = std::io::stdin();
-    let mut out = std::io::stdout().lock();
-    for line in stdin.lock().lines() {
+    let out = Stdout(Arc::new(Mutex::new(std::io::stdout())));
+    let in_flight: InFlight = Arc::default();
+    if std::env::var("MCP_ECHO_BANNER").as_deref() == Ok("1") {
+        println!(
+            "mcp-echo {} on stdio (this banner is not JSON)",
+            env!("CARGO_PKG_VERSION")
+        );
+    }
+    for line in std::io::stdin().lock().lines() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -118,14 +226,66 @@ fn serve_stdio(stop: &AtomicBool) {
         if line.trim().is_empty() {
             continue;
         }
-        let reply = match serde_json::from_str::<Value>(&line) {
-            Ok(msg) => handle(&msg),
-            Err(e) => Some(parse_error(&e)),
-        };
-        if let Some(reply) = reply {
-            let _ = writeln!(out, "{reply}");
-            let _ = out.flush();
+        match serde_json::from_str::<Value>(&line) {
+            Ok(msg) if msg.get("id").is_some() && msg.get("method").is_some() => {
+                spawn_request(msg, &out, &in_flight)
+            }
+            Ok(msg)
+                if msg.get("method").and_then(Value::as_str) == Some("notifications/cancelled") =>
+            {
+                let id = msg.pointer("/params/requestId").map(Value::to_string);
+                let mut all = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(cancelled) = id.and_then(|id| all.get_mut(&id)) {
+                    *cancelled = true;
+                }
+            }
+            // Other notifications and stray responses need no answer.
+            Ok(_) => {}
+            Err(e) => out.send(&parse_error(&e)),
         }
+    }
+}
+
+fn spawn_request(msg: Value, out: &Stdout, in_flight: &InFlight) {
+    let key = msg["id"].to_string();
+    in_flight
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key.clone(), false);
+    let id = msg["id"].clone();
+    let serve = {
+        let out = out.clone();
+        let in_flight = Arc::clone(in_flight);
+        move || {
+            let notify = |note: Value| out.send(&note);
+            let cancelled = || {
+                let all = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                all.get(&key).copied().unwrap_or(false)
+            };
+            let call = Call {
+                notify: &notify,
+                cancelled: &cancelled,
+            };
+            let reply = handle(&msg, &call);
+            in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
+            if let Some(reply) = reply {
+                out.send(&reply);
+            }
+        }
+    };
+    // Small stacks: the handlers are shallow, and the container's memory is tight.
+    let spawned = std::thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(serve);
+    if let Err(e) = spawned {
+        in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id.to_string());
+        out.send(&json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32603, "message": format!("mcp-echo cannot start a thread: {e}")}}));
     }
 }
 
@@ -148,6 +308,7 @@ fn serve_connection(mut stream: TcpStream) {
         return;
     }
     let mut length = 0usize;
+    let mut accepts_sse = false;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).is_err() || header == "\r\n" || header.is_empty() {
@@ -156,6 +317,8 @@ fn serve_connection(mut stream: TcpStream) {
         if let Some((k, v)) = header.split_once(':') {
             if k.eq_ignore_ascii_case("content-length") {
                 length = v.trim().parse().unwrap_or(0);
+            } else if k.eq_ignore_ascii_case("accept") {
+                accepts_sse |= v.contains("text/event-stream");
             }
         }
     }
@@ -172,15 +335,7 @@ fn serve_connection(mut stream: TcpStream) {
                 return respond(&mut stream, "400 Bad Request", "text/plain", "short body\n");
             }
             match serde_json::from_slice::<Value>(&body) {
-                Ok(msg) => match handle(&msg) {
-                    Some(reply) => respond(
-                        &mut stream,
-                        "200 OK",
-                        "application/json",
-                        &reply.to_string(),
-                    ),
-                    None => respond(&mut stream, "202 Accepted", "text/plain", ""),
-                },
+                Ok(msg) => post_mcp(&mut stream, &msg, accepts_sse),
                 Err(e) => respond(
                     &mut stream,
                     "400 Bad Request",
@@ -196,6 +351,39 @@ fn serve_connection(mut stream: TcpStream) {
             "use POST\n",
         ),
         _ => respond(&mut stream, "404 Not Found", "text/plain", "not found\n"),
+    }
+}
+
+/// Answers one POST: plain JSON, unless the call sends notifications first and the client
+/// accepts SSE; then the answer is a stream of events, sent as they happen, ending with
+/// the reply.
+fn post_mcp(stream: &mut TcpStream, msg: &Value, accepts_sse: bool) {
+    let streaming = Cell::new(false);
+    let shared: &TcpStream = stream;
+    let notify = |note: Value| {
+        if !accepts_sse {
+            return;
+        }
+        let mut out = shared;
+        if !streaming.replace(true) {
+            let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n");
+        }
+        let _ = write!(out, "event: message\ndata: {note}\n\n");
+        let _ = out.flush();
+    };
+    let call = Call {
+        notify: &notify,
+        cancelled: &|| false,
+    };
+    let reply = handle(msg, &call);
+    match (reply, streaming.get()) {
+        (Some(reply), true) => {
+            let mut out = shared;
+            let _ = write!(out, "event: message\ndata: {reply}\n\n");
+        }
+        (Some(reply), false) => respond(stream, "200 OK", "application/json", &reply.to_string()),
+        (None, true) => {}
+        (None, false) => respond(stream, "202 Accepted", "text/plain", ""),
     }
 }
 

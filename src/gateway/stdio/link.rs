@@ -31,7 +31,8 @@ pub(super) struct Shared {
     table: Mutex<Table>,
     /// Whole lines (newline included) for the writer task, in order.
     outgoing: mpsc::UnboundedSender<Vec<u8>>,
-    pub(super) notifications: broadcast::Sender<Value>,
+    /// Taken when the attachment ends, so subscribers learn it (`RecvError::Closed`).
+    notifications: Mutex<Option<broadcast::Sender<Value>>>,
     /// Turns false once, when the attachment ends.
     pub(super) alive: watch::Sender<bool>,
 }
@@ -43,7 +44,7 @@ pub(super) fn spawn(server: &str, attached: Attached) -> (Arc<Shared>, [AbortHan
         server: server.to_string(),
         table: Mutex::new(Table::new(attachment_prefix())),
         outgoing,
-        notifications: broadcast::channel(NOTIFICATION_BACKLOG).0,
+        notifications: Mutex::new(Some(broadcast::channel(NOTIFICATION_BACKLOG).0)),
         alive: watch::channel(true).0,
     });
     let reader = tokio::spawn(read(Arc::clone(&shared), attached.output));
@@ -55,6 +56,19 @@ impl Shared {
     pub(super) fn lock(&self) -> MutexGuard<'_, Table> {
         // A panic while holding the lock leaves the table whole: every change is one call.
         self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn subscribers(&self) -> MutexGuard<'_, Option<broadcast::Sender<Value>>> {
+        // Poison is harmless here: the value is replaced whole or not at all.
+        self.notifications.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Server notifications from now on; closed at once if the attachment has ended.
+    pub(super) fn subscribe(&self) -> broadcast::Receiver<Value> {
+        match &*self.subscribers() {
+            Some(subscribers) => subscribers.subscribe(),
+            None => broadcast::channel(1).1,
+        }
     }
 
     /// Queues one message for the writer task.
@@ -80,6 +94,7 @@ impl Shared {
         };
         // Before the calls fail, so a caller that sees the error also sees `is_alive` false.
         self.alive.send_replace(false);
+        self.subscribers().take();
         tracing::warn!(server = %self.server, reason = %why, calls = waiting.len(), "stdio server's attachment ended");
         let error = RpcError::unavailable(format!(
             "server {} stopped mid-call ({why}); retry once it runs again",
@@ -111,6 +126,13 @@ impl Shared {
 
     fn message(&self, mut message: Value) {
         match Incoming::parse(&message) {
+            // The server could not read a message of ours: its call will wait in vain.
+            Ok(Incoming::Response {
+                id: Value::Null,
+                result: Err(e),
+            }) => {
+                tracing::warn!(server = %self.server, error = %e, "server refused a message it could not read")
+            }
             Ok(Incoming::Response { id, result }) => match self.lock().answer(&id) {
                 Some(reply) => {
                     let _ = reply.send(result);
@@ -130,8 +152,10 @@ impl Shared {
             // The server gives up on a request of its own; the gateway answered those already.
             Ok(Incoming::Notification { method, .. }) if method == "notifications/cancelled" => {}
             Ok(Incoming::Notification { .. }) => {
-                // No subscriber is fine: nobody is listening for changes yet.
-                let _ = self.notifications.send(message);
+                if let Some(subscribers) = &*self.subscribers() {
+                    // No subscriber is fine: nobody is listening for changes yet.
+                    let _ = subscribers.send(message);
+                }
             }
             Ok(Incoming::Request { id, method, .. }) => {
                 let answer = match method.as_str() {

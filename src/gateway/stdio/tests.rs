@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader, DuplexStream, Lines as IoLines};
 use tokio::sync::mpsc;
 
 use super::*;
 use crate::engine::Output;
-use futures_util::StreamExt;
 
 /// The server's end of an in-memory attachment.
 struct Server {
@@ -247,6 +247,7 @@ async fn lines_that_are_not_json_rpc_are_ignored_and_split_frames_reassembled() 
 #[tokio::test]
 async fn a_server_that_dies_fails_every_waiting_call_naming_itself() {
     let (upstream, mut server) = connected().await;
+    let mut notes = upstream.subscribe();
     let calls = join_all((0..2).map(|_| upstream.request("tools/call", json!({}), None)));
     let serve = async {
         server.recv().await;
@@ -270,6 +271,11 @@ async fn a_server_that_dies_fails_every_waiting_call_naming_itself() {
     }
     assert!(!upstream.is_alive());
     upstream.closed().await;
+    assert_eq!(notes.recv().await, Err(broadcast::error::RecvError::Closed));
+    assert_eq!(
+        upstream.subscribe().recv().await,
+        Err(broadcast::error::RecvError::Closed)
+    );
     let later = upstream
         .request("ping", Value::Null, None)
         .await
