@@ -195,12 +195,6 @@ impl<E: Engine + 'static> Pool<E> {
         slots.retain(|_, s| Arc::strong_count(s) > 1 || s.idle_for() < idle);
     }
 
-    /// Drops the connections of a user's server (it was disabled or restarted).
-    pub fn forget(&self, user: &UserId, server: &ServerId) {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        slots.remove(&(user.clone(), server.clone()));
-    }
-
     /// How many connections are open.
     pub fn open(&self) -> usize {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
