@@ -194,6 +194,7 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
     ("post", "/api/v1/admin/regenerate", 403, 200),
     ("post", "/api/v1/admin/users/{user}/regenerate", 403, 200),
     ("get", "/api/v1/admin/status", 403, 200),
+    ("get", "/api/v1/admin/gateway", 403, 200),
     ("get", "/api/v1/admin/users", 403, 200),
     ("post", "/api/v1/admin/users", 403, 400),
     ("delete", "/api/v1/admin/users/{user}", 403, 200),

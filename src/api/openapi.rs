@@ -65,6 +65,7 @@ pub const ROUTES: &[Route] = &[
     r("post", "/api/v1/admin/regenerate", Access::Admin, "Regenerate every user's merged catalog"),
     r("post", "/api/v1/admin/users/{user}/regenerate", Access::Admin, "Regenerate a user's merged catalog"),
     r("get", "/api/v1/admin/status", Access::Admin, "Every user's servers and every managed container"),
+    r("get", "/api/v1/admin/gateway", Access::Admin, "The MCP gateway's open sessions, upstream connections and calls in flight"),
     r("get", "/api/v1/admin/users", Access::Admin, "The users"),
     r("post", "/api/v1/admin/users", Access::Admin, "Add a user (body: {id, roles, organization})"),
     r("delete", "/api/v1/admin/users/{user}", Access::Admin, "Remove a user"),

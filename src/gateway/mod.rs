@@ -18,6 +18,7 @@ pub mod session;
 pub mod stdio;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -60,6 +61,18 @@ pub struct Gateway<E> {
     pub sessions: Sessions,
     pub config: GatewayConfig,
     routes: Mutex<HashMap<(UserId, Kind), BTreeMap<String, Route>>>,
+    /// Requests being answered, of either generation.
+    calls: Arc<AtomicUsize>,
+}
+
+/// Counts one request in flight until it drops (answered, timed out or aborted).
+#[derive(Debug)]
+pub struct CallGuard(Arc<AtomicUsize>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The gateway's own name and version, in handshakes and stateless results.
@@ -75,14 +88,21 @@ impl<E: Engine + 'static> Gateway<E> {
             sessions: Sessions::default(),
             config,
             routes: Mutex::new(HashMap::new()),
+            calls: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Counts a request in flight for as long as the guard lives.
+    pub fn track(&self) -> CallGuard {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        CallGuard(Arc::clone(&self.calls))
     }
 
     pub fn stats(&self) -> GatewayStats {
         GatewayStats {
             sessions: self.sessions.len(),
             connections: self.pool.open(),
-            in_flight: self.sessions.in_flight(),
+            in_flight: self.calls.load(Ordering::Relaxed),
         }
     }
 

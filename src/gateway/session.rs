@@ -4,6 +4,7 @@
 //! `notifications/cancelled` can stop one.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,29 @@ pub struct Session {
     pub client: ClientInfo,
     used: Mutex<Instant>,
     in_flight: Mutex<HashMap<String, AbortHandle>>,
+    /// Open GET streams: a client listening is not idle.
+    streams: AtomicUsize,
+}
+
+/// Held by a call's task: the session forgets the call when the task ends.
+#[derive(Debug)]
+pub struct ForgetCall(Arc<Session>, String);
+
+impl Drop for ForgetCall {
+    fn drop(&mut self) {
+        self.0.finished(&self.1);
+    }
+}
+
+/// Held by a session's open GET stream; the session counts as busy until it drops.
+#[derive(Debug)]
+pub struct StreamGuard(Arc<Session>);
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        self.0.streams.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
+    }
 }
 
 impl Session {
@@ -31,7 +55,18 @@ impl Session {
         *self.used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
     }
 
+    /// How long the session has done nothing: zero while a call runs or a stream is open,
+    /// so that a long call is never swept from under its client.
     fn idle_for(&self) -> Duration {
+        let busy = self.streams.load(Ordering::Relaxed) > 0
+            || !self
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
+        if busy {
+            return Duration::ZERO;
+        }
         self.used
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -47,6 +82,19 @@ impl Session {
     pub fn finished(&self, id: &str) {
         let mut calls = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
         calls.remove(id);
+        drop(calls);
+        self.touch();
+    }
+
+    /// Forgets the call `id` when the returned value drops (its task ended).
+    pub fn forget_on_drop(self: &Arc<Self>, id: String) -> ForgetCall {
+        ForgetCall(Arc::clone(self), id)
+    }
+
+    /// Marks a GET stream open until the guard drops.
+    pub fn stream(self: &Arc<Self>) -> StreamGuard {
+        self.streams.fetch_add(1, Ordering::Relaxed);
+        StreamGuard(Arc::clone(self))
     }
 
     /// Stops a call in flight: dropping it cancels it at the server.
@@ -88,6 +136,7 @@ impl Sessions {
             client,
             used: Mutex::new(Instant::now()),
             in_flight: Mutex::new(HashMap::new()),
+            streams: AtomicUsize::new(0),
         });
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(session.id.clone(), Arc::clone(&session));
@@ -143,13 +192,5 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// How many calls are in flight across all sessions.
-    pub fn in_flight(&self) -> usize {
-        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.values()
-            .map(|s| s.in_flight.lock().unwrap_or_else(|p| p.into_inner()).len())
-            .sum()
     }
 }

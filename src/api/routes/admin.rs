@@ -38,6 +38,15 @@ pub(super) async fn status_all<E: Engine + 'static>(state: S<E>, headers: Header
     ok(state.rt.status(None).await?)
 }
 
+/// How many MCP sessions, upstream connections and calls the gateway holds right now.
+pub(super) async fn gateway_stats<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+) -> ApiResult {
+    state.authorize(&headers, Need::Admin)?;
+    ok(state.gateway.stats())
+}
+
 pub(super) async fn list_users<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
     state.authorize(&headers, Need::Admin)?;
     let portal = state.portal.clone();

@@ -125,6 +125,7 @@ fn admin_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
             post(a::regenerate::<E>),
         )
         .route("/api/v1/admin/status", get(a::status_all::<E>))
+        .route("/api/v1/admin/gateway", get(a::gateway_stats::<E>))
         .route(
             "/api/v1/admin/users",
             get(a::list_users::<E>).post(a::add_user::<E>),

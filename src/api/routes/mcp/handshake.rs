@@ -102,6 +102,9 @@ pub(super) async fn post<E: Engine + 'static>(
         Incoming::Request { id, method, params } => {
             let sse = wants_progress(headers, &params);
             let key = id.to_string();
+            // The call may outlive this function (an SSE answer streams on), so its
+            // task forgets it when it ends.
+            let forget = session.forget_on_drop(key.clone());
             let (call, progress) = run(
                 state,
                 caller,
@@ -110,10 +113,14 @@ pub(super) async fn post<E: Engine + 'static>(
                 params,
                 sse,
                 protocol::handshake_result,
+                forget,
             );
             session.started(key.clone(), call.abort_handle());
+            // The task may already have ended, before it could be remembered.
+            if call.is_finished() {
+                session.finished(&key);
+            }
             let r = reply::finish(call, progress).await;
-            session.finished(&key);
             with_session(r, &session.id)
         }
     }
@@ -167,28 +174,31 @@ pub(super) fn stream<E: Engine + 'static>(
     let gateway = Arc::clone(&state.gateway);
     let sid = session.id.clone();
     let only = session.only.clone();
+    // The session is busy while its client listens; the guard goes with the stream.
+    let listening = session.stream();
     drop(session);
-    let stream = futures_util::stream::unfold(events, move |mut events| {
-        let gateway = Arc::clone(&gateway);
-        let sid = sid.clone();
-        let only = only.clone();
-        async move {
-            loop {
-                let next = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
-                if !gateway.sessions.exists(&sid) {
-                    return None;
-                }
-                match next {
-                    Ok(Ok((server, note))) if only.as_ref().is_none_or(|o| o == &server) => {
-                        let out: Result<Event, Infallible> = Ok(reply::message(&note));
-                        return Some((out, events));
+    let stream =
+        futures_util::stream::unfold((events, listening), move |(mut events, listening)| {
+            let gateway = Arc::clone(&gateway);
+            let sid = sid.clone();
+            let only = only.clone();
+            async move {
+                loop {
+                    let next = tokio::time::timeout(Duration::from_secs(5), events.recv()).await;
+                    if !gateway.sessions.exists(&sid) {
+                        return None;
                     }
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
-                    _ => continue,
+                    match next {
+                        Ok(Ok((server, note))) if only.as_ref().is_none_or(|o| o == &server) => {
+                            let out: Result<Event, Infallible> = Ok(reply::message(&note));
+                            return Some((out, (events, listening)));
+                        }
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+                        _ => continue,
+                    }
                 }
             }
-        }
-    });
+        });
     reply::sse_response(stream)
 }
 

@@ -32,7 +32,9 @@ use reply::{json_rpc_error, status_only};
 const REQUEST_TIMEOUT: i64 = -32001;
 
 /// Runs one request for the caller, within the request timeout, as a task (which the
-/// answer aborts when it is dropped); `shape` fits the result to the client's generation.
+/// answer aborts when it is dropped); `shape` fits the result to the client's generation,
+/// and `held` is dropped when the task ends, however it ends.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn run<E: Engine + 'static>(
     state: &Arc<ApiState<E>>,
     caller: Caller,
@@ -41,6 +43,7 @@ pub(super) fn run<E: Engine + 'static>(
     params: Value,
     with_progress: bool,
     shape: impl Fn(Value) -> Value + Send + 'static,
+    held: impl Send + 'static,
 ) -> (
     tokio::task::JoinHandle<Value>,
     Option<tokio::sync::mpsc::UnboundedReceiver<Value>>,
@@ -53,7 +56,9 @@ pub(super) fn run<E: Engine + 'static>(
     };
     let gateway = Arc::clone(&state.gateway);
     let secs = gateway.config.request_timeout_secs;
+    let guard = gateway.track();
     let call = tokio::spawn(async move {
+        let _held = (guard, held);
         let answer = gateway.call(&caller, &method, params, tx);
         let r = match tokio::time::timeout(std::time::Duration::from_secs(secs), answer).await {
             Ok(r) => r,

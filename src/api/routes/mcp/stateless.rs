@@ -87,6 +87,6 @@ pub(super) async fn post<E: Engine + 'static>(
         && !params["_meta"]["progressToken"].is_null();
     let m = method.clone();
     let shape = move |r| protocol::stateless_result(&m, r, &info);
-    let (call, progress) = run(state, caller, id, method, params, with_progress, shape);
+    let (call, progress) = run(state, caller, id, method, params, with_progress, shape, ());
     reply::finish(call, progress).await
 }
