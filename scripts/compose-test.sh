@@ -68,7 +68,7 @@ session=${session//"docker-compose -f compose/docker-compose.yml"/"${compose[*]}
 session=${session//"127.0.0.1:8080"/"127.0.0.1:$api_port"}
 out=$(bash -euo pipefail -c "$session" 2>&1) || fail "the README's session failed:"$'\n'"$out"
 for want in '"id":"carol","roles":["developer"],"organization":"acme"' \
-  '"name":"my-team","revision":1' '"changed":true' '"user":"carol","role":"user","token":"mcpp_' \
+  '"name":"my-team","revision":1' '"changed":true' '"user":"carol","role":"user","scope":"api","token":"mcpp_' \
   '"container":"mcp-carol-echo-http","outcome":"created"'; do
   case "$out" in *"$want"*) ;; *) fail "the README's session did not answer $want:"$'\n'"$out" ;; esac
 done
@@ -87,6 +87,17 @@ for u in carol bob; do
   binds=$(docker inspect "mcp-$u-echo-http" --format '{{json .HostConfig.Binds}}')
   case "$binds" in *"$work/data/volumes/$u/data/echo:/data"*) ;; *) fail "$u's folder is not a host path: $binds" ;; esac
 done
+
+# 4b. The MCP gateway of the compose portal: bob's server through /mcp with an mcp token.
+mcp_token=$(in_portal token create --user bob --scope mcp 2>/dev/null)
+mcp=(curl -s -H "Authorization: Bearer $mcp_token" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream')
+sid=$("${mcp[@]}" -D - -o /dev/null "http://127.0.0.1:$api_port/mcp" \
+  -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"compose-test","version":"1"}}}' |
+  tr -d '\r' | awk -F': ' 'tolower($1) == "mcp-session-id" {print $2}')
+[ -n "$sid" ] || fail "the gateway of the compose portal started no MCP session"
+reply=$("${mcp[@]}" -H "Mcp-Session-Id: $sid" -H 'MCP-Protocol-Version: 2025-11-25' "http://127.0.0.1:$api_port/mcp" \
+  -d '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo-http__echo","arguments":{"text":"via the gateway"}}}')
+case "$reply" in *'"text":"via the gateway"'*) ;; *) fail "bob's server did not answer through /mcp: $reply" ;; esac
 
 # 5. down says what keeps running, and leaves it running.
 out=$(scripts/compose.sh down 2>&1)
