@@ -2,7 +2,8 @@
 //! The MCP gateway end to end: `portalctl serve --listen` on the real Docker Engine, with
 //! the official MCP Python SDK (tests/mcp/gateway_client.py, in the venv that
 //! scripts/mcp-venv.sh makes) as the client, through both protocol generations, to a
-//! stdio and an HTTP server (mcp-echo both ways).
+//! stdio and an HTTP server (mcp-echo both ways), and over stdio through `portalctl
+//! connect`, with what `portalctl mcp-config` prints.
 
 mod common;
 
@@ -138,8 +139,27 @@ impl Gateway {
     fn client(&self, token: &str, args: &[&str]) -> Command {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/gateway_client.py");
         let mut cmd = Command::new(python());
-        cmd.arg(script).args(args).env("MCP_TOKEN", token);
+        cmd.arg(script)
+            .args(args)
+            .env("MCP_TOKEN", token)
+            .env_remove("PORTALCTL");
         cmd
+    }
+
+    /// Like `sdk`, but over stdio through `portalctl connect`, as a stdio-only client runs.
+    fn sdk_via_connect(&self, token: &str, args: &[&str]) -> Value {
+        let out = self
+            .client(token, args)
+            .env("PORTALCTL", env!("CARGO_BIN_EXE_portalctl"))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "gateway_client.py {args:?} over portalctl connect failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
     }
 
     /// A long call in a child process, returned once the server reported progress.
@@ -286,6 +306,10 @@ fn one_url_serves_each_users_servers_aggregated_and_alone_in_both_generations() 
     assert_eq!(attached.stdout, "true");
 }
 
+fn entry_url(config: &Value) -> &str {
+    config["mcpServers"]["mcp-portal"]["url"].as_str().unwrap()
+}
+
 fn seen_tools(v: &Value) -> Vec<&str> {
     v["tools"]
         .as_array()
@@ -296,7 +320,7 @@ fn seen_tools(v: &Value) -> Vec<&str> {
 }
 
 #[test]
-fn tokens_scopes_hosts_and_origins_are_checked_before_any_server_is_reached() {
+fn what_mcp_config_prints_works_as_pasted_and_tokens_scopes_hosts_and_origins_are_checked() {
     let g = Gateway::start("gwauth", 25, &[("gw-c", &["cli"])]);
     let mcp = g.token("gw-c", "mcp");
     let api = g.token("gw-c", "api");
@@ -355,6 +379,63 @@ fn tokens_scopes_hosts_and_origins_are_checked_before_any_server_is_reached() {
         ("Host", "attacker.example"),
     ];
     assert_eq!(post(&url, &rebound, &initialize()).0, 421);
+
+    // What `mcp-config` prints is what a client needs: pasted as it is (the token put in
+    // for its placeholder), the SDK reaches the user's servers with it.
+    let cursor: Value = serde_json::from_str(&g.d.ok(&[
+        "mcp-config",
+        "--user",
+        "gw-c",
+        "--client",
+        "cursor",
+        "--url",
+        &g.url,
+    ]))
+    .unwrap();
+    let entry = &cursor["mcpServers"]["mcp-portal"];
+    assert_eq!(entry["url"], url.as_str());
+    let header = entry["headers"]["Authorization"].as_str().unwrap();
+    assert!(
+        header.starts_with("Bearer <token from: portalctl token create --user gw-c --scope mcp>")
+    );
+    let desktop: Value = serde_json::from_str(&g.d.ok(&[
+        "mcp-config",
+        "--user",
+        "gw-c",
+        "--client",
+        "claude-desktop",
+        "--url",
+        &g.url,
+    ]))
+    .unwrap();
+    let entry = &desktop["mcpServers"]["mcp-portal"];
+    assert_eq!(entry["command"], "portalctl");
+    assert_eq!(entry["args"], json!(["connect", "--remote", g.url]));
+    assert!(entry["env"]["MCP_PORTAL_TOKEN"].is_string());
+    for mode in MODES {
+        let seen = g.sdk(&mcp, &["aggregate", entry_url(&cursor), mode]);
+        assert_eq!(seen["calls"]["cli__echo"], "via cli__echo", "{mode}");
+        let relayed = g.sdk_via_connect(&mcp, &["aggregate", &url, mode]);
+        assert_eq!(relayed["calls"]["cli__echo"], "via cli__echo", "{mode}");
+        assert_eq!(seen_tools(&relayed), seen_tools(&seen), "{mode}");
+    }
+    let generic = g.d.ok(&["mcp-config", "--user", "gw-c", "--url", &g.url]);
+    assert!(generic.contains(&format!("URL:     {url}\n")), "{generic}");
+    assert!(generic.contains("Servers: cli "), "{generic}");
+    let wrong =
+        g.d.run(&["mcp-config", "--user", "gw-c", "--server", "web"]);
+    assert_ne!(wrong.code, 0);
+    assert!(
+        wrong.stderr.contains("server web is not enabled for gw-c"),
+        "{}",
+        wrong.stderr
+    );
+    let refused = g.sdk_via_connect("mcpp_not-a-token", &["call", &url, "legacy", "echo", "{}"]);
+    let why = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("HTTP 401") && why.contains("--scope mcp"),
+        "{why}"
+    );
 
     // A server the user does not have is not found, not reached.
     let none = g.sdk(

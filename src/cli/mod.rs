@@ -4,10 +4,12 @@
 
 pub mod backend;
 mod catalog;
+mod connect;
 mod containers;
 mod custom;
 mod exit;
 mod input;
+mod mcp_config;
 mod output;
 mod overlay;
 mod secret;
@@ -109,6 +111,10 @@ pub enum Command {
     Status(containers::StatusArgs),
     /// Run the daemon: reconcile, watch, check health, restart what fails
     Serve(serve::ServeArgs),
+    /// What to paste into an MCP client (IDE, agent) to reach a user's servers
+    McpConfig(mcp_config::McpConfigArgs),
+    /// A stdio MCP server relaying to a portal's gateway (--remote URL --token T)
+    Connect(connect::ConnectArgs),
     /// Exit 0 when the portal at URL answers its /healthz (for container health checks)
     #[command(hide = true)]
     CheckHealth { url: String },
@@ -192,10 +198,18 @@ fn check_health(url: &str) -> anyhow::Result<()> {
 
 /// Runs a parsed command line: resolves the backend (the local data folder, or the
 /// portal at `--remote`), then runs the command against it.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(mut cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     if let Command::CheckHealth { url } = &cli.command {
         return check_health(url);
+    }
+    if let Command::Connect(args) = &cli.command {
+        warnings_to_stderr();
+        let token = cli.token.as_ref().map(|t| t.0.as_str());
+        return connect::run(cli.remote.as_deref(), token, args);
+    }
+    if let Command::McpConfig(args) = &mut cli.command {
+        args.default_url(cli.remote.as_deref());
     }
     if let Some(url) = &cli.remote {
         let remote = Remote::new(url, cli.token.as_ref().map_or("", |t| t.0.as_str()))?;
@@ -239,7 +253,10 @@ fn dispatch(backend: &dyn Backend, command: Command, json: bool) -> anyhow::Resu
         Command::Disable(args) => containers::disable(backend, args, json),
         Command::Restart(args) => containers::restart(backend, args, json),
         Command::Status(args) => containers::status(backend, args, json),
-        Command::Serve(_) | Command::CheckHealth { .. } => unreachable_host_only(),
+        Command::McpConfig(args) => mcp_config::run(backend, args, json),
+        Command::Serve(_) | Command::CheckHealth { .. } | Command::Connect(_) => {
+            unreachable_host_only()
+        }
     }
 }
 

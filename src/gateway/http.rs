@@ -228,17 +228,7 @@ impl HttpUpstream {
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.unreachable(&e))?;
             buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let event: String = buf.drain(..end + 2).collect();
-                let data: String = event
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                let Ok(msg) = serde_json::from_str::<Value>(&data) else {
-                    continue;
-                };
+            for msg in drain_events(&mut buf) {
                 if msg.get("id") == Some(id) && msg.get("method").is_none() {
                     return Ok(msg);
                 }
@@ -256,6 +246,25 @@ impl HttpUpstream {
             self.server
         )))
     }
+}
+
+/// Takes every complete SSE event off the front of `buf` and gives the JSON messages
+/// their `data:` lines carry; comments, keep-alives and other data are skipped.
+pub fn drain_events(buf: &mut String) -> Vec<Value> {
+    let mut out = Vec::new();
+    while let Some(end) = buf.find("\n\n") {
+        let event: String = buf.drain(..end + 2).collect();
+        let data: String = event
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .map(str::trim_start)
+            .collect::<Vec<_>>()
+            .join("\n");
+        if let Ok(msg) = serde_json::from_str::<Value>(&data) {
+            out.push(msg);
+        }
+    }
+    out
 }
 
 /// A private code for "the server no longer knows our session": never sent to clients.

@@ -12,13 +12,20 @@ import os
 import sys
 
 import httpx2
-from mcp import Client
+from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 
 def client(url, mode):
-    """The SDK's own client, with the token as a bearer header."""
+    """The SDK's own client, with the token as a bearer header; with PORTALCTL set, over
+    stdio through `portalctl connect` (the relay for stdio-only clients) instead."""
+    portalctl = os.environ.get("PORTALCTL")
+    if portalctl:
+        base, _, server = url.partition("/mcp")
+        args = ["connect"] + ([server.strip("/")] if server.strip("/") else [])
+        env = {"MCP_PORTAL_URL": base, "MCP_PORTAL_TOKEN": os.environ["MCP_TOKEN"], "PATH": os.environ.get("PATH", "")}
+        return Client(StdioServerParameters(command=portalctl, args=args, env=env), mode=mode)
     headers = {"Authorization": f"Bearer {os.environ['MCP_TOKEN']}"}
     http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(60.0))
     return Client(streamable_http_client(url, http_client=http), mode=mode)

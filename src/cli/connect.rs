@@ -1,0 +1,299 @@
+//! `portalctl connect`: a local stdio MCP server that relays to a portal's gateway, for
+//! clients that only launch stdio servers (Claude Desktop, say). Each line on stdin is
+//! one JSON-RPC message, POSTed to `/mcp` (or `/mcp/SERVER`) with the token; what comes
+//! back (a JSON answer, or an SSE stream of progress and then the answer) goes to stdout
+//! one message per line. The relay understands no method: it only carries the headers
+//! Streamable HTTP wants, which it reads off the messages (the session id from the
+//! `initialize` answer, the version from that answer or from a stateless request's
+//! `_meta`, `Mcp-Method`/`Mcp-Name` from the request itself). Logs go to stderr only.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, RwLock};
+
+use crate::gateway::http::drain_events;
+use crate::gateway::protocol::META_VERSION;
+use crate::ids::ServerId;
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// One server alone (`/mcp/SERVER`) instead of all of the user's servers
+    #[arg(value_name = "SERVER")]
+    server: Option<ServerId>,
+}
+
+/// What the relay learned from the conversation so far.
+#[derive(Debug, Default)]
+struct Learned {
+    session: Option<String>,
+    version: Option<String>,
+    listening: bool,
+}
+
+#[derive(Debug)]
+struct Relay {
+    http: reqwest::Client,
+    url: String,
+    auth: String,
+    learned: RwLock<Learned>,
+    out: mpsc::UnboundedSender<Value>,
+}
+
+pub fn run(remote: Option<&str>, token: Option<&str>, args: &ConnectArgs) -> anyhow::Result<()> {
+    let remote = remote.context(
+        "connect needs the portal's URL: --remote URL (or MCP_PORTAL_URL), e.g. http://127.0.0.1:8080",
+    )?;
+    let token = token.filter(|t| !t.is_empty()).context(
+        "connect needs a token: --token T or MCP_PORTAL_TOKEN (make one with portalctl token create --user U --scope mcp)",
+    )?;
+    let base = remote.trim_end_matches('/');
+    let url = match &args.server {
+        Some(s) => format!("{base}/mcp/{s}"),
+        None => format!("{base}/mcp"),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(relay(url, format!("Bearer {token}")))
+}
+
+async fn relay(url: String, auth: String) -> anyhow::Result<()> {
+    let (out, mut outgoing) = mpsc::unbounded_channel::<Value>();
+    let relay = Arc::new(Relay {
+        http: reqwest::Client::new(),
+        url,
+        auth,
+        learned: RwLock::new(Learned::default()),
+        out,
+    });
+    // One writer, so that messages of concurrent calls never interleave on a line.
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(msg) = outgoing.recv().await {
+            let mut line = msg.to_string();
+            line.push('\n');
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut calls = tokio::task::JoinSet::new();
+    while let Some(line) = lines.next_line().await.context("could not read stdin")? {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let relay = Arc::clone(&relay);
+        // Concurrently: a long call must not hold up the next message.
+        calls.spawn(async move { relay.forward(line).await });
+    }
+    // stdin closed: the client is done. Let answers under way arrive, then end the session.
+    while calls.join_next().await.is_some() {}
+    relay.end().await;
+    drop(relay);
+    let _ = writer.await;
+    Ok(())
+}
+
+impl Relay {
+    async fn forward(self: &Arc<Self>, line: String) {
+        let msg: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("stdin: not a JSON-RPC message ({e}); dropped");
+                let _ = self.out.send(json!({"jsonrpc": "2.0", "id": null,
+                    "error": {"code": -32700, "message": format!("parse error: {e}")}}));
+                return;
+            }
+        };
+        let id = msg
+            .get("id")
+            .cloned()
+            .filter(|_| msg.get("method").is_some());
+        if let Err(message) = self.post(&msg).await {
+            tracing::warn!("{message}");
+            if let Some(id) = id {
+                let _ = self.out.send(json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -32603, "message": message}}));
+            }
+        }
+    }
+
+    async fn post(self: &Arc<Self>, msg: &Value) -> Result<(), String> {
+        let method = msg.get("method").and_then(Value::as_str);
+        let mut req = self
+            .http
+            .post(&self.url)
+            .header("authorization", &self.auth)
+            .header("accept", "application/json, text/event-stream")
+            .json(msg);
+        let (session, known) = {
+            let l = self.learned.read().await;
+            (l.session.clone(), l.version.clone())
+        };
+        let stateless = msg["params"]["_meta"][META_VERSION].as_str();
+        if let Some(s) = session.filter(|_| stateless.is_none()) {
+            req = req.header("mcp-session-id", s);
+        }
+        if let Some(v) = stateless.map(str::to_string).or(known) {
+            req = req.header("mcp-protocol-version", v);
+        }
+        if stateless.is_some() {
+            if let Some(m) = method {
+                req = req.header("mcp-method", m);
+            }
+            let name = msg["params"]["name"]
+                .as_str()
+                .or(msg["params"]["uri"].as_str());
+            if let Some(n) = name.filter(|n| n.is_ascii() && !n.contains(['\r', '\n'])) {
+                req = req.header("mcp-name", n);
+            }
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("the portal at {} cannot be reached ({e})", self.url))?;
+        let status = resp.status();
+        if method == Some("initialize") && status.is_success() {
+            let sid = resp
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            self.learned.write().await.session = sid;
+        }
+        if status == reqwest::StatusCode::ACCEPTED {
+            if method == Some("notifications/initialized") {
+                self.listen().await;
+            }
+            return Ok(());
+        }
+        let sse = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        if sse {
+            let mut body = resp.bytes_stream();
+            let mut buf = String::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| format!("the portal's answer broke off ({e})"))?;
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                for m in drain_events(&mut buf) {
+                    let _ = self.out.send(m);
+                }
+            }
+            return Ok(());
+        }
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| format!("the portal's answer broke off ({e})"))?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(answer) if answer.get("jsonrpc").is_some() => {
+                if method == Some("initialize") {
+                    if let Some(v) = answer["result"]["protocolVersion"].as_str() {
+                        self.learned.write().await.version = Some(v.to_string());
+                    }
+                }
+                let _ = self.out.send(answer);
+                Ok(())
+            }
+            _ => Err(refusal(status, &bytes)),
+        }
+    }
+
+    /// The GET stream of the session's notifications, once, for as long as it lasts.
+    async fn listen(self: &Arc<Self>) {
+        let (session, version) = {
+            let mut l = self.learned.write().await;
+            if l.listening || l.session.is_none() {
+                return;
+            }
+            l.listening = true;
+            (l.session.clone(), l.version.clone())
+        };
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut req = me
+                .http
+                .get(&me.url)
+                .header("authorization", &me.auth)
+                .header("accept", "text/event-stream");
+            if let Some(s) = session {
+                req = req.header("mcp-session-id", s);
+            }
+            if let Some(v) = version {
+                req = req.header("mcp-protocol-version", v);
+            }
+            let Ok(resp) = req.send().await else { return };
+            if !resp.status().is_success() {
+                return;
+            }
+            let mut body = resp.bytes_stream();
+            let mut buf = String::new();
+            while let Some(Ok(chunk)) = body.next().await {
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                for m in drain_events(&mut buf) {
+                    let _ = me.out.send(m);
+                }
+            }
+        });
+    }
+
+    /// DELETE the session, if there is one: the portal need not wait for it to idle out.
+    async fn end(&self) {
+        let (session, version) = {
+            let l = self.learned.read().await;
+            (l.session.clone(), l.version.clone())
+        };
+        let Some(session) = session else { return };
+        let mut req = self
+            .http
+            .delete(&self.url)
+            .header("authorization", &self.auth)
+            .header("mcp-session-id", session);
+        if let Some(v) = version {
+            req = req.header("mcp-protocol-version", v);
+        }
+        let _ = req.send().await;
+    }
+}
+
+/// Why the portal refused a message that got no JSON-RPC answer, and what to do.
+fn refusal(status: reqwest::StatusCode, body: &[u8]) -> String {
+    let said = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_string());
+    let hint = match status.as_u16() {
+        401 => "; the token is missing, revoked or mistyped (portalctl token create --user U --scope mcp)",
+        403 => "; the token may not use this portal's /mcp, or the origin is refused",
+        404 => "; no such server for this token's user, or the session ended (restart the client)",
+        _ => "",
+    };
+    format!("the portal answered HTTP {status}: {said}{hint}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_names_the_status_and_what_to_do() {
+        let m = refusal(
+            reqwest::StatusCode::UNAUTHORIZED,
+            br#"{"error":{"class":"forbidden","message":"no valid token"}}"#,
+        );
+        assert!(m.contains("HTTP 401"), "{m}");
+        assert!(m.contains("no valid token"), "{m}");
+        assert!(m.contains("--scope mcp"), "{m}");
+    }
+}
