@@ -63,7 +63,14 @@ pub struct Gateway<E> {
     routes: Mutex<HashMap<(UserId, Kind), BTreeMap<String, Route>>>,
     /// Requests being answered, of either generation.
     calls: Arc<AtomicUsize>,
+    /// Each user's enabled servers, as read last, and when.
+    targets: Mutex<HashMap<UserId, (Instant, Arc<Vec<McpTarget>>)>>,
 }
+
+/// How long a user's list of enabled servers is reused. Reading it means loading and
+/// digesting every catalog, which would otherwise be most of a call's cost; an enable or
+/// disable reaches the gateway within this time.
+const TARGETS_FRESH: Duration = Duration::from_secs(1);
 
 /// Counts one request in flight until it drops (answered, timed out or aborted).
 #[derive(Debug)]
@@ -89,6 +96,7 @@ impl<E: Engine + 'static> Gateway<E> {
             config,
             routes: Mutex::new(HashMap::new()),
             calls: Arc::new(AtomicUsize::new(0)),
+            targets: Mutex::new(HashMap::new()),
         })
     }
 
@@ -126,16 +134,33 @@ impl<E: Engine + 'static> Gateway<E> {
 
     /// The servers the caller reaches, in id order.
     async fn targets(&self, caller: &Caller) -> Result<Vec<McpTarget>, RpcError> {
+        let all = self.user_targets(&caller.user).await?;
+        Ok(match &caller.only {
+            Some(one) => all.iter().filter(|t| &t.server == one).cloned().collect(),
+            None => all.to_vec(),
+        })
+    }
+
+    async fn user_targets(&self, user: &UserId) -> Result<Arc<Vec<McpTarget>>, RpcError> {
+        {
+            let cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((at, list)) = cache.get(user) {
+                if at.elapsed() < TARGETS_FRESH {
+                    return Ok(Arc::clone(list));
+                }
+            }
+        }
         let portal = self.rt.portal().clone();
-        let user = caller.user.clone();
-        let all = tokio::task::spawn_blocking(move || portal.mcp_targets(&user))
+        let owner = user.clone();
+        let list = tokio::task::spawn_blocking(move || portal.mcp_targets(&owner))
             .await
             .map_err(RpcError::internal)?
             .map_err(|e| RpcError::internal(e.to_string()))?;
-        Ok(match &caller.only {
-            Some(one) => all.into_iter().filter(|t| &t.server == one).collect(),
-            None => all,
-        })
+        let list = Arc::new(list);
+        let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (at, _)| at.elapsed() < TARGETS_FRESH);
+        cache.insert(user.clone(), (Instant::now(), Arc::clone(&list)));
+        Ok(list)
     }
 
     async fn upstream(&self, caller: &Caller, server: &str) -> Result<Upstream, RpcError> {

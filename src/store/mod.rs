@@ -73,6 +73,9 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The token file as read last, with the stamp of the file it came from: every API
+    /// and MCP request reads it, and it changes only by a rename (a new inode).
+    tokens: std::sync::Arc<std::sync::Mutex<Option<(state::FileStamp, StoredTokens)>>>,
 }
 
 impl Store {
@@ -81,7 +84,10 @@ impl Store {
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         fs::create_dir_all(root).map_err(io_err("create folder", root))?;
         let root = root.canonicalize().map_err(io_err("resolve", root))?;
-        let store = Self { root };
+        let store = Self {
+            root,
+            tokens: Default::default(),
+        };
         for dir in layout::FOLDERS {
             let path = store.root.join(dir);
             fs::create_dir_all(&path).map_err(io_err("create folder", &path))?;

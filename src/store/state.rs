@@ -9,6 +9,27 @@ use super::{DaemonState, Store, StoreError, StoredTokens};
 use crate::alloc::Allocations;
 use crate::ids::UserId;
 
+/// Which version of a file is on disk: writes go through a rename, so a new write is a
+/// new inode, and the change time and size catch any edit in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FileStamp {
+    ino: u64,
+    len: u64,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(path: &std::path::Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            ino: m.ino(),
+            len: m.len(),
+            ctime_ns: i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()),
+        })
+    }
+}
+
 impl Store {
     /// The allocations, or `None` when the state file is missing (rebuild it from labels).
     pub fn read_allocations(&self) -> Result<Option<Allocations>, StoreError> {
@@ -19,8 +40,21 @@ impl Store {
         self.write_json(&self.allocations_path(), a)
     }
 
+    /// The tokens, parsed again only when the file is not the one read last.
     pub fn read_tokens(&self) -> Result<StoredTokens, StoreError> {
-        self.read_json_or_default(&self.tokens_path())
+        let path = self.tokens_path();
+        let stamp = FileStamp::of(&path);
+        if let Some(stamp) = stamp {
+            let cached = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, tokens)) = cached.as_ref().filter(|(at, _)| *at == stamp) {
+                return Ok(tokens.clone());
+            }
+        }
+        let tokens: StoredTokens = self.read_json_or_default(&path)?;
+        if let Some(stamp) = stamp {
+            *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = Some((stamp, tokens.clone()));
+        }
+        Ok(tokens)
     }
 
     /// Writes the token hashes, readable by the portal's own user only.

@@ -290,11 +290,11 @@ fn spawn_request(msg: Value, out: &Stdout, in_flight: &InFlight) {
 }
 
 fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str) {
-    let _ = write!(
-        stream,
+    let whole = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = stream.write_all(whole.as_bytes());
 }
 
 fn serve_connection(mut stream: TcpStream) {
@@ -387,21 +387,16 @@ fn post_mcp(stream: &mut TcpStream, msg: &Value, accepts_sse: bool) {
     }
 }
 
-fn serve_http(port: u16, stop: Arc<AtomicBool>) -> std::io::Result<()> {
+/// A blocking accept loop: SIGTERM ends the process itself (see `main`), and an accept
+/// that polled would add its poll interval to every call.
+fn serve_http(port: u16) -> std::io::Result<()> {
     let listener = TcpListener::bind(("0.0.0.0", port))?;
-    listener.set_nonblocking(true)?;
     eprintln!("mcp-echo: streamable HTTP on port {port}");
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let _ = stream.set_nonblocking(false);
-                std::thread::spawn(move || serve_connection(stream));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(e) => return Err(e),
-        }
+    for stream in listener.incoming() {
+        let stream = stream?;
+        // Answers are written in pieces; Nagle would hold each later piece for an ACK.
+        let _ = stream.set_nodelay(true);
+        std::thread::spawn(move || serve_connection(stream));
     }
     Ok(())
 }
@@ -470,7 +465,7 @@ fn main() {
             .ok()
             .and_then(|p| p.parse().ok())
             .unwrap_or(8080);
-        if let Err(e) = serve_http(port, stop) {
+        if let Err(e) = serve_http(port) {
             eprintln!("mcp-echo: cannot serve on port {port}: {e}");
             std::process::exit(1);
         }
