@@ -64,8 +64,11 @@ pub struct Gateway<E> {
     /// Requests being answered, of either generation.
     calls: Arc<AtomicUsize>,
     /// Each user's enabled servers, as read last, and when.
-    targets: Mutex<HashMap<UserId, (Instant, Arc<Vec<McpTarget>>)>>,
+    targets: Mutex<HashMap<UserId, Fresh>>,
 }
+
+/// A user's enabled servers and when they were read.
+type Fresh = (Instant, Arc<Vec<McpTarget>>);
 
 /// How long a user's list of enabled servers is reused. Reading it means loading and
 /// digesting every catalog, which would otherwise be most of a call's cost; an enable or
