@@ -28,6 +28,11 @@ servers:
     image: mcp-echo:latest
     resources: {memory: 32m, cpus: 0.25}
     user_configurable: true
+  - id: old
+    image: mcp-echo:latest
+    transport: sse
+    port: 8080
+    resources: {memory: 32m, cpus: 0.25}
 "#;
 
 /// Both protocol generations, as the SDK names them.
@@ -236,14 +241,15 @@ fn one_url_serves_each_users_servers_aggregated_and_alone_in_both_generations() 
     let g = Gateway::start(
         "gwagg",
         24,
-        &[("gw-a", &["web", "cli"]), ("gw-b", &["cli"])],
+        &[("gw-a", &["web", "cli", "old"]), ("gw-b", &["cli"])],
     );
     let a = g.token("gw-a", "mcp");
     let b = g.token("gw-b", "mcp");
     let all = format!("{}/mcp", g.url);
 
     for mode in MODES {
-        // Aggregation: both servers' tools, named <server>__<tool>, each call routed.
+        // Aggregation: every server's tools, named <server>__<tool>, each call routed,
+        // the old SSE transport's (2024-11-05) too.
         let seen = g.sdk(&a, &["aggregate", &all, mode]);
         let tools: Vec<&str> = seen["tools"]
             .as_array()
@@ -251,7 +257,7 @@ fn one_url_serves_each_users_servers_aggregated_and_alone_in_both_generations() 
             .iter()
             .map(|t| t.as_str().unwrap())
             .collect();
-        for server in ["cli", "web"] {
+        for server in ["cli", "old", "web"] {
             for tool in ["echo", "env_names", "sleep", "changed"] {
                 let name = format!("{server}__{tool}");
                 assert!(
@@ -260,8 +266,9 @@ fn one_url_serves_each_users_servers_aggregated_and_alone_in_both_generations() 
                 );
             }
         }
-        assert_eq!(tools.len(), 8, "{mode}: {tools:?}");
+        assert_eq!(tools.len(), 12, "{mode}: {tools:?}");
         assert_eq!(seen["calls"]["cli__echo"], "via cli__echo", "{mode}");
+        assert_eq!(seen["calls"]["old__echo"], "via old__echo", "{mode}");
         assert_eq!(seen["calls"]["web__echo"], "via web__echo", "{mode}");
         let expected = if mode == "legacy" { "2025-11-25" } else { mode };
         assert_eq!(seen["protocol"], expected);

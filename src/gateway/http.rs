@@ -271,7 +271,7 @@ pub fn drain_events(buf: &mut String) -> Vec<Value> {
 const SESSION_GONE: i64 = -32099;
 
 /// The result of a response message, or its error.
-fn outcome(server: &str, msg: Value) -> Result<Value, RpcError> {
+pub(super) fn outcome(server: &str, msg: Value) -> Result<Value, RpcError> {
     if let Some(e) = msg.get("error") {
         return Err(RpcError {
             code: e

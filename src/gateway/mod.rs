@@ -15,6 +15,7 @@ pub mod pool;
 pub mod protocol;
 pub mod rpc;
 pub mod session;
+pub mod sse;
 pub mod stdio;
 
 use std::collections::{BTreeMap, HashMap};

@@ -11,6 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use super::http::HttpUpstream;
 use super::rpc::RpcError;
+use super::sse::SseUpstream;
 use super::stdio::StdioUpstream;
 use crate::catalog::model::Transport;
 use crate::engine::Engine;
@@ -23,6 +24,7 @@ use crate::plan::LABEL_PORT;
 pub enum Upstream {
     Stdio(Arc<StdioUpstream>),
     Http(Arc<HttpUpstream>),
+    Sse(Arc<SseUpstream>),
 }
 
 impl Upstream {
@@ -35,6 +37,7 @@ impl Upstream {
         match self {
             Self::Stdio(u) => u.request(method, params, progress).await,
             Self::Http(u) => u.request(method, params, progress).await,
+            Self::Sse(u) => u.request(method, params, progress).await,
         }
     }
 
@@ -42,6 +45,7 @@ impl Upstream {
         match self {
             Self::Stdio(u) => u.notify(method, params).await,
             Self::Http(u) => u.notify(method, params).await,
+            Self::Sse(u) => u.notify(method, params).await,
         }
     }
 
@@ -50,6 +54,7 @@ impl Upstream {
         match self {
             Self::Stdio(u) => u.initialized().clone(),
             Self::Http(u) => u.initialized().await,
+            Self::Sse(u) => u.initialized().clone(),
         }
     }
 
@@ -57,6 +62,7 @@ impl Upstream {
         match self {
             Self::Stdio(u) => u.is_alive(),
             Self::Http(u) => u.is_alive(),
+            Self::Sse(u) => u.is_alive(),
         }
     }
 
@@ -64,6 +70,7 @@ impl Upstream {
         match self {
             Self::Stdio(u) => u.subscribe(),
             Self::Http(u) => u.subscribe(),
+            Self::Sse(u) => u.subscribe(),
         }
     }
 }
@@ -175,17 +182,23 @@ impl<E: Engine + 'static> Pool<E> {
             Transport::Stdio => Ok(Upstream::Stdio(
                 StdioUpstream::connect(engine, &t.container, t.server.as_str()).await?,
             )),
-            Transport::StreamableHttp => {
-                let port = c.label(LABEL_PORT).ok_or_else(|| not_running("unpublished"))?;
+            Transport::StreamableHttp | Transport::Sse => {
+                let port = c
+                    .label(LABEL_PORT)
+                    .ok_or_else(|| not_running("unpublished"))?;
                 let bind = &self.rt.portal().config().runtime.bind_address;
                 let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };
-                let url = format!("http://{host}:{port}/mcp");
-                Ok(Upstream::Http(HttpUpstream::connect(t.server.as_str(), url).await?))
+                let base = format!("http://{host}:{port}");
+                if t.transport == Transport::Sse {
+                    return Ok(Upstream::Sse(
+                        SseUpstream::connect(t.server.as_str(), &base).await?,
+                    ));
+                }
+                let url = format!("{base}/mcp");
+                Ok(Upstream::Http(
+                    HttpUpstream::connect(t.server.as_str(), url).await?,
+                ))
             }
-            Transport::Sse => Err(RpcError::unavailable(format!(
-                "server {} speaks the old SSE transport, which the gateway does not bridge yet; reach it on its own port",
-                t.server
-            ))),
         }
     }
 

@@ -1,8 +1,10 @@
 //! mcp-echo: a small MCP server for tests and demos.
 //!
-//! - Speaks MCP (JSON-RPC 2.0) over stdio, one message per line, or over streamable HTTP
-//!   (`POST /mcp`) when `MCP_TRANSPORT` is `streamable-http` or `sse` (port from
-//!   `MCP_SERVER_PORT`, default 8080). `GET /healthz` answers 200.
+//! - Speaks MCP (JSON-RPC 2.0) over stdio, one message per line, or over HTTP when
+//!   `MCP_TRANSPORT` is `streamable-http` or `sse` (port from `MCP_SERVER_PORT`, default
+//!   8080): Streamable HTTP at `POST /mcp`, and the old SSE transport (2024-11-05) at
+//!   `GET /sse`, whose `endpoint` event names the `POST /messages?session=N` that its
+//!   answers come back from on the stream. `GET /healthz` answers 200.
 //! - Tools: `echo` (returns its `text`), `env_names` (the names, never the values, of
 //!   the environment variables it received), `sleep` (waits `ms` milliseconds, sending
 //!   `notifications/progress` four times when the call has a progress token) and
@@ -297,6 +299,66 @@ fn respond(stream: &mut TcpStream, status: &str, content_type: &str, body: &str)
     let _ = stream.write_all(whole.as_bytes());
 }
 
+/// The open `GET /sse` streams of the old SSE transport, by session number.
+static SSE_STREAMS: Mutex<Option<HashMap<u64, TcpStream>>> = Mutex::new(None);
+static SSE_NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn sse_send(session: u64, message: &Value) {
+    let streams = SSE_STREAMS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(mut s) = streams.as_ref().and_then(|m| m.get(&session)) {
+        let _ = s.write_all(format!("event: message\ndata: {message}\n\n").as_bytes());
+    }
+}
+
+/// `GET /sse`: names the session's POST endpoint, then holds the stream open until the
+/// client goes; answers to that session's POSTs are written to it.
+fn serve_sse_stream(mut stream: TcpStream) {
+    let session = SSE_NEXT.fetch_add(1, Ordering::Relaxed);
+    let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\nevent: endpoint\ndata: /messages?session={session}\n\n");
+    if stream.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let Ok(writer) = stream.try_clone() else {
+        return;
+    };
+    SSE_STREAMS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(session, writer);
+    let _ = stream.set_read_timeout(None);
+    let mut sink = [0u8; 256];
+    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    if let Some(m) = SSE_STREAMS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_mut()
+    {
+        m.remove(&session);
+    }
+}
+
+/// `POST /messages?session=N`: accepted at once; the answer goes to the session's stream.
+fn post_sse_message(stream: &mut TcpStream, session: u64, msg: &Value) {
+    let known = SSE_STREAMS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|m| m.contains_key(&session));
+    if !known {
+        return respond(stream, "404 Not Found", "text/plain", "no such session\n");
+    }
+    respond(stream, "202 Accepted", "text/plain", "");
+    let notify = |note: Value| sse_send(session, &note);
+    let call = Call {
+        notify: &notify,
+        cancelled: &|| false,
+    };
+    if let Some(reply) = handle(msg, &call) {
+        sse_send(session, &reply);
+    }
+}
+
 fn serve_connection(mut stream: TcpStream) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(match stream.try_clone() {
@@ -327,8 +389,27 @@ fn serve_connection(mut stream: TcpStream) {
         parts.next().unwrap_or_default(),
         parts.next().unwrap_or_default(),
     );
+    let session = path
+        .strip_prefix("/messages?session=")
+        .and_then(|n| n.parse::<u64>().ok());
     match (method, path) {
         ("GET", "/healthz") => respond(&mut stream, "200 OK", "text/plain", "ok\n"),
+        ("GET", "/sse") => serve_sse_stream(stream),
+        ("POST", _) if session.is_some() => {
+            let mut body = vec![0u8; length.min(1 << 20)];
+            if reader.read_exact(&mut body).is_err() {
+                return respond(&mut stream, "400 Bad Request", "text/plain", "short body\n");
+            }
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(msg) => post_sse_message(&mut stream, session.unwrap_or_default(), &msg),
+                Err(e) => respond(
+                    &mut stream,
+                    "400 Bad Request",
+                    "application/json",
+                    &parse_error(&e).to_string(),
+                ),
+            }
+        }
         ("POST", "/mcp") => {
             let mut body = vec![0u8; length.min(1 << 20)];
             if reader.read_exact(&mut body).is_err() {
