@@ -230,6 +230,32 @@ fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<Strin
     (res.status().as_u16(), challenge)
 }
 
+/// A raw POST's status, session id and JSON body.
+fn exchange(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent
+        .post(url)
+        .header("Accept", "application/json, text/event-stream");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut res = req.send_json(body).unwrap();
+    let session = res
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap();
+    (
+        status,
+        session,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
 fn initialize() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
@@ -442,6 +468,48 @@ fn what_mcp_config_prints_works_as_pasted_and_tokens_scopes_hosts_and_origins_ar
     assert!(
         why.contains("HTTP 401") && why.contains("--scope mcp"),
         "{why}"
+    );
+
+    // A batch, which protocol 2025-03-26 alone has: its calls answered together.
+    let mut old = initialize();
+    old["params"]["protocolVersion"] = json!("2025-03-26");
+    let (code, sid, _) = exchange(&url, &[("Authorization", &auth)], &old);
+    assert_eq!(code, 200);
+    let sid = sid.unwrap();
+    let batch = json!([
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": "a", "method": "tools/call", "params": {"name": "cli__echo", "arguments": {"text": "one"}}},
+        {"jsonrpc": "2.0", "id": "b", "method": "tools/call", "params": {"name": "cli__echo", "arguments": {"text": "two"}}},
+    ]);
+    let in_session = [
+        ("Authorization", auth.as_str()),
+        ("Mcp-Session-Id", sid.as_str()),
+    ];
+    let (code, _, answers) = exchange(&url, &in_session, &batch);
+    assert_eq!(code, 200, "{answers}");
+    let texts: Vec<(&str, &str)> = answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap(),
+                a["result"]["content"][0]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(texts, [("a", "one"), ("b", "two")]);
+    let (code, new_sid, _) = exchange(&url, &[("Authorization", &auth)], &initialize());
+    let new_sid = new_sid.unwrap();
+    let newer = [
+        ("Authorization", auth.as_str()),
+        ("Mcp-Session-Id", new_sid.as_str()),
+    ];
+    assert_eq!(code, 200);
+    assert_eq!(
+        exchange(&url, &newer, &batch).0,
+        400,
+        "no batches after 2025-03-26"
     );
 
     // A server the user does not have is not found, not reached.

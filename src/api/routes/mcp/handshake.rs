@@ -66,9 +66,8 @@ pub(super) async fn post<E: Engine + 'static>(
     mut caller: Caller,
     msg: Value,
 ) -> Response {
-    if msg.is_array() {
-        let e = RpcError::invalid_request("batches are not served; send one message per POST");
-        return json_rpc_error(StatusCode::BAD_REQUEST, &Value::Null, &e);
+    if let Value::Array(batch) = msg {
+        return post_batch(state, headers, caller, batch).await;
     }
     let incoming = match Incoming::parse(&msg) {
         Ok(i) => i,
@@ -85,44 +84,125 @@ pub(super) async fn post<E: Engine + 'static>(
     };
     caller.client = session.client.clone();
     match incoming {
-        Incoming::Notification { method, params } => {
-            match method.as_str() {
-                "notifications/cancelled" => {
-                    if let Some(id) = params.get("requestId") {
-                        session.cancel(&id.to_string());
-                    }
-                }
-                "notifications/initialized" => {}
-                _ => state.gateway.notify(&caller, &method, params).await,
-            }
-            status_only(StatusCode::ACCEPTED, None)
-        }
-        // The gateway sends clients no requests, so an answer has nothing to go to.
-        Incoming::Response { .. } => status_only(StatusCode::ACCEPTED, None),
         Incoming::Request { id, method, params } => {
             let sse = wants_progress(headers, &params);
-            let key = id.to_string();
-            // The call may outlive this function (an SSE answer streams on), so its
-            // task forgets it when it ends.
-            let forget = session.forget_on_drop(key.clone());
-            let (call, progress) = run(
-                state,
-                caller,
-                id,
-                method,
-                params,
-                sse,
-                protocol::handshake_result,
-                forget,
-            );
-            session.started(key.clone(), call.abort_handle());
-            // The task may already have ended, before it could be remembered.
-            if call.is_finished() {
-                session.finished(&key);
-            }
+            let (call, progress) = start(state, &session, caller, id, method, params, sse);
             let r = reply::finish(call, progress).await;
             with_session(r, &session.id)
         }
+        other => {
+            note(state, &session, &caller, other).await;
+            status_only(StatusCode::ACCEPTED, None)
+        }
+    }
+}
+
+/// A JSON-RPC batch, which only protocol 2025-03-26 has: its requests run at once and
+/// their answers come back together, as one array (no progress: there is no stream).
+async fn post_batch<E: Engine + 'static>(
+    state: &Arc<ApiState<E>>,
+    headers: &HeaderMap,
+    mut caller: Caller,
+    batch: Vec<Value>,
+) -> Response {
+    let session = match session(state, headers, &caller) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if session.version != "2025-03-26" || batch.is_empty() {
+        let e = RpcError::invalid_request(format!(
+            "batches are served to sessions of protocol 2025-03-26 only (this one speaks {}), and never empty; send one message per POST",
+            session.version
+        ));
+        return json_rpc_error(StatusCode::BAD_REQUEST, &Value::Null, &e);
+    }
+    caller.client = session.client.clone();
+    let mut answers = Vec::new();
+    let mut calls = Vec::new();
+    for msg in batch {
+        match Incoming::parse(&msg) {
+            Err(e) => answers.push(rpc::error_response(&Value::Null, &e)),
+            Ok(Incoming::Request { id, method, .. }) if method == "initialize" => {
+                let e = RpcError::invalid_request("initialize cannot be part of a batch");
+                answers.push(rpc::error_response(&id, &e));
+            }
+            Ok(Incoming::Request { id, method, params }) => {
+                let c = caller.clone();
+                calls.push(start(state, &session, c, id, method, params, false).0);
+            }
+            Ok(other) => note(state, &session, &caller, other).await,
+        }
+    }
+    if answers.is_empty() && calls.is_empty() {
+        return with_session(status_only(StatusCode::ACCEPTED, None), &session.id);
+    }
+    // Dropping this handler (the client went) aborts the calls with it.
+    let calls: Vec<_> = calls.into_iter().map(reply::AbortOnDrop).collect();
+    for mut call in calls {
+        let msg = (&mut call.0)
+            .await
+            .unwrap_or_else(|e| rpc::error_response(&Value::Null, &RpcError::internal(e)));
+        answers.push(msg);
+    }
+    with_session(
+        reply::json(StatusCode::OK, &Value::Array(answers)),
+        &session.id,
+    )
+}
+
+/// Starts a session's request as a task, remembered for `notifications/cancelled` until
+/// the task ends (which may be after this returns: an SSE answer streams on).
+fn start<E: Engine + 'static>(
+    state: &Arc<ApiState<E>>,
+    session: &Arc<Session>,
+    caller: Caller,
+    id: Value,
+    method: String,
+    params: Value,
+    sse: bool,
+) -> (
+    tokio::task::JoinHandle<Value>,
+    Option<tokio::sync::mpsc::UnboundedReceiver<Value>>,
+) {
+    let key = id.to_string();
+    let forget = session.forget_on_drop(key.clone());
+    let (call, progress) = run(
+        state,
+        caller,
+        id,
+        method,
+        params,
+        sse,
+        protocol::handshake_result,
+        forget,
+    );
+    session.started(key.clone(), call.abort_handle());
+    // The task may already have ended, before it could be remembered.
+    if call.is_finished() {
+        session.finished(&key);
+    }
+    (call, progress)
+}
+
+/// A client notification (or an answer, which has nothing to go to: the gateway sends
+/// clients no requests).
+async fn note<E: Engine + 'static>(
+    state: &Arc<ApiState<E>>,
+    session: &Session,
+    caller: &Caller,
+    incoming: Incoming,
+) {
+    let Incoming::Notification { method, params } = incoming else {
+        return;
+    };
+    match method.as_str() {
+        "notifications/cancelled" => {
+            if let Some(id) = params.get("requestId") {
+                session.cancel(&id.to_string());
+            }
+        }
+        "notifications/initialized" => {}
+        _ => state.gateway.notify(caller, &method, params).await,
     }
 }
 
