@@ -8,9 +8,21 @@ use super::{refuse, PlanError};
 /// `nobody:nogroup`, for images that name no user or name root.
 const NOBODY: &str = "65534:65534";
 
+/// Whether a container user is (or may become) uid 0. A numeric user is read as a
+/// number, so `00`, `+0` and `-0` are root too; one that is not a plain uid between 1 and
+/// 2^32-2 is counted as root as well, since a runtime may wrap it to 0 (4294967296).
 fn is_root(user: &str) -> bool {
-    let name = user.split(':').next().unwrap_or_default();
-    name == "root" || name == "0"
+    let name = user.split(':').next().unwrap_or_default().trim();
+    if name == "root" {
+        return true;
+    }
+    let digits = name.trim_start_matches(['+', '-']);
+    let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    if !numeric {
+        return false;
+    }
+    let plain = digits.len() == name.len();
+    !(plain && matches!(name.parse::<u32>(), Ok(n) if n != 0 && n != u32::MAX))
 }
 
 pub(super) fn user(input: &PlanInput<'_>, params: &Params<'_>) -> Result<String, PlanError> {
@@ -55,8 +67,10 @@ mod tests {
         let mut i = input(&f, &s, None);
         i.image_user = Some("node");
         assert_eq!(plan(&i).unwrap().0.user, "node");
-        i.image_user = Some("0:0");
-        assert_eq!(plan(&i).unwrap().0.user, "65534:65534");
+        for root in ["0:0", "00", "-0"] {
+            i.image_user = Some(root);
+            assert_eq!(plan(&i).unwrap().0.user, "65534:65534", "image USER {root}");
+        }
     }
 
     #[test]
@@ -66,6 +80,23 @@ mod tests {
         assert!(is_root("0:1000"));
         assert!(is_root("root:root"));
         assert!(!is_root("1000:0"));
+        // Issue 11: numbers are numbers.
+        for root in [
+            "00",
+            "000:000",
+            "-0",
+            "+0",
+            " 0",
+            "4294967296",
+            "4294967295",
+            "-1",
+            "+1000",
+        ] {
+            assert!(is_root(root), "{root:?} counts as root");
+        }
+        for user in ["1", "65534:65534", "1000", "node", "app:app"] {
+            assert!(!is_root(user), "{user:?} is not root");
+        }
         assert!(!is_root("rooty"));
     }
 
@@ -87,10 +118,15 @@ mod tests {
         s.parameters.insert("uid".into(), Parameter::default());
         f.settings.params.insert("uid".into(), String::new());
         assert_eq!(user_of(&input(&f, &s, None)).unwrap(), NOBODY);
-        f.settings.params.insert("uid".into(), "0".into());
-        assert!(user_of(&input(&f, &s, None))
-            .unwrap_err()
-            .to_string()
-            .contains("runs as root"));
+        for root in ["0", "00", "-0", "000:000"] {
+            f.settings.params.insert("uid".into(), root.into());
+            assert!(
+                user_of(&input(&f, &s, None))
+                    .unwrap_err()
+                    .to_string()
+                    .contains("runs as root"),
+                "--set uid={root}"
+            );
+        }
     }
 }
