@@ -54,6 +54,7 @@ fn start(per_sec: f64) -> Api {
             &UserId::parse("admin").unwrap(),
             TokenRole::Admin,
             TokenScope::Api,
+            None,
         )
         .unwrap()
         .token;
@@ -62,6 +63,7 @@ fn start(per_sec: f64) -> Api {
             &UserId::parse("u1").unwrap(),
             TokenRole::User,
             TokenScope::Api,
+            None,
         )
         .unwrap()
         .token;

@@ -72,7 +72,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/admin/users/{user}/limits", Access::Admin, "A user's effective quota"),
     r("put", "/api/v1/admin/users/{user}/limits", Access::Admin, "Override a user's quota (body: {max_containers, max_memory_mb, max_cpu_shares})"),
     r("get", "/api/v1/admin/tokens", Access::Admin, "The tokens (never their values)"),
-    r("post", "/api/v1/admin/tokens", Access::Admin, "Create a token (body: {user, role}); its value is shown once"),
+    r("post", "/api/v1/admin/tokens", Access::Admin, "Create a token (body: {user, role, scope, expires_at}); its value is shown once"),
     r("delete", "/api/v1/admin/tokens/{id}", Access::Admin, "Revoke a token"),
 ];
 

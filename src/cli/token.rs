@@ -33,6 +33,10 @@ pub enum TokenCmd {
         /// `mcp` tokens work only at the MCP gateway (`/mcp`): the one to paste into an IDE
         #[arg(long, value_enum, default_value = "api")]
         scope: Scope,
+        /// When the token stops working: a duration from now (90m, 12h, 30d, 2w) or an
+        /// RFC 3339 time; without it the token works until revoked
+        #[arg(long, value_name = "DURATION|TIME", value_parser = expiry)]
+        expires: Option<jiff::Timestamp>,
     },
     /// List tokens (ids, users, roles; never the tokens)
     Ls,
@@ -42,7 +46,12 @@ pub enum TokenCmd {
 
 pub fn run(backend: &dyn Backend, cmd: TokenCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
-        TokenCmd::Create { user, role, scope } => {
+        TokenCmd::Create {
+            user,
+            role,
+            scope,
+            expires,
+        } => {
             let role = match role {
                 Role::User => TokenRole::User,
                 Role::Admin => TokenRole::Admin,
@@ -51,7 +60,10 @@ pub fn run(backend: &dyn Backend, cmd: TokenCmd, json: bool) -> anyhow::Result<(
                 Scope::Api => TokenScope::Api,
                 Scope::Mcp => TokenScope::Mcp,
             };
-            print_new_token(&backend.create_token(&user.user, role, scope)?, json)
+            print_new_token(
+                &backend.create_token(&user.user, role, scope, expires)?,
+                json,
+            )
         }
         TokenCmd::Ls => print_tokens(&backend.list_tokens()?, json),
         TokenCmd::Revoke { id } => {
@@ -59,6 +71,26 @@ pub fn run(backend: &dyn Backend, cmd: TokenCmd, json: bool) -> anyhow::Result<(
             print_revoked(&id, json)
         }
     }
+}
+
+/// `--expires`: a duration from now (`90m`, `12h`, `30d`, `2w`) or an RFC 3339 time.
+fn expiry(s: &str) -> Result<jiff::Timestamp, String> {
+    let units = [('m', 60), ('h', 3600), ('d', 86_400), ('w', 604_800)];
+    if let Some((unit, secs)) = units.iter().find(|(u, _)| s.ends_with(*u)) {
+        let n: i64 = s[..s.len() - unit.len_utf8()]
+            .parse()
+            .map_err(|_| format!("{s:?} is not a duration such as 90m, 12h, 30d or 2w"))?;
+        if n <= 0 {
+            return Err(format!("{s:?}: a token's lifetime must be positive"));
+        }
+        let span = jiff::SignedDuration::from_secs(n.saturating_mul(*secs));
+        return jiff::Timestamp::now()
+            .checked_add(span)
+            .map_err(|e| format!("{s:?} is too far away ({e})"));
+    }
+    s.parse::<jiff::Timestamp>().map_err(|e| {
+        format!("{s:?} is neither a duration (90m, 12h, 30d, 2w) nor an RFC 3339 time ({e})")
+    })
 }
 
 fn role_name(role: TokenRole) -> &'static str {
@@ -93,10 +125,14 @@ pub(super) fn print_tokens(list: &[TokenView], json: bool) -> anyhow::Result<()>
                 role_name(t.role).into(),
                 t.scope.name().into(),
                 time(&t.created_at),
+                t.expires_at.as_ref().map_or_else(|| "never".into(), time),
             ]
         })
         .collect::<Vec<_>>();
-    table(&["ID", "USER", "ROLE", "SCOPE", "CREATED"], &rows);
+    table(
+        &["ID", "USER", "ROLE", "SCOPE", "CREATED", "EXPIRES"],
+        &rows,
+    );
     Ok(())
 }
 

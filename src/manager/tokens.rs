@@ -32,6 +32,8 @@ pub struct TokenView {
     #[serde(default)]
     pub scope: TokenScope,
     pub created_at: jiff::Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<jiff::Timestamp>,
 }
 
 impl From<&TokenRecord> for TokenView {
@@ -42,6 +44,7 @@ impl From<&TokenRecord> for TokenView {
             role: t.role,
             scope: t.scope,
             created_at: t.created_at,
+            expires_at: t.expires_at,
         }
     }
 }
@@ -64,8 +67,9 @@ impl Portal {
         user: &UserId,
         role: TokenRole,
         scope: TokenScope,
+        expires_at: Option<jiff::Timestamp>,
     ) -> Result<NewToken> {
-        let r = self.create_token_unaudited(user, role, scope);
+        let r = self.create_token_unaudited(user, role, scope, expires_at);
         self.audited(
             Some(user.as_str()),
             AuditAction::TokenCreate,
@@ -79,10 +83,16 @@ impl Portal {
         user: &UserId,
         role: TokenRole,
         scope: TokenScope,
+        expires_at: Option<jiff::Timestamp>,
     ) -> Result<NewToken> {
         let _lock = self.store.lock()?;
         if self.store.read_user(user)?.is_none() {
             return Err(unknown_user(user));
+        }
+        if let Some(at) = expires_at.filter(|at| *at <= Self::now()) {
+            return Err(PortalError::Usage(format!(
+                "token expiry {at} is in the past; give a later time or a duration such as 30d"
+            )));
         }
         let mut secret = [0u8; 32];
         OsRng.fill_bytes(&mut secret);
@@ -97,6 +107,7 @@ impl Portal {
             scope,
             sha256,
             created_at: Self::now(),
+            expires_at,
         });
         self.store.write_tokens(&tokens)?;
         Ok(NewToken {
@@ -147,11 +158,24 @@ impl Portal {
         }
         // Looking up by hash: the comparison never touches the secret byte by byte.
         let sha = sha256_hex(presented.as_bytes());
-        Ok(self
+        let Some(token) = self
             .store
             .read_tokens()?
             .tokens
             .into_iter()
-            .find(|t| t.sha256 == sha))
+            .find(|t| t.sha256 == sha)
+        else {
+            return Ok(None);
+        };
+        if token.expires_at.is_some_and(|at| at <= Self::now()) {
+            return Ok(None);
+        }
+        // A token is its user's only while that user exists, and only the user it was made
+        // for: one older than its user's record was made for an earlier user of the name.
+        let owner = self.store.read_user(&token.user)?;
+        match owner {
+            Some(u) if u.value.created_at <= token.created_at => Ok(Some(token)),
+            _ => Ok(None),
+        }
     }
 }

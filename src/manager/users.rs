@@ -149,6 +149,13 @@ impl Portal {
             });
         }
         self.store.remove_user(id)?;
+        // The user's tokens go with them: a later user of the same name inherits none.
+        let mut tokens = self.store.read_tokens()?;
+        let before = tokens.tokens.len();
+        tokens.tokens.retain(|t| &t.user != id);
+        if tokens.tokens.len() != before {
+            self.store.write_tokens(&tokens)?;
+        }
         if let Some(mut allocs) = self.store.read_allocations()? {
             allocs.release_user(id);
             self.store.write_allocations(&allocs)?;

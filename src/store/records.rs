@@ -137,6 +137,9 @@ pub struct TokenRecord {
     pub scope: TokenScope,
     pub sha256: String,
     pub created_at: Timestamp,
+    /// After this the token is refused; tokens from before expiry never expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Where a token is accepted: `api` everywhere its role allows (the MCP gateway included),

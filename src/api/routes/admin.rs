@@ -122,6 +122,8 @@ pub(super) struct NewTokenBody {
     role: TokenRole,
     #[serde(default)]
     scope: TokenScope,
+    #[serde(default)]
+    expires_at: Option<jiff::Timestamp>,
 }
 
 fn user_role() -> TokenRole {
@@ -136,7 +138,7 @@ pub(super) async fn create_token<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let b: NewTokenBody = required_body(&bytes)?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.create_token(&b.user, b.role, b.scope)).await?)
+    ok(blocking(move || caller.create_token(&b.user, b.role, b.scope, b.expires_at)).await?)
 }
 
 pub(super) async fn revoke_token<E: Engine + 'static>(

@@ -186,8 +186,14 @@ impl Backend for Local {
         Ok(self.portal.remove_secret(user, name)?)
     }
 
-    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope) -> Result<NewToken> {
-        Ok(self.portal.create_token(user, role, scope)?)
+    fn create_token(
+        &self,
+        user: &UserId,
+        role: TokenRole,
+        scope: TokenScope,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<NewToken> {
+        Ok(self.portal.create_token(user, role, scope, expires_at)?)
     }
 
     fn list_tokens(&self) -> Result<Vec<TokenView>> {

@@ -78,7 +78,13 @@ pub trait Backend {
     fn list_secrets(&self, user: &UserId) -> Result<Vec<SecretSummary>>;
     fn remove_secret(&self, user: &UserId, name: &SecretName) -> Result<()>;
 
-    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope) -> Result<NewToken>;
+    fn create_token(
+        &self,
+        user: &UserId,
+        role: TokenRole,
+        scope: TokenScope,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<NewToken>;
     fn list_tokens(&self) -> Result<Vec<TokenView>>;
     fn revoke_token(&self, id: &str) -> Result<()>;
 

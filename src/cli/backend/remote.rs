@@ -313,8 +313,14 @@ impl Backend for Remote {
         self.delete(&format!("/api/v1/users/{user}/secrets/{name}"))
     }
 
-    fn create_token(&self, user: &UserId, role: TokenRole, scope: TokenScope) -> Result<NewToken> {
-        let body = json!({"user": user, "role": role, "scope": scope});
+    fn create_token(
+        &self,
+        user: &UserId,
+        role: TokenRole,
+        scope: TokenScope,
+        expires_at: Option<jiff::Timestamp>,
+    ) -> Result<NewToken> {
+        let body = json!({"user": user, "role": role, "scope": scope, "expires_at": expires_at});
         self.call("POST", "/api/v1/admin/tokens", Body::Json(body))
     }
 
