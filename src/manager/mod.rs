@@ -61,11 +61,18 @@ impl Portal {
     pub fn open(config: Config) -> Result<Self> {
         let store = Store::open(&config.data_dir)?;
         let (instance, migrated) = instance::resolve(&store, config.runtime.instance.as_deref())?;
+        let mut migrated: Vec<String> = migrated.into_iter().collect();
+        let opened = store.tighten_modes();
+        if opened > 0 {
+            migrated.push(format!(
+                "made {opened} users' enabled.json private (mode 0600): they hold --env values, which an earlier version left readable by others"
+            ));
+        }
         Ok(Self {
             store,
             config,
             instance,
-            migrated: migrated.into_iter().collect(),
+            migrated,
             actor: "portal".into(),
         })
     }

@@ -33,6 +33,22 @@ impl Store {
 
 /// The key in `path`, or `None` when there is no such file.
 fn read_key(path: &Path) -> Result<Option<SecretKey>, StoreError> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = fs::metadata(path) {
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StoreError::Io {
+                action: "use the secret key in",
+                path: path.to_path_buf(),
+                source: io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "it is readable or writable by others (mode {mode:03o}); make it private with chmod 600"
+                    ),
+                ),
+            });
+        }
+    }
     match fs::read_to_string(path) {
         Ok(text) => SecretKey::parse(&text)
             .map(Some)

@@ -95,6 +95,33 @@ impl Store {
         Ok(store)
     }
 
+    /// Makes the data folder private: the root and its folders 0700 (containers reach
+    /// users' folders through bind mounts, which do not need the parents open), and each
+    /// user's `enabled.json`, which holds `--env` values, 0600. Returns how many files an
+    /// earlier version had left readable by others, to be said.
+    pub fn tighten_modes(&self) -> usize {
+        use std::os::unix::fs::PermissionsExt;
+        let private = |path: &Path, mode: u32| -> bool {
+            match fs::symlink_metadata(path) {
+                Ok(m) if !m.file_type().is_symlink() && m.permissions().mode() & 0o077 != 0 => {
+                    fs::set_permissions(path, fs::Permissions::from_mode(mode)).is_ok()
+                }
+                _ => false,
+            }
+        };
+        private(&self.root, 0o700);
+        for dir in layout::FOLDERS {
+            private(&self.root.join(dir), 0o700);
+        }
+        let Ok(users) = fs::read_dir(self.users_dir()) else {
+            return 0;
+        };
+        users
+            .flatten()
+            .filter(|u| private(&u.path().join("enabled.json"), 0o600))
+            .count()
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

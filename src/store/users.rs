@@ -41,8 +41,9 @@ impl Store {
         self.read_json_or_default(&self.enabled_path(id))
     }
 
+    /// Private: it holds the values of the user's `--env` settings.
     pub fn write_enabled(&self, id: &UserId, record: &StoredEnabled) -> Result<(), StoreError> {
-        self.write_json(&self.enabled_path(id), record)
+        self.write_private_json(&self.enabled_path(id), record)
     }
 
     pub fn read_secrets(&self, id: &UserId) -> Result<StoredSecrets, StoreError> {
