@@ -120,6 +120,50 @@ pub fn plan(
     actions
 }
 
+/// Why a pass made none of its removals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Withheld {
+    /// The desired state could not be read whole (a data folder deleted or unmounted
+    /// reads as "nobody wants anything").
+    Blind,
+    /// More removals than the limit: likelier a damaged folder than that many disables.
+    TooMany { count: usize, max: usize },
+}
+
+/// The actions a pass may take: removals of orphans only when the desired state was read
+/// whole, never of containers of users whose records could not be read, and none at all
+/// when more than `max` remain. The withheld removals, if any, and why.
+pub fn guard_removals(
+    actions: Vec<Action>,
+    have: &BTreeMap<String, Have>,
+    unreadable: &BTreeSet<String>,
+    blind: bool,
+    max: usize,
+) -> (Vec<Action>, Option<Withheld>) {
+    let (removals, mut kept): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| matches!(a, Action::Remove { .. }));
+    let removals: Vec<Action> = removals
+        .into_iter()
+        .filter(|a| match a {
+            Action::Remove { name } => have.get(name).is_none_or(|h| !unreadable.contains(&h.user)),
+            _ => true,
+        })
+        .collect();
+    if removals.is_empty() {
+        return (kept, None);
+    }
+    if blind {
+        return (kept, Some(Withheld::Blind));
+    }
+    if removals.len() > max {
+        let count = removals.len();
+        return (kept, Some(Withheld::TooMany { count, max }));
+    }
+    kept.extend(removals);
+    (kept, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,5 +404,64 @@ mod tests {
             }
             prop_assert!(h.keys().all(|n| w.contains_key(n)), "no orphan survives");
         }
+    }
+
+    fn orphans(n: usize) -> (Vec<Action>, BTreeMap<String, Have>) {
+        let mut have = BTreeMap::new();
+        let mut actions = vec![Action::Create {
+            name: name("keep", "a"),
+            user: "keep".into(),
+            server: "a".into(),
+        }];
+        for i in 0..n {
+            let user = format!("u{i}");
+            have.insert(name(&user, "s"), have_of(&user));
+            actions.push(Action::Remove {
+                name: name(&user, "s"),
+            });
+        }
+        (actions, have)
+    }
+
+    fn have_of(user: &str) -> Have {
+        have(user, "s", "h", true)
+    }
+
+    fn removals(actions: &[Action]) -> usize {
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Remove { .. }))
+            .count()
+    }
+
+    #[test]
+    fn a_blind_pass_removes_nothing_and_keeps_everything_else() {
+        let (actions, have) = orphans(3);
+        let (kept, why) = guard_removals(actions, &have, &BTreeSet::new(), true, 20);
+        assert_eq!(why, Some(Withheld::Blind));
+        assert_eq!((kept.len(), removals(&kept)), (1, 0));
+    }
+
+    #[test]
+    fn more_removals_than_the_limit_are_all_withheld_and_up_to_it_all_made() {
+        let (actions, have) = orphans(21);
+        let (kept, why) = guard_removals(actions, &have, &BTreeSet::new(), false, 20);
+        assert_eq!(why, Some(Withheld::TooMany { count: 21, max: 20 }));
+        assert_eq!(removals(&kept), 0);
+        let (actions, have) = orphans(20);
+        let (kept, why) = guard_removals(actions, &have, &BTreeSet::new(), false, 20);
+        assert_eq!((why, removals(&kept)), (None, 20));
+    }
+
+    #[test]
+    fn a_user_whose_records_cannot_be_read_keeps_their_containers() {
+        let (actions, have) = orphans(3);
+        let unreadable: BTreeSet<String> = ["u1".to_string()].into();
+        let (kept, why) = guard_removals(actions, &have, &unreadable, false, 20);
+        assert_eq!(why, None);
+        assert_eq!(removals(&kept), 2);
+        assert!(!kept.contains(&Action::Remove {
+            name: name("u1", "s")
+        }));
     }
 }

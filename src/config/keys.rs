@@ -256,6 +256,13 @@ pub const MAX_RESTARTS: Key<u32> = Key::new(
 )
 .default("5")
 .check(|n| *n <= 1000, "a number of restarts");
+pub const MAX_REMOVALS_PER_PASS: Key<usize> = Key::new(
+    "MCP_PORTAL_MAX_REMOVALS_PER_PASS",
+    number,
+    "the daemon removes no orphaned containers in a pass that would remove more (a damaged data folder looks like many disables)",
+)
+.default("20")
+.check(|n| *n >= 1, "a number of containers, at least 1");
 pub const RESTART_BACKOFF_MS: Key<u64> = Key::new(
     "MCP_PORTAL_RESTART_BACKOFF_MS",
     number,
@@ -429,6 +436,7 @@ pub const TABLE: &[&dyn Documented] = &[
     &RESYNC_SECS,
     &UPDATE_POLICY,
     &MAX_RESTARTS,
+    &MAX_REMOVALS_PER_PASS,
     &RESTART_BACKOFF_MS,
     &DEBOUNCE_MS,
     &AUDIT_ENABLED,

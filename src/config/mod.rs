@@ -70,6 +70,8 @@ pub struct DaemonConfig {
     pub backoff_ms: u64,
     /// Changes within this window are handled in one pass.
     pub debounce_ms: u64,
+    /// A pass that would remove more orphaned containers than this removes none.
+    pub max_removals: usize,
 }
 
 /// Where the secret key comes from.
@@ -218,6 +220,7 @@ impl Config {
             max_restarts: keys::MAX_RESTARTS.value(&lookup)?,
             backoff_ms: keys::RESTART_BACKOFF_MS.value(&lookup)?,
             debounce_ms: keys::DEBOUNCE_MS.value(&lookup)?,
+            max_removals: keys::MAX_REMOVALS_PER_PASS.value(&lookup)?,
         };
         Ok(Self {
             data_dir,

@@ -5,6 +5,14 @@ use crate::ids::UserId;
 
 impl Store {
     /// Users with a profile; a folder left without one is skipped.
+    /// Whether the folder's records are there to be read: a folder deleted or unmounted
+    /// under a running daemon has no `users` or `catalogs/base` folder (both are made when
+    /// it is opened), and must not read as "nobody wants anything".
+    pub fn is_whole(&self) -> bool {
+        let listable = |p: std::path::PathBuf| std::fs::read_dir(p).is_ok();
+        listable(self.users_dir()) && listable(self.root.join("catalogs/base"))
+    }
+
     pub fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
         let ids = self.names(&self.users_dir(), "", |s| UserId::parse(s).ok())?;
         Ok(ids

@@ -167,15 +167,36 @@ impl<E: Engine + 'static> Daemon<E> {
     pub async fn reconcile(&self) -> Result<ReconcileReport> {
         let started = Instant::now();
         self.rt.ensure_allocations().await?;
-        let (want, probes) = self.wants().await?;
+        let wants = self.wants().await?;
+        let want = wants.want;
         let (ids, mut have) = self.observe().await?;
-        let hold = self.refresh(&want, &mut have, &ids, probes).await;
-        let policy = self.portal().config.daemon.update_policy;
-        let actions = reconcile::plan(&want, &have, policy, &hold);
+        let hold = self.refresh(&want, &mut have, &ids, wants.probes).await;
+        let daemon = self.portal().config.daemon;
+        let actions = reconcile::plan(&want, &have, daemon.update_policy, &hold);
+        let (actions, withheld) = reconcile::guard_removals(
+            actions,
+            &have,
+            &wants.unreadable,
+            wants.blind,
+            daemon.max_removals,
+        );
         let mut report = ReconcileReport {
             actions: actions.clone(),
             ..Default::default()
         };
+        if let Some(why) = withheld {
+            let root = self.portal().store.root().display().to_string();
+            let message = match why {
+                reconcile::Withheld::Blind => format!(
+                    "the data folder {root} cannot be read whole (deleted or unmounted?): no container was removed; check the folder"
+                ),
+                reconcile::Withheld::TooMany { count, max } => format!(
+                    "this pass would remove {count} orphaned containers, more than MCP_PORTAL_MAX_REMOVALS_PER_PASS ({max}): none was removed; check the data folder, remove them with `portalctl disable`, or raise the limit"
+                ),
+            };
+            tracing::error!("{message}");
+            report.errors.push(message);
+        }
         for action in actions {
             if let Err(e) = self.act(&action).await {
                 report.errors.push(e.message);

@@ -1,7 +1,7 @@
 //! Desired state: every enabled server's container, with its planned spec hash (or why
 //! it cannot be planned) and its health check.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::probe::Probe;
@@ -12,12 +12,24 @@ use crate::manager::Result;
 use crate::plan::container_name;
 use crate::reconcile::Want;
 
+/// What the data folder asks for, and how far it could be read.
+#[derive(Debug, Default)]
+pub(super) struct Wants {
+    /// Desired containers, with their planned spec hash.
+    pub want: BTreeMap<String, Want>,
+    pub probes: BTreeMap<String, Option<Probe>>,
+    /// Users whose record of what they enabled could not be read: their containers stay.
+    pub unreadable: BTreeSet<String>,
+    /// The folder could not be read whole (deleted, unmounted): nothing may be removed.
+    pub blind: bool,
+}
+
 impl<E: Engine + 'static> Daemon<E> {
     /// Desired containers (with their planned spec hash) and their health checks.
-    pub(super) async fn wants(
-        &self,
-    ) -> Result<(BTreeMap<String, Want>, BTreeMap<String, Option<Probe>>)> {
+    pub(super) async fn wants(&self) -> Result<Wants> {
         let portal = self.portal();
+        let blind = !portal.store.is_whole();
+        let mut unreadable = BTreeSet::new();
         let allocs = portal.store.read_allocations()?.unwrap_or_default();
         let mut want = BTreeMap::new();
         let mut probes = BTreeMap::new();
@@ -27,7 +39,8 @@ impl<E: Engine + 'static> Daemon<E> {
             let enabled = match portal.store.read_enabled(&user) {
                 Ok(e) => e,
                 Err(e) => {
-                    tracing::error!(user = %user, error = %e, "cannot read what the user enabled; skipped");
+                    tracing::error!(user = %user, error = %e, "cannot read what the user enabled; their containers are left as they are");
+                    unreadable.insert(user.to_string());
                     continue;
                 }
             };
@@ -88,7 +101,12 @@ impl<E: Engine + 'static> Daemon<E> {
                 want.insert(name, w);
             }
         }
-        Ok((want, probes))
+        Ok(Wants {
+            want,
+            probes,
+            unreadable,
+            blind,
+        })
     }
 
     /// The USER an image runs as, asked of the engine once per image and pass. A missing

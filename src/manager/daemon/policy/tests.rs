@@ -55,6 +55,7 @@ fn the_configured_backoff_is_capped_like_the_restarts_it_spaces() {
         max_restarts: 4,
         backoff_ms: ms,
         debounce_ms: 0,
+        max_removals: 20,
     };
     let p = RestartPolicy::from_config(&cfg(600_000));
     assert_eq!(p.backoff.delay(1), MAX_BACKOFF);
