@@ -260,3 +260,34 @@ fn rotate_key_reseals_every_secret_and_switches_the_key_file() {
     assert_eq!(again.code, 5, "{}", again.stderr);
     assert!(again.stderr.contains("holds the current key"));
 }
+
+#[test]
+fn a_user_keeps_at_most_the_configured_number_of_secrets() {
+    let env = Env::new();
+    env.ok(&["user", "add", "u1"]);
+    let limit = [("MCP_PORTAL_USER_MAX_SECRETS", "2")];
+    let set_as = |name: &str| {
+        env.run_with(
+            &["secret", "set", name, "--user", "u1", "--value", "v"],
+            &limit,
+        )
+    };
+    assert_eq!(set_as("a.one").code, 0);
+    assert_eq!(set_as("a.two").code, 0);
+    let third = set_as("a.three");
+    assert_eq!(third.code, 5, "{}", third.stderr);
+    assert!(
+        third
+            .stderr
+            .contains("user u1 has 2 secrets, as many as MCP_PORTAL_USER_MAX_SECRETS allows"),
+        "{}",
+        third.stderr
+    );
+    assert_eq!(set_as("a.one").code, 0, "replacing one is not one more");
+    env.ok(&["secret", "rm", "a.two", "--user", "u1"]);
+    assert_eq!(set_as("a.three").code, 0);
+    let big = "x".repeat(64 * 1024 + 1);
+    let out = set(&env, "a.big", "u1", &big);
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("longer than 64 KiB"), "{}", out.stderr);
+}

@@ -89,6 +89,13 @@ pub const MAX_CONTAINERS: Key<u32> =
     Key::new("MCP_PORTAL_USER_MAX_CONTAINERS", number, "per-user quota")
         .default("10")
         .check(|n| *n > 0, "a positive number");
+pub const MAX_SECRETS: Key<usize> = Key::new(
+    "MCP_PORTAL_USER_MAX_SECRETS",
+    number,
+    "per-user: how many secrets a user may keep (each value at most 64 KiB)",
+)
+.default("100")
+.check(|n| *n > 0, "a positive number");
 pub const MAX_MEMORY_MB: Key<u64> =
     Key::new("MCP_PORTAL_USER_MAX_MEMORY_MB", number, "per-user quota")
         // Ten servers of the default 256m: the defaults fit MAX_CONTAINERS servers.
@@ -418,6 +425,7 @@ pub const TABLE: &[&dyn Documented] = &[
     &MAX_CONTAINERS,
     &MAX_MEMORY_MB,
     &MAX_CPU_SHARES,
+    &MAX_SECRETS,
     &DEFAULT_MEMORY,
     &DEFAULT_CPUS,
     &DEFAULT_PIDS,

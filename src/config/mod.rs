@@ -29,6 +29,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Catalog, overlay and custom-server files above this size are refused unread.
     pub max_catalog_bytes: u64,
+    /// How many secrets one user may keep.
+    pub max_secrets: usize,
     /// Host paths outside users' folders that catalogs may mount.
     pub allowed_host_paths: Vec<String>,
     pub runtime: Runtime,
@@ -225,6 +227,7 @@ impl Config {
         Ok(Self {
             data_dir,
             max_catalog_bytes,
+            max_secrets: keys::MAX_SECRETS.value(&lookup)?,
             allowed_host_paths,
             runtime,
             secrets,

@@ -27,6 +27,8 @@ pub enum PortalError {
         name: String,
         hint: String,
     },
+    #[error("user {user} has {limit} secrets, as many as MCP_PORTAL_USER_MAX_SECRETS allows; remove one (`portalctl secret rm NAME --user {user}`) or raise the setting")]
+    TooManySecrets { user: UserId, limit: usize },
     #[error("{resource} limit exceeded: {used}/{limit} for user {user}; disable one of their servers, or raise the limit with `portalctl user limits {user} {flag} N`")]
     QuotaExceeded {
         user: UserId,
@@ -131,6 +133,7 @@ impl Classify for PortalError {
             P::NotFound { .. } => ErrorClass::NotFound,
             P::Exists { .. }
             | P::QuotaExceeded { .. }
+            | P::TooManySecrets { .. }
             | P::NameTaken { .. }
             | P::NetworkTaken { .. }
             | P::SubnetTaken { .. }

@@ -93,6 +93,13 @@ impl Portal {
         }
         let key = self.secret_key()?;
         let mut stored = self.store.read_secrets(user)?;
+        let limit = self.config.max_secrets;
+        if !stored.secrets.contains_key(name) && stored.secrets.len() >= limit {
+            return Err(PortalError::TooManySecrets {
+                user: user.clone(),
+                limit,
+            });
+        }
         let now = Self::now();
         let created_at = stored.secrets.get(name).map_or(now, |s| s.created_at);
         let meta = SealMeta {
