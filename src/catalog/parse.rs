@@ -142,6 +142,22 @@ fn too_deep(text: &str) -> Option<usize> {
     None
 }
 
+/// Catalog text reaches terminals: control characters other than tab and line breaks
+/// (which could rewrite what a terminal shows) are refused wherever they are.
+fn check_printable(s: &str, at: &str) -> Result<(), String> {
+    match s
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        Some(c) => Err(format!(
+            "{}: contains the control character U+{:04X}; catalogs hold printable text",
+            if at.is_empty() { "document" } else { at },
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
+}
+
 fn to_json(yaml: Yaml, at: &str) -> Result<Value, String> {
     Ok(match yaml {
         Yaml::Null => Value::Null,
@@ -158,7 +174,10 @@ fn to_json(yaml: Yaml, at: &str) -> Result<Value, String> {
                     .ok_or_else(|| format!("{at}: {f} is not a finite number"))?
             }
         }
-        Yaml::String(s) => Value::String(s),
+        Yaml::String(s) => {
+            check_printable(&s, at)?;
+            Value::String(s)
+        }
         Yaml::Sequence(items) => Value::Array(
             items
                 .into_iter()
@@ -180,6 +199,7 @@ fn to_json(yaml: Yaml, at: &str) -> Result<Value, String> {
                 } else {
                     format!("{at}.{key}")
                 };
+                check_printable(&key, &path)?;
                 out.insert(key, to_json(v, &path)?);
             }
             Value::Object(out)
@@ -364,6 +384,24 @@ mod tests {
         let json = format!("{{\n\"a\":\n{}1{}}}", "[".repeat(70), "]".repeat(70));
         let e = first_error(json.as_bytes());
         assert!(e.contains("(line 3)"), "{e}");
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_any_text_and_key() {
+        let e = first_error(b"version: \"1.0\\u001b[2J\"\nservers: []\n");
+        assert!(
+            e.contains("version: contains the control character U+001B"),
+            "{e}"
+        );
+        let e =
+            first_error("servers:\n  - {id: a, image: x, description: \"a\\u0007\"}\n".as_bytes());
+        assert!(
+            e.contains("servers[0].description: contains the control character U+0007"),
+            "{e}"
+        );
+        let ok =
+            "servers:\n  - {id: a, image: 'mcp/a:1', description: \"two\\nlines\\tand a tab\"}\n";
+        assert!(parse_catalog("c.yaml", ok.as_bytes(), &Limits::default()).is_ok());
     }
 
     #[test]

@@ -7,8 +7,32 @@ use serde::Serialize;
 
 use crate::catalog::report::Diagnostic;
 
-/// Prints rows under a header, columns padded to their widest cell.
+/// Text for a terminal: control characters (which could move the cursor, clear the
+/// screen or retitle the window) written as `\u{1b}` escapes instead.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect::<String>()
+        .into()
+}
+
+/// Prints rows under a header, columns padded to their widest cell (control characters
+/// escaped: cells hold catalog text and engine messages).
 pub fn table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -44,7 +68,7 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 
 pub fn warnings(items: &[Diagnostic]) {
     for w in items {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", printable(&w.to_string()));
     }
 }
 
@@ -55,6 +79,17 @@ pub fn time(ts: &Timestamp) -> String {
 /// The first 12 hex digits: enough to tell revisions apart at a glance.
 pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_print_as_escapes() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(printable("a\u{1b}[2Jb\u{7}"), "a\\u{1b}[2Jb\\u{7}");
+    }
 }
 
 pub fn or_dash(s: &str) -> String {
