@@ -81,17 +81,6 @@ pub fn short(sha: &str) -> &str {
     &sha[..sha.len().min(12)]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn control_characters_print_as_escapes() {
-        assert_eq!(printable("plain"), "plain");
-        assert_eq!(printable("a\u{1b}[2Jb\u{7}"), "a\\u{1b}[2Jb\\u{7}");
-    }
-}
-
 pub fn or_dash(s: &str) -> String {
     if s.is_empty() {
         "-".to_string()
@@ -102,4 +91,15 @@ pub fn or_dash(s: &str) -> String {
 
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_print_as_escapes() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(printable("a\u{1b}[2Jb\u{7}"), "a\\u{1b}[2Jb\\u{7}");
+    }
 }
