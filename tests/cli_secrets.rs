@@ -291,3 +291,48 @@ fn a_user_keeps_at_most_the_configured_number_of_secrets() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("longer than 64 KiB"), "{}", out.stderr);
 }
+
+#[test]
+fn a_rotation_that_meets_a_damaged_secret_changes_nothing_and_names_it() {
+    let env = Env::new();
+    for u in ["u1", "u2"] {
+        env.ok(&["user", "add", u]);
+        assert_eq!(set(&env, "a.token", u, VALUE).code, 0);
+    }
+    // Damage u2's ciphertext (a flipped byte, as a bad disk or a hand edit makes it).
+    let path = env.data().join("users/u2/secrets.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let ct = doc["secrets"]["a.token"]["ciphertext"].as_str().unwrap();
+    let flipped = if ct.starts_with('A') { "B" } else { "A" };
+    doc["secrets"]["a.token"]["ciphertext"] = format!("{flipped}{}", &ct[1..]).into();
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let before_u1 = std::fs::read(env.data().join("users/u1/secrets.json")).unwrap();
+    let before_key = std::fs::read(env.data().join("secret.key")).unwrap();
+
+    let new_file = env.dir.path().join("new.key");
+    let out = env.run(&[
+        "secret",
+        "rotate-key",
+        "--new-key-file",
+        &env.path(&new_file),
+    ]);
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("the key was not rotated and nothing was changed: 1 secrets")
+            && out.stderr.contains("u2/a.token"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(env.data().join("users/u1/secrets.json")).unwrap(),
+        before_u1,
+        "u1's secrets were re-sealed under a key that was never switched to"
+    );
+    assert_eq!(
+        std::fs::read(env.data().join("secret.key")).unwrap(),
+        before_key
+    );
+    assert_eq!(open(&env, "u1", "a.token", &[]).unwrap(), VALUE);
+}

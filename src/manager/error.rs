@@ -27,6 +27,8 @@ pub enum PortalError {
         name: String,
         hint: String,
     },
+    #[error("the key was not rotated and nothing was changed: {count} secrets cannot be opened with the current key: {damaged}; set them again (`portalctl secret set`) or remove them, then rotate again")]
+    RotationRefused { count: usize, damaged: String },
     #[error("user {user} has {limit} secrets, as many as MCP_PORTAL_USER_MAX_SECRETS allows; remove one (`portalctl secret rm NAME --user {user}`) or raise the setting")]
     TooManySecrets { user: UserId, limit: usize },
     #[error("{resource} limit exceeded: {used}/{limit} for user {user}; disable one of their servers, or raise the limit with `portalctl user limits {user} {flag} N`")]
@@ -134,6 +136,7 @@ impl Classify for PortalError {
             P::Exists { .. }
             | P::QuotaExceeded { .. }
             | P::TooManySecrets { .. }
+            | P::RotationRefused { .. }
             | P::NameTaken { .. }
             | P::NetworkTaken { .. }
             | P::SubnetTaken { .. }

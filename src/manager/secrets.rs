@@ -226,21 +226,40 @@ impl Portal {
                 key: old.id().to_string(),
             });
         }
+        // Every secret is opened and sealed anew in memory first: one that cannot be
+        // opened stops the rotation before anything is written, and all such are named.
         let mut resealed = 0;
         let users = self.store.user_ids()?;
+        let mut changes = Vec::new();
+        let mut damaged = Vec::new();
         for user in &users {
             let mut stored = self.store.read_secrets(user)?;
             let mut changed = false;
             for (name, sealed) in stored.secrets.iter_mut() {
-                if sealed.key_id != new.id() {
-                    *sealed = secrets::reseal(&old, &new, user, name, sealed)?;
-                    resealed += 1;
-                    changed = true;
+                if sealed.key_id == new.id() {
+                    continue;
+                }
+                match secrets::reseal(&old, &new, user, name, sealed) {
+                    Ok(s) => {
+                        *sealed = s;
+                        resealed += 1;
+                        changed = true;
+                    }
+                    Err(e) => damaged.push(format!("{user}/{name} ({e})")),
                 }
             }
             if changed {
-                self.store.write_secrets(user, &stored)?;
+                changes.push((user, stored));
             }
+        }
+        if !damaged.is_empty() {
+            return Err(PortalError::RotationRefused {
+                count: damaged.len(),
+                damaged: damaged.join("; "),
+            });
+        }
+        for (user, stored) in changes {
+            self.store.write_secrets(user, &stored)?;
         }
         let key_file = match &self.config.secrets.key {
             KeySource::File(path) => {
