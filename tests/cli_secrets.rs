@@ -320,7 +320,7 @@ fn a_rotation_that_meets_a_damaged_secret_changes_nothing_and_names_it() {
     assert_eq!(out.code, 5, "{}", out.stderr);
     assert!(
         out.stderr
-            .contains("the key was not rotated and nothing was changed: 1 secrets")
+            .contains("the key was not rotated and no secret was re-sealed")
             && out.stderr.contains("u2/a.token"),
         "{}",
         out.stderr

@@ -100,6 +100,9 @@ fn too_deep(text: &str) -> Option<usize> {
     let mut quote: Option<char> = None;
     let mut chars = text.chars().peekable();
     let mut at_token_start = true;
+    // The last character that is not blank on this line: a quote starts a quoted scalar
+    // only at a line's start or after an indicator, never inside a plain word.
+    let mut before: Option<char> = None;
     while let Some(c) = chars.next() {
         if c == '\n' {
             line += 1;
@@ -118,7 +121,13 @@ fn too_deep(text: &str) -> Option<usize> {
             }
             Some(_) => {}
             None => match c {
-                '"' | '\'' if at_token_start => quote = Some(c),
+                '"' | '\''
+                    if at_token_start
+                        && before
+                            .is_none_or(|b| matches!(b, '[' | '{' | ',' | ':' | '-' | '?')) =>
+                {
+                    quote = Some(c)
+                }
                 '#' if at_token_start => {
                     for n in chars.by_ref() {
                         if n == '\n' {
@@ -126,6 +135,9 @@ fn too_deep(text: &str) -> Option<usize> {
                             break;
                         }
                     }
+                    before = None;
+                    at_token_start = true;
+                    continue;
                 }
                 '[' | '{' => {
                     depth += 1;
@@ -138,6 +150,11 @@ fn too_deep(text: &str) -> Option<usize> {
             },
         }
         at_token_start = c.is_whitespace() || matches!(c, '[' | '{' | ',' | ':' | '-');
+        if c == '\n' {
+            before = None;
+        } else if !c.is_whitespace() {
+            before = Some(c);
+        }
     }
     None
 }
@@ -384,6 +401,10 @@ mod tests {
         let json = format!("{{\n\"a\":\n{}1{}}}", "[".repeat(70), "]".repeat(70));
         let e = first_error(json.as_bytes());
         assert!(e.contains("(line 3)"), "{e}");
+        // A quote inside a plain word opens no string to hide brackets in.
+        let hidden = format!("a: [x \"y, {}", "[".repeat(40_000));
+        let e = first_error(hidden.as_bytes());
+        assert!(e.contains("brackets nest deeper"), "{e}");
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub enum PortalError {
         name: String,
         hint: String,
     },
-    #[error("the key was not rotated and nothing was changed: {count} secrets cannot be opened with the current key: {damaged}; set them again (`portalctl secret set`) or remove them, then rotate again")]
+    #[error("the key was not rotated and no secret was re-sealed (the current key stays; the new key file may be used again): {count} secrets cannot be opened with the current key: {damaged}; set them again (`portalctl secret set`) or remove them, then rotate again")]
     RotationRefused { count: usize, damaged: String },
     #[error("user {user} has {limit} secrets, as many as MCP_PORTAL_USER_MAX_SECRETS allows; remove one (`portalctl secret rm NAME --user {user}`) or raise the setting")]
     TooManySecrets { user: UserId, limit: usize },

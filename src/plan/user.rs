@@ -13,7 +13,8 @@ const NOBODY: &str = "65534:65534";
 /// 2^32-2 is counted as root as well, since a runtime may wrap it to 0 (4294967296).
 fn is_root(user: &str) -> bool {
     let name = user.split(':').next().unwrap_or_default().trim();
-    if name == "root" {
+    // An empty user part (`:1000`) leaves the uid to the image's default: root.
+    if name == "root" || name.is_empty() {
         return true;
     }
     let digits = name.trim_start_matches(['+', '-']);
@@ -91,6 +92,8 @@ mod tests {
             "4294967295",
             "-1",
             "+1000",
+            ":0",
+            ":1000",
         ] {
             assert!(is_root(root), "{root:?} counts as root");
         }
