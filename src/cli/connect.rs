@@ -35,13 +35,24 @@ struct Learned {
     listening: bool,
 }
 
-#[derive(Debug)]
 struct Relay {
     http: reqwest::Client,
     url: String,
+    /// `Bearer <token>`: never printed, so `Debug` is written by hand.
     auth: String,
     learned: RwLock<Learned>,
     out: mpsc::UnboundedSender<Value>,
+    /// The GET stream's task, stopped when the relay ends.
+    listener: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("url", &self.url)
+            .field("auth", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 pub fn run(remote: Option<&str>, token: Option<&str>, args: &ConnectArgs) -> anyhow::Result<()> {
@@ -72,6 +83,7 @@ async fn relay(url: String, auth: String) -> anyhow::Result<()> {
         auth,
         learned: RwLock::new(Learned::default()),
         out,
+        listener: std::sync::Mutex::new(None),
     });
     // One writer, so that messages of concurrent calls never interleave on a line.
     let writer = tokio::spawn(async move {
@@ -93,10 +105,19 @@ async fn relay(url: String, auth: String) -> anyhow::Result<()> {
         let relay = Arc::clone(&relay);
         // Concurrently: a long call must not hold up the next message.
         calls.spawn(async move { relay.forward(line).await });
+        while calls.try_join_next().is_some() {}
     }
     // stdin closed: the client is done. Let answers under way arrive, then end the session.
     while calls.join_next().await.is_some() {}
     relay.end().await;
+    let listener = relay
+        .listener
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(l) = listener {
+        l.abort();
+    }
     drop(relay);
     let _ = writer.await;
     Ok(())
@@ -182,10 +203,10 @@ impl Relay {
             .is_some_and(|c| c.starts_with("text/event-stream"));
         if sse {
             let mut body = resp.bytes_stream();
-            let mut buf = String::new();
+            let mut buf = Vec::new();
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| format!("the portal's answer broke off ({e})"))?;
-                buf.push_str(&String::from_utf8_lossy(&chunk));
+                buf.extend_from_slice(&chunk);
                 for m in drain_events(&mut buf) {
                     let _ = self.out.send(m);
                 }
@@ -221,7 +242,7 @@ impl Relay {
             (l.session.clone(), l.version.clone())
         };
         let me = Arc::clone(self);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             let mut req = me
                 .http
                 .get(&me.url)
@@ -238,14 +259,15 @@ impl Relay {
                 return;
             }
             let mut body = resp.bytes_stream();
-            let mut buf = String::new();
+            let mut buf = Vec::new();
             while let Some(Ok(chunk)) = body.next().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
+                buf.extend_from_slice(&chunk);
                 for m in drain_events(&mut buf) {
                     let _ = me.out.send(m);
                 }
             }
         });
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
     }
 
     /// DELETE the session, if there is one: the portal need not wait for it to idle out.

@@ -224,10 +224,10 @@ impl HttpUpstream {
         progress: Option<mpsc::UnboundedSender<Value>>,
     ) -> Result<Value, RpcError> {
         let mut stream = resp.bytes_stream();
-        let mut buf = String::new();
+        let mut buf = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.unreachable(&e))?;
-            buf.push_str(&String::from_utf8_lossy(&chunk));
+            buf.extend_from_slice(&chunk);
             for msg in drain_events(&mut buf) {
                 if msg.get("id") == Some(id) && msg.get("method").is_none() {
                     return Ok(msg);
@@ -248,23 +248,44 @@ impl HttpUpstream {
     }
 }
 
-/// Takes every complete SSE event off the front of `buf` and gives the JSON messages
-/// their `data:` lines carry; comments, keep-alives and other data are skipped.
-pub fn drain_events(buf: &mut String) -> Vec<Value> {
-    let mut out = Vec::new();
-    while let Some(end) = buf.find("\n\n") {
-        let event: String = buf.drain(..end + 2).collect();
-        let data: String = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(str::trim_start)
-            .collect::<Vec<_>>()
-            .join("\n");
-        if let Ok(msg) = serde_json::from_str::<Value>(&data) {
-            out.push(msg);
+/// Takes the first complete SSE event off the front of `buf` (raw bytes, so that a
+/// character split across chunks stays whole), with CRLF and CR line ends read as LF.
+pub fn take_event(buf: &mut Vec<u8>) -> Option<String> {
+    if buf.contains(&b'\r') {
+        let mut out = Vec::with_capacity(buf.len());
+        let last = buf.len() - 1;
+        for (i, &b) in buf.iter().enumerate() {
+            match b {
+                // A CR at the end may be the first half of a CRLF still to come.
+                b'\r' if i == last => out.push(b),
+                b'\r' if buf[i + 1] == b'\n' => {}
+                b'\r' => out.push(b'\n'),
+                _ => out.push(b),
+            }
         }
+        *buf = out;
     }
-    out
+    let end = buf.windows(2).position(|w| w == b"\n\n")?;
+    let event: Vec<u8> = buf.drain(..end + 2).collect();
+    Some(String::from_utf8_lossy(&event).into_owned())
+}
+
+/// The JSON messages that the complete events at the front of `buf` carry in their
+/// `data:` lines; comments, keep-alives and other data are skipped.
+pub fn drain_events(buf: &mut Vec<u8>) -> Vec<Value> {
+    std::iter::from_fn(|| take_event(buf))
+        .collect::<Vec<_>>()
+        .iter()
+        .filter_map(|event| {
+            let data: String = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect::<Vec<_>>()
+                .join("\n");
+            serde_json::from_str::<Value>(&data).ok()
+        })
+        .collect()
 }
 
 /// A private code for "the server no longer knows our session": never sent to clients.
@@ -291,4 +312,26 @@ pub(super) fn outcome(server: &str, msg: Value) -> Result<Value, RpcError> {
             "server {server} answered with neither result nor error"
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_anywhere_arrive_whole_with_any_line_ends() {
+        let whole = "event: message\r\ndata: {\"text\":\"héllo\"}\r\n\r\n: ping\n\n";
+        let bytes = whole.as_bytes();
+        // Cut inside the two-byte é and between a CR and its LF.
+        let cut_char = whole.find('é').unwrap() + 1;
+        let cut_crlf = whole.find("\r\n\r\n").unwrap() + 1;
+        for cut in [cut_char, cut_crlf] {
+            let mut buf = bytes[..cut].to_vec();
+            let mut seen = drain_events(&mut buf);
+            buf.extend_from_slice(&bytes[cut..]);
+            seen.extend(drain_events(&mut buf));
+            assert_eq!(seen, [json!({"text": "héllo"})], "cut at {cut}");
+            assert!(buf.is_empty());
+        }
+    }
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::AbortHandle;
 
-use super::http::{drain_events, outcome};
+use super::http::{drain_events, outcome, take_event};
 use super::rpc::{self, RpcError};
 
 const PROTOCOL_VERSION: &str = "2024-11-05";
@@ -74,10 +74,10 @@ impl SseUpstream {
             return Err(unreachable(format!("HTTP {}", resp.status())));
         }
         let mut body = resp.bytes_stream();
-        let mut buf = String::new();
+        let mut buf = Vec::new();
         let endpoint = tokio::time::timeout(CONNECT_TIMEOUT, async {
             while let Some(chunk) = body.next().await {
-                buf.push_str(&String::from_utf8_lossy(chunk.ok()?.as_ref()));
+                buf.extend_from_slice(chunk.ok()?.as_ref());
                 if let Some(e) = endpoint_event(&mut buf) {
                     return Some(e);
                 }
@@ -223,7 +223,7 @@ fn progress_token(params: &Value) -> Option<String> {
 /// notifications to subscribers. When it ends, every waiting call fails.
 async fn read_stream<B: AsRef<[u8]>>(
     mut body: impl futures_util::Stream<Item = reqwest::Result<B>> + Unpin,
-    mut buf: String,
+    mut buf: Vec<u8>,
     shared: Arc<Shared>,
 ) {
     loop {
@@ -231,7 +231,7 @@ async fn read_stream<B: AsRef<[u8]>>(
             dispatch(&shared, msg);
         }
         match body.next().await {
-            Some(Ok(chunk)) => buf.push_str(&String::from_utf8_lossy(chunk.as_ref())),
+            Some(Ok(chunk)) => buf.extend_from_slice(chunk.as_ref()),
             _ => break,
         }
     }
@@ -261,12 +261,11 @@ fn dispatch(shared: &Shared, msg: Value) {
     }
 }
 
-/// The data of the first `endpoint` event in `buf`, taking the events before it off.
-fn endpoint_event(buf: &mut String) -> Option<String> {
-    while let Some(end) = buf.find("\n\n") {
-        let event: String = buf.drain(..end + 2).collect();
-        let is_endpoint = event.lines().any(|l| l.trim() == "event: endpoint");
-        if is_endpoint {
+/// The data of the first `endpoint` event in `buf`, taking the events before it off and
+/// leaving those after it for the stream's reader.
+fn endpoint_event(buf: &mut Vec<u8>) -> Option<String> {
+    while let Some(event) = take_event(buf) {
+        if event.lines().any(|l| l.trim() == "event: endpoint") {
             let data: String = event
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
@@ -284,15 +283,16 @@ mod tests {
 
     #[test]
     fn the_endpoint_event_is_found_after_others_and_keeps_what_follows() {
+        // CRLF line ends, as sse-starlette (the Python SDK's servers) writes them.
         let mut buf =
-            ": hello\n\nevent: endpoint\ndata: /messages?session=3\n\nevent: message\ndata: {}\n\n"
-                .to_string();
+            b": hello\r\n\r\nevent: endpoint\r\ndata: /messages?session=3\r\n\r\nevent: message\ndata: {}\n\n"
+                .to_vec();
         assert_eq!(
             endpoint_event(&mut buf).as_deref(),
             Some("/messages?session=3")
         );
-        assert_eq!(buf, "event: message\ndata: {}\n\n");
-        let mut none = "event: message\ndata: {}\n\n".to_string();
+        assert_eq!(buf, b"event: message\ndata: {}\n\n");
+        let mut none = b"event: message\ndata: {}\n\n".to_vec();
         assert_eq!(endpoint_event(&mut none), None);
     }
 

@@ -19,6 +19,12 @@ pub(super) struct FileStamp {
 }
 
 impl FileStamp {
+    /// Whether the change is older than the clock's coarsest tick.
+    fn settled(&self) -> bool {
+        let now = jiff::Timestamp::now().as_nanosecond();
+        now - self.ctime_ns > 1_000_000_000
+    }
+
     fn of(path: &std::path::Path) -> Option<Self> {
         use std::os::unix::fs::MetadataExt;
         let m = std::fs::metadata(path).ok()?;
@@ -51,7 +57,9 @@ impl Store {
             }
         }
         let tokens: StoredTokens = self.read_json_or_default(&path)?;
-        if let Some(stamp) = stamp {
+        // A file changed within the last second is read again next time: two writes in
+        // one tick of the clock could share a stamp.
+        if let Some(stamp) = stamp.filter(|s| s.settled()) {
             *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = Some((stamp, tokens.clone()));
         }
         Ok(tokens)
@@ -59,6 +67,7 @@ impl Store {
 
     /// Writes the token hashes, readable by the portal's own user only.
     pub fn write_tokens(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        *self.tokens.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.write_private_json(&self.tokens_path(), tokens)
     }
 
