@@ -120,10 +120,13 @@ async fn more_orphans_than_the_limit_are_all_kept_and_up_to_it_all_removed() {
 
 #[tokio::test]
 async fn a_users_damaged_record_keeps_their_containers_and_no_one_elses() {
-    let s = setup(3).await;
+    let s = setup(4).await;
     let path = s.dir.path().join("data/users/u1/enabled.json");
     std::fs::write(&path, "{ not json").unwrap();
     s.forget_enabled(2);
+    // u3's own record gone: not a user any more, but not removed either.
+    let record = s.dir.path().join("data/users/u3/user.json");
+    std::fs::rename(&record, record.with_extension("json.bak")).unwrap();
     let report = s.daemon.reconcile().await.unwrap();
     assert!(report.errors.is_empty(), "{report:?}");
     let name = |i: usize| format!("mcp-u{i}-a");
@@ -135,4 +138,8 @@ async fn a_users_damaged_record_keeps_their_containers_and_no_one_elses() {
         "u1's container was removed"
     );
     assert!(engine.state_of(&name(2)).is_none(), "u2's orphan was kept");
+    assert!(
+        engine.state_of(&name(3)).is_some(),
+        "u3's container was removed"
+    );
 }

@@ -23,7 +23,8 @@ const PROTOCOL_VERSION: &str = "2024-11-05";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 type Waiting = Mutex<HashMap<u64, oneshot::Sender<Value>>>;
-type Progress = Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>;
+/// By the gateway's own progress token: the client's token, and where its progress goes.
+type Progress = Mutex<HashMap<String, (Value, mpsc::UnboundedSender<Value>)>>;
 
 #[derive(Debug)]
 pub struct SseUpstream {
@@ -88,7 +89,17 @@ impl SseUpstream {
         .ok()
         .flatten()
         .ok_or_else(|| unreachable("no endpoint event on its stream".into()))?;
+        // Only the server's own origin: an endpoint elsewhere would make the portal's host
+        // POST wherever a (custom) server points it.
         let post_url = if endpoint.starts_with("http://") || endpoint.starts_with("https://") {
+            let own = endpoint
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+            if !own {
+                return Err(unreachable(format!(
+                    "its endpoint {endpoint} is not on {base}; the gateway posts only to the server itself"
+                )));
+            }
             endpoint
         } else {
             format!("{base}/{}", endpoint.trim_start_matches('/'))
@@ -140,10 +151,19 @@ impl SseUpstream {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&self.shared.waiting).insert(id, tx);
-        let token = progress_token(&params);
-        if let (Some(t), Some(p)) = (&token, progress) {
-            lock(&self.shared.progress).insert(t.clone(), p);
-        }
+        // Many sessions share this stream and may all pick progress token 1: the server
+        // sees one of ours, and the client gets its own back on each notification.
+        let mut params = params;
+        let token = match (params["_meta"].get("progressToken").cloned(), progress) {
+            (Some(theirs), Some(p)) => {
+                let ours = format!("gw-{id}");
+                params["_meta"]["progressToken"] = Value::String(ours.clone());
+                lock(&self.shared.progress)
+                    .insert(Value::String(ours.clone()).to_string(), (theirs, p));
+                Some(Value::String(ours).to_string())
+            }
+            _ => None,
+        };
         // Forgotten however the call ends, also when it is dropped mid-way.
         let _forget = Forget {
             shared: &self.shared,
@@ -213,12 +233,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The progress token a call carries, as text (tokens are strings or numbers).
-fn progress_token(params: &Value) -> Option<String> {
-    let t = params.get("_meta")?.get("progressToken")?;
-    Some(t.to_string())
-}
-
 /// Reads the stream to its end: answers to their callers, progress to its call, other
 /// notifications to subscribers. When it ends, every waiting call fails.
 async fn read_stream<B: AsRef<[u8]>>(
@@ -249,8 +263,10 @@ fn dispatch(shared: &Shared, msg: Value) {
         return;
     }
     if msg["method"] == "notifications/progress" {
+        let mut msg = msg;
         if let Some(t) = msg["params"].get("progressToken").map(Value::to_string) {
-            if let Some(p) = lock(&shared.progress).get(&t) {
+            if let Some((theirs, p)) = lock(&shared.progress).get(&t) {
+                msg["params"]["progressToken"] = theirs.clone();
                 let _ = p.send(msg);
             }
         }
@@ -307,11 +323,11 @@ mod tests {
         let (tx, mut rx) = oneshot::channel();
         lock(&shared.waiting).insert(5, tx);
         let (ptx, mut prx) = mpsc::unbounded_channel();
-        lock(&shared.progress).insert("\"t\"".into(), ptx);
+        lock(&shared.progress).insert("\"gw-5\"".into(), (json!(1), ptx));
         let mut notes = shared.notifications.subscribe();
         dispatch(
             &shared,
-            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "t", "progress": 1}}),
+            json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": "gw-5", "progress": 1}}),
         );
         dispatch(
             &shared,
@@ -321,7 +337,12 @@ mod tests {
             &shared,
             json!({"jsonrpc": "2.0", "id": 5, "result": {"ok": true}}),
         );
-        assert_eq!(prx.try_recv().unwrap()["params"]["progress"], 1);
+        let p = prx.try_recv().unwrap();
+        assert_eq!(p["params"]["progress"], 1);
+        assert_eq!(
+            p["params"]["progressToken"], 1,
+            "the client's own token is back"
+        );
         assert_eq!(
             notes.try_recv().unwrap()["method"],
             "notifications/tools/list_changed"

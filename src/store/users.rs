@@ -5,6 +5,23 @@ use crate::ids::UserId;
 
 impl Store {
     /// Users with a profile; a folder left without one is skipped.
+    /// Users' folders without a readable `user.json`: not users, but not gone either (a
+    /// damaged or unreadable record), so the daemon must leave their containers alone.
+    pub fn users_unreadable(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.users_dir()) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let id = UserId::parse(&name).ok()?;
+                let readable = std::fs::File::open(self.user_path(&id)).is_ok();
+                (!readable && e.path().is_dir()).then_some(name)
+            })
+            .collect()
+    }
+
     /// Whether the folder's records are there to be read: a folder deleted or unmounted
     /// under a running daemon has no `users` or `catalogs/base` folder (both are made when
     /// it is opened), and must not read as "nobody wants anything".

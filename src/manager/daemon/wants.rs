@@ -29,7 +29,8 @@ impl<E: Engine + 'static> Daemon<E> {
     pub(super) async fn wants(&self) -> Result<Wants> {
         let portal = self.portal();
         let blind = !portal.store.is_whole();
-        let mut unreadable = BTreeSet::new();
+        let mut unreadable: BTreeSet<String> =
+            portal.store.users_unreadable().into_iter().collect();
         let allocs = portal.store.read_allocations()?.unwrap_or_default();
         let mut want = BTreeMap::new();
         let mut probes = BTreeMap::new();

@@ -97,6 +97,10 @@ pub(super) async fn post<E: Engine + 'static>(
     }
 }
 
+/// The most messages one batch may hold: each is a call, and the rate limit counts the
+/// POST once.
+const MAX_BATCH: usize = 32;
+
 /// A JSON-RPC batch, which only protocol 2025-03-26 has: its requests run at once and
 /// their answers come back together, as one array (no progress: there is no stream).
 async fn post_batch<E: Engine + 'static>(
@@ -109,9 +113,9 @@ async fn post_batch<E: Engine + 'static>(
         Ok(s) => s,
         Err(r) => return r,
     };
-    if session.version != "2025-03-26" || batch.is_empty() {
+    if session.version != "2025-03-26" || batch.is_empty() || batch.len() > MAX_BATCH {
         let e = RpcError::invalid_request(format!(
-            "batches are served to sessions of protocol 2025-03-26 only (this one speaks {}), and never empty; send one message per POST",
+            "batches are served to sessions of protocol 2025-03-26 only (this one speaks {}), of 1 to {MAX_BATCH} messages; send one message per POST",
             session.version
         ));
         return json_rpc_error(StatusCode::BAD_REQUEST, &Value::Null, &e);
@@ -128,7 +132,9 @@ async fn post_batch<E: Engine + 'static>(
             }
             Ok(Incoming::Request { id, method, params }) => {
                 let c = caller.clone();
-                calls.push(start(state, &session, c, id, method, params, false).0);
+                let call = start(state, &session, c, id, method, params, false).0;
+                // Dropping this handler (the client went) aborts the calls with it.
+                calls.push(reply::AbortOnDrop(call));
             }
             Ok(other) => note(state, &session, &caller, other).await,
         }
@@ -136,8 +142,6 @@ async fn post_batch<E: Engine + 'static>(
     if answers.is_empty() && calls.is_empty() {
         return with_session(status_only(StatusCode::ACCEPTED, None), &session.id);
     }
-    // Dropping this handler (the client went) aborts the calls with it.
-    let calls: Vec<_> = calls.into_iter().map(reply::AbortOnDrop).collect();
     for mut call in calls {
         let msg = (&mut call.0)
             .await
@@ -166,6 +170,8 @@ fn start<E: Engine + 'static>(
 ) {
     let key = id.to_string();
     let forget = session.forget_on_drop(key.clone());
+    // The task forgets the call only after it is remembered here, however fast it ends.
+    let (remembered, ready) = tokio::sync::oneshot::channel();
     let (call, progress) = run(
         state,
         caller,
@@ -175,12 +181,10 @@ fn start<E: Engine + 'static>(
         sse,
         protocol::handshake_result,
         forget,
+        Some(ready),
     );
-    session.started(key.clone(), call.abort_handle());
-    // The task may already have ended, before it could be remembered.
-    if call.is_finished() {
-        session.finished(&key);
-    }
+    session.started(key, call.abort_handle());
+    let _ = remembered.send(());
     (call, progress)
 }
 

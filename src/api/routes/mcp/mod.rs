@@ -33,7 +33,8 @@ const REQUEST_TIMEOUT: i64 = -32001;
 
 /// Runs one request for the caller, within the request timeout, as a task (which the
 /// answer aborts when it is dropped); `shape` fits the result to the client's generation,
-/// and `held` is dropped when the task ends, however it ends.
+/// and `held` is dropped when the task ends, however it ends, but not before `ready`
+/// fires (so that what `held` undoes on drop has been done first).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run<E: Engine + 'static>(
     state: &Arc<ApiState<E>>,
@@ -44,6 +45,7 @@ pub(super) fn run<E: Engine + 'static>(
     with_progress: bool,
     shape: impl Fn(Value) -> Value + Send + 'static,
     held: impl Send + 'static,
+    ready: Option<tokio::sync::oneshot::Receiver<()>>,
 ) -> (
     tokio::task::JoinHandle<Value>,
     Option<tokio::sync::mpsc::UnboundedReceiver<Value>>,
@@ -67,6 +69,9 @@ pub(super) fn run<E: Engine + 'static>(
                 format!("{method} took longer than {secs} s (MCP_PORTAL_MCP_REQUEST_TIMEOUT_SECS) and was cancelled"),
             )),
         };
+        if let Some(ready) = ready {
+            let _ = ready.await;
+        }
         crate::gateway::rpc::reply(&id, r.map(shape))
     });
     (call, rx)

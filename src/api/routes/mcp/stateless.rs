@@ -87,6 +87,16 @@ pub(super) async fn post<E: Engine + 'static>(
         && !params["_meta"]["progressToken"].is_null();
     let m = method.clone();
     let shape = move |r| protocol::stateless_result(&m, r, &info);
-    let (call, progress) = run(state, caller, id, method, params, with_progress, shape, ());
+    let (call, progress) = run(
+        state,
+        caller,
+        id,
+        method,
+        params,
+        with_progress,
+        shape,
+        (),
+        None,
+    );
     reply::finish(call, progress).await
 }
