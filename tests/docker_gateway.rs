@@ -587,4 +587,42 @@ fn a_killed_server_fails_its_call_and_a_dropped_client_leaves_nothing_behind() {
     }
     assert_eq!(g.d.containers(), containers);
     assert_eq!(echo("2026-07-28", "still")["text"], "still");
+
+    // A session with its GET stream open is in use past the idle time, but it ends
+    // with its token.
+    let made: Value = serde_json::from_str(&g.d.ok(&[
+        "token", "create", "--user", "gw-k", "--scope", "mcp", "--json",
+    ]))
+    .unwrap();
+    let (id, secret) = (
+        made["id"].as_str().unwrap(),
+        made["token"].as_str().unwrap(),
+    );
+    let auth = format!("Bearer {secret}");
+    let (code, sid, _) = exchange(&cli, &[("Authorization", &auth)], &initialize());
+    assert_eq!(code, 200);
+    let sid = sid.unwrap();
+    let before = g.stats()["sessions"].as_u64().unwrap();
+    let (url, auth2, sid2) = (cli.clone(), auth.clone(), sid.clone());
+    let stream = std::thread::spawn(move || {
+        let mut res = ureq::get(&url)
+            .header("Authorization", &auth2)
+            .header("Mcp-Session-Id", &sid2)
+            .header("Accept", "text/event-stream")
+            .call()
+            .unwrap();
+        // Returns when the portal ends the stream.
+        let _ = res.body_mut().read_to_string();
+    });
+    std::thread::sleep(Duration::from_secs(5)); // past MCP_PORTAL_MCP_SESSION_IDLE_SECS=3
+    assert_eq!(
+        g.stats()["sessions"].as_u64().unwrap(),
+        before,
+        "a listening session was swept as idle"
+    );
+    g.d.ok(&["token", "revoke", id]);
+    g.eventually("the revoked token's session ends", || {
+        g.stats()["sessions"].as_u64().unwrap() < before
+    });
+    g.eventually("its stream ends", || stream.is_finished());
 }

@@ -43,6 +43,8 @@ use crate::manager::{AuditAction, McpTarget, Runtime};
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub user: UserId,
+    /// The id (never the value) of the token the caller came with.
+    pub token: String,
     pub only: Option<ServerId>,
     pub client: ClientInfo,
 }
@@ -127,7 +129,8 @@ impl<E: Engine + 'static> Gateway<E> {
             loop {
                 tokio::time::sleep(every).await;
                 let Some(g) = weak.upgrade() else { break };
-                let ended = g.sessions.sweep(idle);
+                let portal = g.rt.portal().clone();
+                let ended = g.sessions.sweep(idle, |token| portal.token_in_force(token));
                 if ended > 0 {
                     tracing::info!(ended, "idle MCP sessions dropped");
                 }

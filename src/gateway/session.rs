@@ -18,6 +18,8 @@ use crate::ids::{ServerId, UserId};
 #[derive(Debug)]
 pub struct Session {
     pub id: String,
+    /// The id of the token that made it: the session ends when the token does.
+    token: String,
     pub user: UserId,
     /// `/mcp/{server}` sessions see that server alone.
     pub only: Option<ServerId>,
@@ -121,6 +123,7 @@ pub struct Sessions {
 impl Sessions {
     pub fn create(
         &self,
+        token: &str,
         user: &UserId,
         only: Option<ServerId>,
         version: &str,
@@ -130,6 +133,7 @@ impl Sessions {
         OsRng.fill_bytes(&mut bytes);
         let session = Arc::new(Session {
             id: hex::encode(bytes),
+            token: token.to_string(),
             user: user.clone(),
             only,
             version: version.to_string(),
@@ -166,11 +170,13 @@ impl Sessions {
     }
 
     /// Ends the sessions unused for `idle`.
-    pub fn sweep(&self, idle: Duration) -> usize {
+    /// Drops sessions idle for `idle`, and those whose token is no longer `in_force`
+    /// (revoked, expired, or its user removed), even with a stream open.
+    pub fn sweep(&self, idle: Duration, in_force: impl Fn(&str) -> bool) -> usize {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let before = map.len();
         map.retain(|_, s| {
-            let keep = s.idle_for() < idle;
+            let keep = s.idle_for() < idle && in_force(&s.token);
             if !keep {
                 s.cancel_all();
             }

@@ -151,6 +151,18 @@ impl Portal {
         Ok(())
     }
 
+    /// Whether the token of this id still works: not revoked or expired, and its user
+    /// the one it was made for. A store that cannot be read keeps what it has.
+    pub fn token_in_force(&self, id: &str) -> bool {
+        let Ok(tokens) = self.store.read_tokens() else {
+            return true;
+        };
+        let Some(token) = tokens.tokens.into_iter().find(|t| t.id == id) else {
+            return false;
+        };
+        self.accepted(token).is_ok_and(|t| t.is_some())
+    }
+
     /// The token record for a presented token, if it is one of ours.
     pub fn authenticate(&self, presented: &str) -> Result<Option<TokenRecord>> {
         if !presented.starts_with(PREFIX) || presented.len() > 128 {
@@ -167,6 +179,11 @@ impl Portal {
         else {
             return Ok(None);
         };
+        self.accepted(token)
+    }
+
+    /// The token, if it is in force: not expired, and its user the one it was made for.
+    fn accepted(&self, token: TokenRecord) -> Result<Option<TokenRecord>> {
         if token.expires_at.is_some_and(|at| at <= Self::now()) {
             return Ok(None);
         }

@@ -226,6 +226,7 @@ async fn initialize<E: Engine + 'static>(
     caller.client = ClientInfo::from_value(params.get("clientInfo"));
     let (capabilities, instructions) = state.gateway.capabilities(&caller).await;
     let session = state.gateway.sessions.create(
+        &caller.token,
         &caller.user,
         caller.only.clone(),
         version,

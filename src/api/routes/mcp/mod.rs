@@ -135,6 +135,7 @@ fn caller<E: Engine + 'static>(
     };
     Ok(Caller {
         user: token.user,
+        token: token.id,
         only,
         client: protocol::ClientInfo::default(),
     })
