@@ -205,7 +205,7 @@ impl SseUpstream {
                 self.shared.alive.store(false, Ordering::Relaxed);
             }
             return Err(RpcError::unavailable(format!(
-                "server {} refused a message with HTTP {}",
+                "server {} refused a message with HTTP {}; see its log (`docker logs`) and `portalctl status`",
                 self.server,
                 resp.status()
             )));

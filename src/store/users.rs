@@ -4,7 +4,6 @@ use super::{Loaded, Store, StoreError, StoredCustom, StoredEnabled, StoredSecret
 use crate::ids::UserId;
 
 impl Store {
-    /// Users with a profile; a folder left without one is skipped.
     /// Users' folders without a readable `user.json`: not users, but not gone either (a
     /// damaged or unreadable record), so the daemon must leave their containers alone.
     pub fn users_unreadable(&self) -> Vec<String> {
@@ -30,6 +29,7 @@ impl Store {
         listable(self.users_dir()) && listable(self.root.join("catalogs/base"))
     }
 
+    /// Users with a profile; a folder left without one is skipped.
     pub fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
         let ids = self.names(&self.users_dir(), "", |s| UserId::parse(s).ok())?;
         Ok(ids
