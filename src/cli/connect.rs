@@ -149,7 +149,7 @@ impl Relay {
 
     async fn post(self: &Arc<Self>, msg: &Value) -> Result<(), String> {
         let method = msg.get("method").and_then(Value::as_str);
-        let mut req = self
+        let req = self
             .http
             .post(&self.url)
             .header("authorization", &self.auth)
@@ -159,13 +159,12 @@ impl Relay {
             let l = self.learned.read().await;
             (l.session.clone(), l.version.clone())
         };
+        // A stateless request carries its own version and belongs to no session.
         let stateless = msg["params"]["_meta"][META_VERSION].as_str();
-        if let Some(s) = session.filter(|_| stateless.is_none()) {
-            req = req.header("mcp-session-id", s);
-        }
-        if let Some(v) = stateless.map(str::to_string).or(known) {
-            req = req.header("mcp-protocol-version", v);
-        }
+        let mut req = match stateless {
+            Some(v) => in_session(req, None, Some(v.to_string())),
+            None => in_session(req, session, known),
+        };
         if stateless.is_some() {
             if let Some(m) = method {
                 req = req.header("mcp-method", m);
@@ -202,16 +201,7 @@ impl Relay {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|c| c.starts_with("text/event-stream"));
         if sse {
-            let mut body = resp.bytes_stream();
-            let mut buf = Vec::new();
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| format!("the portal's answer broke off ({e})"))?;
-                buf.extend_from_slice(&chunk);
-                for m in drain_events(&mut buf) {
-                    let _ = self.out.send(m);
-                }
-            }
-            return Ok(());
+            return self.relay_events(resp).await;
         }
         let bytes = resp
             .bytes()
@@ -243,28 +233,16 @@ impl Relay {
         };
         let me = Arc::clone(self);
         let task = tokio::spawn(async move {
-            let mut req = me
+            let req = me
                 .http
                 .get(&me.url)
                 .header("authorization", &me.auth)
                 .header("accept", "text/event-stream");
-            if let Some(s) = session {
-                req = req.header("mcp-session-id", s);
-            }
-            if let Some(v) = version {
-                req = req.header("mcp-protocol-version", v);
-            }
-            let Ok(resp) = req.send().await else { return };
-            if !resp.status().is_success() {
+            let Ok(resp) = in_session(req, session, version).send().await else {
                 return;
-            }
-            let mut body = resp.bytes_stream();
-            let mut buf = Vec::new();
-            while let Some(Ok(chunk)) = body.next().await {
-                buf.extend_from_slice(&chunk);
-                for m in drain_events(&mut buf) {
-                    let _ = me.out.send(m);
-                }
+            };
+            if resp.status().is_success() {
+                let _ = me.relay_events(resp).await;
             }
         });
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
@@ -276,17 +254,44 @@ impl Relay {
             let l = self.learned.read().await;
             (l.session.clone(), l.version.clone())
         };
-        let Some(session) = session else { return };
-        let mut req = self
+        if session.is_none() {
+            return;
+        }
+        let req = self
             .http
             .delete(&self.url)
-            .header("authorization", &self.auth)
-            .header("mcp-session-id", session);
-        if let Some(v) = version {
-            req = req.header("mcp-protocol-version", v);
-        }
-        let _ = req.send().await;
+            .header("authorization", &self.auth);
+        let _ = in_session(req, session, version).send().await;
     }
+
+    /// Writes the messages of an SSE answer or stream to stdout as they come.
+    async fn relay_events(&self, resp: reqwest::Response) -> Result<(), String> {
+        let mut body = resp.bytes_stream();
+        let mut buf = Vec::new();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| format!("the portal's answer broke off ({e})"))?;
+            buf.extend_from_slice(&chunk);
+            for m in drain_events(&mut buf) {
+                let _ = self.out.send(m);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A request of the session, once there is one.
+fn in_session(
+    mut req: reqwest::RequestBuilder,
+    session: Option<String>,
+    version: Option<String>,
+) -> reqwest::RequestBuilder {
+    if let Some(s) = session {
+        req = req.header("mcp-session-id", s);
+    }
+    if let Some(v) = version {
+        req = req.header("mcp-protocol-version", v);
+    }
+    req
 }
 
 /// Why the portal refused a message that got no JSON-RPC answer, and what to do.
