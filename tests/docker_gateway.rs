@@ -210,28 +210,14 @@ fn next_line(lines: &mut BufReader<ChildStdout>) -> Value {
     serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
 }
 
-/// A raw HTTP exchange, for what the SDK hides: status codes and headers.
-fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent
-        .post(url)
-        .header("Accept", "application/json, text/event-stream");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send_json(body).unwrap();
-    let challenge = res
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_string());
-    (res.status().as_u16(), challenge)
-}
-
-/// A raw POST's status, session id and JSON body.
-fn exchange(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>, Value) {
+/// A raw POST, for what the SDK hides: its status, one header of the answer, and its
+/// JSON body (`null` when it has none).
+fn raw_post(
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+    want: &str,
+) -> (u16, Option<String>, Value) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -243,17 +229,28 @@ fn exchange(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<S
         req = req.header(*k, *v);
     }
     let mut res = req.send_json(body).unwrap();
-    let session = res
+    let header = res
         .headers()
-        .get("mcp-session-id")
+        .get(want)
         .map(|v| v.to_str().unwrap().to_string());
     let status = res.status().as_u16();
-    let text = res.body_mut().read_to_string().unwrap();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
     (
         status,
-        session,
+        header,
         serde_json::from_str(&text).unwrap_or(Value::Null),
     )
+}
+
+/// A POST's status and its `WWW-Authenticate` challenge.
+fn post(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>) {
+    let (status, challenge, _) = raw_post(url, headers, body, "www-authenticate");
+    (status, challenge)
+}
+
+/// A POST's status, session id and JSON body.
+fn exchange(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Option<String>, Value) {
+    raw_post(url, headers, body, "mcp-session-id")
 }
 
 fn initialize() -> Value {
@@ -455,6 +452,15 @@ fn what_mcp_config_prints_works_as_pasted_and_tokens_scopes_hosts_and_origins_ar
     let generic = g.d.ok(&["mcp-config", "--user", "gw-c", "--url", &g.url]);
     assert!(generic.contains(&format!("URL:     {url}\n")), "{generic}");
     assert!(generic.contains("Servers: cli "), "{generic}");
+    for bad in ["127.0.0.1:8080", "ftp://portal", "http://a b"] {
+        let out = g.d.run(&["mcp-config", "--user", "gw-c", "--url", bad]);
+        assert_eq!(out.code, 2, "--url {bad}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("is not a portal address"),
+            "{}",
+            out.stderr
+        );
+    }
     let wrong =
         g.d.run(&["mcp-config", "--user", "gw-c", "--server", "web"]);
     assert_ne!(wrong.code, 0);

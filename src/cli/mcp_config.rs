@@ -51,6 +51,15 @@ impl McpConfigArgs {
 }
 
 pub fn run(backend: &dyn Backend, args: McpConfigArgs, json: bool) -> anyhow::Result<()> {
+    if let Some(url) = &args.url {
+        let scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme || url.contains(char::is_whitespace) {
+            return Err(crate::manager::PortalError::Usage(format!(
+                "--url {url:?} is not a portal address such as http://127.0.0.1:8080"
+            ))
+            .into());
+        }
+    }
     let enabled: Vec<String> = backend
         .status(Some(&args.user))?
         .into_iter()
