@@ -34,3 +34,22 @@ fn a_rate_that_is_not_positive_is_refused_too() {
         );
     }
 }
+
+#[test]
+fn the_settings_this_portal_added_refuse_what_they_cannot_mean() {
+    let env = Env::new();
+    for (key, bad) in [
+        ("MCP_PORTAL_USER_MAX_SECRETS", "0"),
+        ("MCP_PORTAL_USER_MAX_SECRETS", "many"),
+        ("MCP_PORTAL_MAX_REMOVALS_PER_PASS", "0"),
+        ("MCP_PORTAL_MAX_REMOVALS_PER_PASS", "-1"),
+    ] {
+        let out = env.run_with(&["catalog", "ls"], &[(key, bad)]);
+        assert_eq!(out.code, 2, "{key}={bad}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("invalid {key}={bad:?}")),
+            "{}",
+            out.stderr
+        );
+    }
+}
