@@ -189,7 +189,12 @@ impl Classify for SecretError {
 
 impl Classify for StoreError {
     fn class(&self) -> ErrorClass {
-        ErrorClass::Internal
+        match self {
+            // A path the user chose, refused: theirs to change, not the portal's trouble.
+            StoreError::Unsafe { .. } => ErrorClass::Conflict,
+            StoreError::UnsafeTmpfs { .. } => ErrorClass::Usage,
+            _ => ErrorClass::Internal,
+        }
     }
 }
 

@@ -177,6 +177,16 @@ pub const TMP_SIZE_MB: Key<u32> = Key::new(
 )
 .default("64")
 .check(|n| *n > 0, "a positive number of MiB");
+pub const USER_UID_BASE: Key<u32> = Key::new(
+    "MCP_PORTAL_USER_UID_BASE",
+    number,
+    "each user's containers get their own gid (and uid, where the image names none): this plus the user's block",
+)
+.default("200000")
+.check(
+    |n| (1000..=2_000_000_000).contains(n),
+    "a number from 1000 to 2000000000, above the host's own users",
+);
 pub const MAX_CONCURRENT_STARTS: Key<usize> = Key::new(
     "MCP_PORTAL_MAX_CONCURRENT_STARTS",
     number,
@@ -434,6 +444,7 @@ pub const TABLE: &[&dyn Documented] = &[
     &LOG_MAX_SIZE,
     &LOG_MAX_FILES,
     &TMP_SIZE_MB,
+    &USER_UID_BASE,
     &MAX_CONCURRENT_STARTS,
     &REMOVE_EMPTY_NETWORKS,
     &START_GRACE_MS,

@@ -160,6 +160,7 @@ impl Runtime {
                 host_paths: HostPathPolicy {
                     allowed: host_paths.to_vec(),
                 },
+                uid_base: keys::USER_UID_BASE.value(lookup)?,
             },
             max_concurrent_starts: keys::MAX_CONCURRENT_STARTS.value(lookup)?,
             remove_empty_networks: keys::REMOVE_EMPTY_NETWORKS.value(lookup)?,

@@ -56,6 +56,9 @@ pub struct ContainerInfo {
     pub started_at: Option<String>,
     /// Docker's one-line summary ("Up 3 minutes", "Exited (1) 2 seconds ago"), from listings.
     pub status: Option<String>,
+    /// The source (host folder or named volume) of each bind; from inspection only,
+    /// empty in listings.
+    pub bind_sources: Vec<String>,
 }
 
 impl ContainerInfo {

@@ -43,6 +43,7 @@ pub fn fixture() -> Fixture {
             log_max_files: 3,
             tmp_size_mb: 64,
             host_paths: HostPathPolicy::default(),
+            uid_base: 200_000,
         },
     }
 }
@@ -61,6 +62,7 @@ pub fn input<'a>(f: &'a Fixture, server: &'a ServerDef, port: Option<u16>) -> Pl
         quota: &f.quota,
         hardening: &f.hardening,
         image_user: None,
+        user_uid: 200_003,
         secrets: &[],
         secret_dir: "/dev/shm/mcp-portal/default/u1/echo",
     }

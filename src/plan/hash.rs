@@ -42,6 +42,9 @@ mod tests {
         assert_ne!(plan(&input(&f, &s, Some(20002))).unwrap().1, h1);
     }
 
+    // Changed on purpose once (issue 11): every container now carries its user's own gid
+    // and runs as the user's own uid where it named none, so an upgrade recreates each
+    // container once, moving it off the uid that all users shared.
     #[test]
     fn spec_hashes_are_unchanged_so_running_containers_are_not_recreated() {
         let (f, s, secrets) = everything();
@@ -49,7 +52,7 @@ mod tests {
         i.secrets = &secrets;
         let (spec, hash) = plan(&i).unwrap();
         assert_eq!(spec.labels[LABEL_SPEC_HASH], hash);
-        assert_eq!(hash, "8ce1015f7caf0ddf");
+        assert_eq!(hash, "73be97af64dcabaf");
 
         let f = fixture();
         let mut quiet = ServerDef::new(ServerId::parse("quiet").unwrap(), "mcp/quiet:1");
@@ -57,12 +60,12 @@ mod tests {
         quiet.writable_rootfs = true;
         let mut i = input(&f, &quiet, None);
         i.image_user = Some("node");
-        assert_eq!(plan(&i).unwrap().1, "9a320910e899e976");
+        assert_eq!(plan(&i).unwrap().1, "f912d283ebeab6b2");
 
         let plain = http_server();
         assert_eq!(
             plan(&input(&f, &plain, Some(20001))).unwrap().1,
-            "13797a9daf08deb7"
+            "622f7cd90cc66f47"
         );
     }
 

@@ -73,6 +73,7 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
         labels,
         user,
+        group_add: vec![input.user_uid.to_string()],
         memory_bytes: limits.memory_bytes,
         nano_cpus: limits.nano_cpus,
         cpu_shares: limits.cpu_shares,
@@ -107,7 +108,8 @@ mod tests {
         let s = http_server();
         let (spec, hash) = plan(&input(&f, &s, Some(20001))).unwrap();
         assert_eq!(spec.name, "mcp-u1-echo");
-        assert_eq!(spec.user, "65534:65534");
+        assert_eq!(spec.user, "200003:200003", "the user's own uid");
+        assert_eq!(spec.group_add, ["200003"]);
         assert_eq!(spec.memory_bytes, 256 << 20);
         assert_eq!(spec.cpu_shares, 512);
         assert_eq!(spec.nano_cpus, 500_000_000);

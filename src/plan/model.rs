@@ -45,6 +45,8 @@ pub struct Hardening {
     pub log_max_files: u32,
     pub tmp_size_mb: u32,
     pub host_paths: HostPathPolicy,
+    /// The first of the per-user uids and gids.
+    pub uid_base: u32,
 }
 
 /// Host folders behind `{USER_DATA}`, `{USER_CACHE}` and `{USER_CONFIG}`.
@@ -82,6 +84,10 @@ pub struct PlanInput<'a> {
     pub hardening: &'a Hardening,
     /// The `USER` the image declares, if any.
     pub image_user: Option<&'a str>,
+    /// The user's own uid and gid (`MCP_PORTAL_USER_UID_BASE` plus their block): the
+    /// group every one of their containers carries, and the uid of those whose image
+    /// and definition name no user of their own.
+    pub user_uid: u32,
     /// The secrets the definition asks for, opened (the plan sees only their versions).
     pub secrets: &'a [SecretBinding],
     /// The host folder (on a tmpfs) that holds this container's secret files.
@@ -108,6 +114,8 @@ pub struct ContainerSpec {
     pub env: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub user: String,
+    /// Supplementary groups: the user's own gid, which their files belong to.
+    pub group_add: Vec<String>,
     pub memory_bytes: u64,
     pub nano_cpus: u64,
     pub cpu_shares: u64,

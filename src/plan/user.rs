@@ -1,12 +1,16 @@
-//! Who a container runs as: the definition's user, else the image's, else nobody; root
-//! only where the admin allows it.
+//! Who a container runs as: the definition's user, else the image's, else the portal
+//! user's own uid; root only where the admin allows it. Whichever it is, the container
+//! also carries the user's own gid (`group_add`), which their files belong to.
 
 use super::model::PlanInput;
 use super::params::Params;
 use super::{refuse, PlanError};
 
-/// `nobody:nogroup`, for images that name no user or name root.
-const NOBODY: &str = "65534:65534";
+/// The user's own `uid:gid`, for images that name no user or name root: no two users'
+/// containers share it, as they would `nobody`.
+fn own(input: &PlanInput<'_>) -> String {
+    format!("{0}:{0}", input.user_uid)
+}
 
 /// Whether a container user is (or may become) uid 0. A numeric user is read as a
 /// number, so `00`, `+0` and `-0` are root too; one that is not a plain uid between 1 and
@@ -31,7 +35,7 @@ pub(super) fn user(input: &PlanInput<'_>, params: &Params<'_>) -> Result<String,
         Some(u) if !u.is_empty() => {
             let u = params.resolve("user", u)?;
             if u.is_empty() {
-                Ok(NOBODY.to_string())
+                Ok(own(input))
             } else if is_root(&u) && !input.hardening.allow_root {
                 Err(refuse(
                     input.server,
@@ -44,7 +48,7 @@ pub(super) fn user(input: &PlanInput<'_>, params: &Params<'_>) -> Result<String,
         // An image's root is not the definition's choice: it runs as nobody instead.
         _ => match input.image_user {
             Some(u) if !u.is_empty() && !is_root(u) => Ok(u.to_string()),
-            _ => Ok(NOBODY.to_string()),
+            _ => Ok(own(input)),
         },
     }
 }
@@ -70,7 +74,11 @@ mod tests {
         assert_eq!(plan(&i).unwrap().0.user, "node");
         for root in ["0:0", "00", "-0"] {
             i.image_user = Some(root);
-            assert_eq!(plan(&i).unwrap().0.user, "65534:65534", "image USER {root}");
+            assert_eq!(
+                plan(&i).unwrap().0.user,
+                "200003:200003",
+                "image USER {root}"
+            );
         }
     }
 
@@ -114,13 +122,13 @@ mod tests {
     }
 
     #[test]
-    fn a_user_template_that_resolves_to_nothing_runs_as_nobody() {
+    fn a_user_template_that_resolves_to_nothing_runs_as_the_users_own_uid() {
         let mut f = fixture();
         let mut s = ServerDef::new(ServerId::parse("x").unwrap(), "mcp/x:latest");
         s.user = Some("{{x.uid}}".into());
         s.parameters.insert("uid".into(), Parameter::default());
         f.settings.params.insert("uid".into(), String::new());
-        assert_eq!(user_of(&input(&f, &s, None)).unwrap(), NOBODY);
+        assert_eq!(user_of(&input(&f, &s, None)).unwrap(), "200003:200003");
         for root in ["0", "00", "-0", "000:000"] {
             f.settings.params.insert("uid".into(), root.into());
             assert!(

@@ -4,13 +4,13 @@
 
 mod atomic;
 mod audit;
+mod beneath;
 mod catalogs;
 mod files;
 mod instance;
 mod key;
 mod layout;
 mod lock;
-mod owner;
 mod records;
 mod state;
 mod users;
@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 pub use audit::{AuditEntry, AuditPolicy};
+pub use beneath::Ownership;
 pub use layout::default_key_file;
 pub use lock::Lock;
 pub use records::{
@@ -41,6 +42,16 @@ pub enum StoreError {
     },
     #[error("{path} holds {found:?}, not an instance id (1-64 letters, digits, '.', '_' or '-'); write into it the id this folder's containers carry (their label io.mcp-portal.instance)")]
     BadInstance { path: PathBuf, found: String },
+    /// `path` is relative to the folder named by `under`, so an error shown to a user
+    /// tells nothing of the host's layout.
+    #[error("refusing {path} in {under}: it {what}; a path a container mounts must be folders only, so remove it or choose another path", path = path.display())]
+    Unsafe {
+        path: PathBuf,
+        under: &'static str,
+        what: &'static str,
+    },
+    #[error("refusing the secrets tmpfs {path}: it {what}; fix it or set MCP_PORTAL_SECRETS_TMPFS to a folder of the portal's own on a tmpfs, such as /dev/shm/mcp-portal", path = path.display())]
+    UnsafeTmpfs { path: PathBuf, what: &'static str },
     #[error("{path} is damaged ({source}); restore it from a backup or remove it")]
     Corrupt {
         path: PathBuf,

@@ -119,6 +119,11 @@ impl Engine for Fake {
             error: None,
             started_at: None,
             status: None,
+            bind_sources: spec
+                .binds
+                .iter()
+                .filter_map(|b| b.split(':').next().map(str::to_string))
+                .collect(),
         };
         self.containers
             .lock()

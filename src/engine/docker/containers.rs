@@ -47,6 +47,13 @@ fn inspected(c: ContainerInspectResponse) -> ContainerInfo {
         error: state.error.filter(|e| !e.is_empty()),
         started_at: state.started_at,
         status: None,
+        bind_sources: c
+            .host_config
+            .and_then(|h| h.binds)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|b| b.split(':').next().map(str::to_string))
+            .collect(),
     }
 }
 
@@ -81,6 +88,7 @@ fn listed(c: ContainerSummary) -> ContainerInfo {
         error: None,
         started_at: None,
         status: c.status,
+        bind_sources: Vec::new(),
     }
 }
 
@@ -163,6 +171,7 @@ fn host_config(spec: &ContainerSpec, port_key: Option<String>) -> HostConfig {
         network_mode: Some(spec.network.clone().unwrap_or_else(|| "none".into())),
         port_bindings,
         binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
+        group_add: (!spec.group_add.is_empty()).then(|| spec.group_add.clone()),
         ..Default::default()
     }
 }

@@ -20,6 +20,7 @@ use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{self, ContainerSpec, Settings, LABEL_SERVER, LABEL_SPEC_HASH};
 use crate::secrets::SecretValue;
+use crate::store::Ownership;
 
 /// What `enable` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +167,8 @@ impl<E: Engine> Runtime<E> {
         let rt = &self.portal.config.runtime;
         let image_user = self.ensure_image(&def.def.image, progress).await?;
         let secret_dir = self.secret_dir(user, &def.def.id);
-        let (spec, hash, opened) = self.spec_for(user, def, &r.settings, r.port, &image_user)?;
+        let (spec, hash, opened) =
+            self.spec_for(user, def, &r.settings, r.port, r.block, &image_user)?;
         let report = |outcome| EnableReport {
             user: user.clone(),
             server: def.def.id.clone(),
@@ -239,7 +241,10 @@ impl<E: Engine> Runtime<E> {
             self.ensure_network(user, block).await?;
         }
         let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();
-        self.portal.store.ensure_volume_dirs(&dirs, &spec.user)?;
+        let gid = Some(self.user_uid(block));
+        self.portal
+            .store
+            .ensure_volume_dirs(&dirs, Ownership::of(&spec.user, gid))?;
         let mut volume_labels = plan::base_labels(self.instance(), user);
         volume_labels.insert(LABEL_SERVER.into(), server.to_string());
         for v in &spec.named_volumes {
@@ -253,9 +258,12 @@ impl<E: Engine> Runtime<E> {
             .collect();
         self.portal.store.remove_secret_files(secret_dir)?;
         if !files.is_empty() {
-            self.portal
-                .store
-                .write_secret_files(secret_dir, &files, &spec.user)?;
+            self.portal.store.write_secret_files(
+                &self.portal.config.secrets.tmpfs_dir,
+                secret_dir,
+                &files,
+                gid,
+            )?;
         }
         Ok(env
             .iter()

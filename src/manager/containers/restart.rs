@@ -87,6 +87,12 @@ impl<E: Engine> Runtime<E> {
                     // An enable that held the lock has started it meanwhile: nothing to do.
                     return Ok(None);
                 }
+                // Docker resolves each bind's source again at start, following links:
+                // a folder the container swapped for a link since is refused here.
+                let sources: Vec<String> =
+                    c.bind_sources.iter().map(|s| self.local_path(s)).collect();
+                let store = self.portal.store.clone();
+                blocking(move || Ok(store.check_volume_dirs(&sources)?)).await?;
                 self.engine
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;

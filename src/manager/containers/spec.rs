@@ -17,6 +17,7 @@ impl<E: Engine> Runtime<E> {
         def: &MergedServer,
         settings: &Settings,
         port: Option<u16>,
+        block: u32,
         image_user: &str,
     ) -> Result<(ContainerSpec, String, Vec<OpenedSecret>)> {
         let rt = &self.portal.config.runtime;
@@ -55,6 +56,7 @@ impl<E: Engine> Runtime<E> {
             quota: &quota,
             hardening: &rt.hardening,
             image_user: Some(image_user),
+            user_uid: self.user_uid(block),
             secrets: &bindings,
             secret_dir: &secret_dir.display().to_string(),
         })?;
@@ -97,6 +99,17 @@ impl<E: Engine> Runtime<E> {
         let root = self.portal.store.root().display().to_string();
         path.strip_prefix(host.as_str())
             .map_or(path.to_string(), |rest| format!("{root}{rest}"))
+    }
+
+    /// The user's own uid and gid, from the block they hold. The base is at most 2e9
+    /// (its key's check) and blocks are far fewer than 2^31, so this cannot wrap.
+    pub(super) fn user_uid(&self, block: u32) -> u32 {
+        self.portal
+            .config
+            .runtime
+            .hardening
+            .uid_base
+            .saturating_add(block)
     }
 
     /// The tmpfs folder holding one container's secret files.

@@ -99,6 +99,9 @@ impl<E: Engine + 'static> Daemon<E> {
                 data_dir: store.root().to_path_buf(),
             });
         };
+        // A secrets folder that is not a private tmpfs is refused now, not at the first
+        // enable that needs it.
+        store.secrets_tmpfs(&self.portal().config.secrets.tmpfs_dir)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
         let _watchers = self.watch(tx.clone());
         let mut events = self.subscribe();

@@ -81,16 +81,17 @@ impl<E: Engine + 'static> Daemon<E> {
                         continue;
                     }
                 };
-                let port = allocs
-                    .users
-                    .get(&user)
-                    .and_then(|a| a.ports.get(&server).copied());
-                match self
-                    .rt
-                    .spec_for(&user, &def, &entry.settings, port, &image_user)
-                {
-                    Ok((_, hash, _)) => w.spec_hash = Some(hash),
-                    Err(e) => w.error = Some(format!("cannot plan: {e}")),
+                let alloc = allocs.users.get(&user);
+                let port = alloc.and_then(|a| a.ports.get(&server).copied());
+                match alloc.map(|a| {
+                    self.rt
+                        .spec_for(&user, &def, &entry.settings, port, a.block, &image_user)
+                }) {
+                    Some(Ok((_, hash, _))) => w.spec_hash = Some(hash),
+                    Some(Err(e)) => w.error = Some(format!("cannot plan: {e}")),
+                    // Enabling takes the block first: only a lost allocation gets here,
+                    // and the converge that follows takes a block again.
+                    None => w.error = Some(format!("cannot plan: user {user} holds no block")),
                 }
                 probes.insert(
                     name.clone(),
