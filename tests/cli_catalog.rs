@@ -76,6 +76,40 @@ fn an_invalid_catalog_lists_every_error_and_stores_nothing() {
     );
 }
 
+/// Issue 11, items 2 and 11: what only the admin may allow is refused at upload, naming
+/// the setting, not first at enable; allowed, the same catalog is stored.
+#[test]
+fn root_capabilities_a_writable_root_and_oversized_limits_are_refused_at_upload() {
+    let env = Env::new();
+    let yaml = "name: big\nservers:\n  - id: r\n    image: mcp/r\n    user: '000:000'\n    cap_add: [SYS_ADMIN]\n  - id: w\n    image: mcp/w\n    writable_rootfs: true\n    resources: {memory: 8g, cpus: 16, pids: 100000}\n";
+    let f = env.file("big.yaml", yaml);
+    let out = env.run(&["catalog", "upload", &env.path(&f)]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let f = env.path(&f);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: {f}: server r: user: runs as root, which this portal does not allow (MCP_PORTAL_ALLOW_ROOT)\n\
+             error: {f}: server r: cap_add[0]: needs capability SYS_ADMIN, which is not allowed here (MCP_PORTAL_ALLOWED_CAPS: NET_BIND_SERVICE)\n\
+             error: {f}: server w: writable_rootfs: needs a writable root filesystem, which this portal does not allow (MCP_PORTAL_ALLOW_WRITABLE_ROOTFS)\n\
+             error: {f}: server w: resources.memory: asks for 8g of memory, more than one server may have here: 4g (MCP_PORTAL_MAX_SERVER_MEMORY)\n\
+             error: {f}: server w: resources.cpus: asks for 16 CPUs, more than one server may have here: 4 (MCP_PORTAL_MAX_SERVER_CPUS)\n\
+             error: {f}: server w: resources.pids: asks for 100000 processes, more than one server may have here: 4096 (MCP_PORTAL_MAX_SERVER_PIDS)\n\
+             error: {f} refused with 6 error(s); nothing was stored\n"
+        )
+    );
+    let allowed = [
+        ("MCP_PORTAL_ALLOW_ROOT", "true"),
+        ("MCP_PORTAL_ALLOWED_CAPS", "NET_BIND_SERVICE,SYS_ADMIN"),
+        ("MCP_PORTAL_ALLOW_WRITABLE_ROOTFS", "true"),
+        ("MCP_PORTAL_MAX_SERVER_MEMORY", "8g"),
+        ("MCP_PORTAL_MAX_SERVER_CPUS", "16"),
+        ("MCP_PORTAL_MAX_SERVER_PIDS", "100000"),
+    ];
+    let out = env.run_with(&["catalog", "upload", &f], &allowed);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
 /// Issue 12, point 9: every fault of a server is listed, each with its server and field.
 #[test]
 fn validate_lists_every_fault_of_every_server_and_stores_nothing() {

@@ -270,9 +270,26 @@ fn an_edited_catalog_is_applied_and_an_invalid_one_refused_with_the_old_kept() {
             .contains("LEVEL=two"),
         "the last good version stays in force"
     );
+    // Issue 11, item 10: a neighbour's change does not parse the refused file again.
+    std::fs::write(
+        folder.join("other.yaml"),
+        v1.replace("id: tool", "id: other"),
+    )
+    .unwrap();
+    eventually_in(Some(&d), "the neighbour is stored", || {
+        d.run(&["catalog", "ls"]).stdout.contains("other")
+    });
+    let audit = std::fs::read_to_string(d.env.data().join("audit/audit.log")).unwrap();
+    assert_eq!(
+        audit.matches(r#""result":"refused""#).count(),
+        1,
+        "the unchanged refused file was not parsed again: {audit}"
+    );
     let log = std::fs::read_to_string(d.env.dir.path().join("serve.log")).unwrap();
-    assert!(
-        log.contains("catalog refused; the last good revision stays in force"),
+    assert_eq!(
+        log.matches("catalog refused; the last good revision stays in force")
+            .count(),
+        1,
         "{log}"
     );
 }

@@ -1,6 +1,7 @@
 //! The catalog engine (pure, no I/O): the model, the formats it is read from, validation,
 //! and the merge of base catalogs, overlays and custom servers into per-user definitions.
 
+pub mod bounds;
 pub mod decode;
 pub mod docker;
 pub mod image;

@@ -18,6 +18,9 @@ pub const MAX_MEMORY: u64 = 1024 * GIB;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Memory(u64);
 
+/// The most memory one server may have unless the admin says otherwise.
+pub const DEFAULT_MAX_SERVER_MEMORY: Memory = Memory(4 * GIB);
+
 impl Memory {
     pub fn bytes(self) -> u64 {
         self.0
@@ -94,6 +97,9 @@ pub struct Cpus(u32);
 
 /// More CPUs than this is a typo on any machine the portal targets.
 pub const MAX_MILLICPUS: u32 = 256_000;
+
+/// The most CPUs one server may have unless the admin says otherwise.
+pub const DEFAULT_MAX_SERVER_CPUS: Cpus = Cpus(4000);
 
 impl Cpus {
     pub fn millis(self) -> u32 {

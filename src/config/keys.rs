@@ -153,6 +153,43 @@ pub const ALLOWED_CAPS: Key<Vec<String>> = Key::new(
     },
     "a comma-separated list of capabilities",
 );
+pub const ALLOW_WRITABLE_ROOTFS: Key<bool> = Key::new(
+    "MCP_PORTAL_ALLOW_WRITABLE_ROOTFS",
+    number,
+    "whether a definition may ask for a writable root filesystem (`writable_rootfs`)",
+)
+.default("false")
+.check(|_| true, "true or false");
+pub const MAX_SERVER_MEMORY: Key<Memory> = Key::new(
+    "MCP_PORTAL_MAX_SERVER_MEMORY",
+    |t| Memory::parse(t.trim()).ok(),
+    "the most memory one definition may ask for; a catalog asking more is refused",
+)
+.default("4g")
+.check(
+    |_| true,
+    "a memory size such as 4g, at least MCP_PORTAL_DEFAULT_MEMORY",
+);
+pub const MAX_SERVER_CPUS: Key<Cpus> = Key::new(
+    "MCP_PORTAL_MAX_SERVER_CPUS",
+    |t| number::<f64>(t).and_then(|f| Cpus::from_f64(f).ok()),
+    "the most CPUs one definition may ask for",
+)
+.default("4")
+.check(
+    |_| true,
+    "a number of CPUs such as 4, at least MCP_PORTAL_DEFAULT_CPUS",
+);
+pub const MAX_SERVER_PIDS: Key<u32> = Key::new(
+    "MCP_PORTAL_MAX_SERVER_PIDS",
+    number,
+    "the most processes one definition may ask for",
+)
+.default("4096")
+.check(
+    |n| *n > 0,
+    "a positive number of processes, at least MCP_PORTAL_DEFAULT_PIDS",
+);
 pub const LOG_MAX_SIZE: Key<String> = Key::new(
     "MCP_PORTAL_LOG_MAX_SIZE",
     |t| {
@@ -441,6 +478,10 @@ pub const TABLE: &[&dyn Documented] = &[
     &DEFAULT_PIDS,
     &ALLOW_ROOT,
     &ALLOWED_CAPS,
+    &ALLOW_WRITABLE_ROOTFS,
+    &MAX_SERVER_MEMORY,
+    &MAX_SERVER_CPUS,
+    &MAX_SERVER_PIDS,
     &LOG_MAX_SIZE,
     &LOG_MAX_FILES,
     &TMP_SIZE_MB,

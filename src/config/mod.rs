@@ -9,6 +9,7 @@ pub mod keys;
 use std::path::PathBuf;
 
 use crate::alloc::Pools;
+use crate::catalog::bounds::Bounds;
 use crate::catalog::parse::Limits;
 use crate::catalog::validate::Policy;
 use crate::catalog::volume::HostPathPolicy;
@@ -137,6 +138,11 @@ impl Runtime {
         lookup: &impl Fn(&str) -> Option<String>,
         host_paths: &[String],
     ) -> Result<Self, ConfigError> {
+        let defaults = Defaults {
+            memory: keys::DEFAULT_MEMORY.value(lookup)?,
+            cpus: keys::DEFAULT_CPUS.value(lookup)?,
+            pids: keys::DEFAULT_PIDS.value(lookup)?,
+        };
         Ok(Self {
             instance: keys::INSTANCE.read(lookup)?,
             pools: pools(lookup)?,
@@ -146,14 +152,19 @@ impl Runtime {
                 max_memory_mb: keys::MAX_MEMORY_MB.value(lookup)?,
                 max_cpu_shares: keys::MAX_CPU_SHARES.value(lookup)?,
             },
-            defaults: Defaults {
-                memory: keys::DEFAULT_MEMORY.value(lookup)?,
-                cpus: keys::DEFAULT_CPUS.value(lookup)?,
-                pids: keys::DEFAULT_PIDS.value(lookup)?,
-            },
+            defaults,
             hardening: Hardening {
-                allow_root: keys::ALLOW_ROOT.value(lookup)?,
-                allowed_caps: keys::ALLOWED_CAPS.value(lookup)?,
+                bounds: Bounds {
+                    allow_root: keys::ALLOW_ROOT.value(lookup)?,
+                    allowed_caps: keys::ALLOWED_CAPS.value(lookup)?,
+                    allow_writable_rootfs: keys::ALLOW_WRITABLE_ROOTFS.value(lookup)?,
+                    // No lower than the defaults, or a definition naming nothing would
+                    // get more than one naming the most.
+                    max_memory: keys::MAX_SERVER_MEMORY
+                        .value_and(lookup, |m| *m >= defaults.memory)?,
+                    max_cpus: keys::MAX_SERVER_CPUS.value_and(lookup, |c| *c >= defaults.cpus)?,
+                    max_pids: keys::MAX_SERVER_PIDS.value_and(lookup, |p| *p >= defaults.pids)?,
+                },
                 log_max_size: keys::LOG_MAX_SIZE.value(lookup)?,
                 log_max_files: keys::LOG_MAX_FILES.value(lookup)?,
                 tmp_size_mb: keys::TMP_SIZE_MB.value(lookup)?,
@@ -258,6 +269,7 @@ impl Config {
                 host_paths: HostPathPolicy {
                     allowed: self.allowed_host_paths.clone(),
                 },
+                bounds: self.runtime.hardening.bounds.clone(),
             },
         }
     }

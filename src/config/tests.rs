@@ -52,7 +52,7 @@ fn runtime_defaults_follow_the_seed() {
     assert!(r.quota.max_cpu_shares >= n * u64::from(r.defaults.cpus.millis()) * 1024 / 1000);
     assert_eq!(r.bind_address, "127.0.0.1");
     assert_eq!(r.max_concurrent_starts, 5);
-    assert!(!r.hardening.allow_root);
+    assert!(!r.hardening.bounds.allow_root);
 }
 
 #[test]

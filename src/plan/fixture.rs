@@ -1,6 +1,7 @@
 //! Test inputs shared by the plan's steps: one user, the admin's usual settings, and
 //! definitions from a plain HTTP server to one that uses every feature.
 
+use crate::catalog::bounds::Bounds;
 use crate::catalog::model::{Parameter, ServerDef, Transport};
 use crate::catalog::units::{Cpus, Memory};
 use crate::catalog::volume::HostPathPolicy;
@@ -37,8 +38,7 @@ pub fn fixture() -> Fixture {
             max_cpu_shares: 1024,
         },
         hardening: Hardening {
-            allow_root: false,
-            allowed_caps: vec!["NET_BIND_SERVICE".into()],
+            bounds: Bounds::default(),
             log_max_size: "10m".into(),
             log_max_files: 3,
             tmp_size_mb: 64,

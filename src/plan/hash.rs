@@ -54,7 +54,8 @@ mod tests {
         assert_eq!(spec.labels[LABEL_SPEC_HASH], hash);
         assert_eq!(hash, "73be97af64dcabaf");
 
-        let f = fixture();
+        let mut f = fixture();
+        f.hardening.bounds.allow_writable_rootfs = true;
         let mut quiet = ServerDef::new(ServerId::parse("quiet").unwrap(), "mcp/quiet:1");
         quiet.disable_network = true;
         quiet.writable_rootfs = true;

@@ -57,8 +57,8 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
     let cmd = params.resolve_each("command", &s.command)?;
     let mounts = volumes::mounts(input, &params)?;
     let user = user::user(input, &params)?;
-    let confined = hardening::confinement(s, input.hardening)?;
     let limits = limits::Limits::of(s, input.defaults, input.quota);
+    let confined = hardening::confinement(s, input.hardening, limits.memory_bytes)?;
     let labels = labels::container_labels(
         input.instance,
         input.user,
@@ -144,7 +144,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("runs as root"));
-        f.hardening.allow_root = true;
+        f.hardening.bounds.allow_root = true;
         assert_eq!(plan(&input(&f, &s, None)).unwrap().0.user, "root");
         s.user = None;
         s.cap_add = vec!["SYS_ADMIN".into()];

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::bounds::Bounds;
 use crate::catalog::model::ServerDef;
 use crate::catalog::units::{Cpus, Memory};
 use crate::catalog::volume::HostPathPolicy;
@@ -39,8 +40,7 @@ pub struct Defaults {
 /// The admin's hardening choices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hardening {
-    pub allow_root: bool,
-    pub allowed_caps: Vec<String>,
+    pub bounds: Bounds,
     pub log_max_size: String,
     pub log_max_files: u32,
     pub tmp_size_mb: u32,

@@ -5,29 +5,12 @@
 use super::model::PlanInput;
 use super::params::Params;
 use super::{refuse, PlanError};
+use crate::catalog::bounds::{is_root, ROOT_REFUSED};
 
 /// The user's own `uid:gid`, for images that name no user or name root: no two users'
 /// containers share it, as they would `nobody`.
 fn own(input: &PlanInput<'_>) -> String {
     format!("{0}:{0}", input.user_uid)
-}
-
-/// Whether a container user is (or may become) uid 0. A numeric user is read as a
-/// number, so `00`, `+0` and `-0` are root too; one that is not a plain uid between 1 and
-/// 2^32-2 is counted as root as well, since a runtime may wrap it to 0 (4294967296).
-fn is_root(user: &str) -> bool {
-    let name = user.split(':').next().unwrap_or_default().trim();
-    // An empty user part (`:1000`) leaves the uid to the image's default: root.
-    if name == "root" || name.is_empty() {
-        return true;
-    }
-    let digits = name.trim_start_matches(['+', '-']);
-    let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-    if !numeric {
-        return false;
-    }
-    let plain = digits.len() == name.len();
-    !(plain && matches!(name.parse::<u32>(), Ok(n) if n != 0 && n != u32::MAX))
 }
 
 pub(super) fn user(input: &PlanInput<'_>, params: &Params<'_>) -> Result<String, PlanError> {
@@ -36,11 +19,8 @@ pub(super) fn user(input: &PlanInput<'_>, params: &Params<'_>) -> Result<String,
             let u = params.resolve("user", u)?;
             if u.is_empty() {
                 Ok(own(input))
-            } else if is_root(&u) && !input.hardening.allow_root {
-                Err(refuse(
-                    input.server,
-                    "runs as root, which this portal does not allow (MCP_PORTAL_ALLOW_ROOT)",
-                ))
+            } else if is_root(&u) && !input.hardening.bounds.allow_root {
+                Err(refuse(input.server, ROOT_REFUSED))
             } else {
                 Ok(u)
             }
@@ -80,35 +60,6 @@ mod tests {
                 "image USER {root}"
             );
         }
-    }
-
-    #[test]
-    fn root_is_recognised_by_name_or_id_with_or_without_a_group() {
-        assert!(is_root("root"));
-        assert!(is_root("0"));
-        assert!(is_root("0:1000"));
-        assert!(is_root("root:root"));
-        assert!(!is_root("1000:0"));
-        // Issue 11: numbers are numbers.
-        for root in [
-            "00",
-            "000:000",
-            "-0",
-            "+0",
-            " 0",
-            "4294967296",
-            "4294967295",
-            "-1",
-            "+1000",
-            ":0",
-            ":1000",
-        ] {
-            assert!(is_root(root), "{root:?} counts as root");
-        }
-        for user in ["1", "65534:65534", "1000", "node", "app:app"] {
-            assert!(!is_root(user), "{user:?} is not root");
-        }
-        assert!(!is_root("rooty"));
     }
 
     #[test]

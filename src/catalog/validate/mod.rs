@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::catalog::bounds::Bounds;
 use crate::catalog::image::ImageRef;
 use crate::catalog::model::{HealthCheck, HealthKind, ServerDef};
 use crate::catalog::report::Diagnostics;
@@ -25,6 +26,7 @@ pub const RESERVED_ENV: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
     pub host_paths: HostPathPolicy,
+    pub bounds: Bounds,
 }
 
 /// The full reference Docker will run for this definition (`image` with `tag` applied).
@@ -126,6 +128,9 @@ pub fn validate_decoded(
     check_parameters(def, &mut r);
     check_user(def, &mut r);
     check_caps(def, &mut r);
+    for (field, why) in policy.bounds.check(def) {
+        r.err(&field, why);
+    }
     warn_allow_hosts(def, &mut r);
 }
 

@@ -54,6 +54,7 @@ pub struct Daemon<E: Engine + 'static> {
     tracked: tokio::sync::Mutex<BTreeMap<String, Tracked>>,
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
+    handled: folder::Handled,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -73,6 +74,7 @@ impl<E: Engine + 'static> Daemon<E> {
             tracked: Default::default(),
             policy,
             catalog_dir,
+            handled: Default::default(),
         }
     }
 
@@ -111,9 +113,9 @@ impl<E: Engine + 'static> Daemon<E> {
         let debounce = Duration::from_millis(cfg.debounce_ms);
         tokio::pin!(shutdown);
 
-        if self.catalog_dir.is_some() {
-            self.sync_catalog_folder().await;
-        }
+        // The first sync is awaited, so the first pass sees the folder's catalogs.
+        self.sync_catalog_folder().await;
+        let folder = self.folder_task(debounce);
         self.pass().await;
         loop {
             let wake = tokio::select! {
@@ -129,18 +131,26 @@ impl<E: Engine + 'static> Daemon<E> {
                 ev = events.next() => self.on_event(ev, &mut events).await,
                 w = rx.recv() => w,
             };
-            let Some(mut wake) = wake else { continue };
+            let Some(wake) = wake else { continue };
+            if wake == Wake::CatalogFolder {
+                if let Some((to_folder, _)) = &folder {
+                    let _ = to_folder.send(());
+                }
+                continue;
+            }
             // Debounce: whatever else arrives in the window is handled by the same pass.
             tokio::time::sleep(debounce).await;
             while let Ok(w) = rx.try_recv() {
                 if w == Wake::CatalogFolder {
-                    wake = w;
+                    if let Some((to_folder, _)) = &folder {
+                        let _ = to_folder.send(());
+                    }
                 }
             }
-            if wake == Wake::CatalogFolder {
-                self.sync_catalog_folder().await;
-            }
             self.pass().await;
+        }
+        if let Some((_, task)) = folder {
+            task.abort();
         }
         tracing::info!("shutting down; user containers keep running");
         Ok(())
