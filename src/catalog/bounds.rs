@@ -80,35 +80,39 @@ impl Bounds {
             ));
         }
         let r = &def.resources;
-        let over = |what: &str, asked: String, max: String, key: &str| {
-            format!("asks for {asked} {what}, more than one server may have here: {max} ({key})")
-        };
-        if let Some(m) = r.memory.filter(|m| *m > self.max_memory) {
-            let why = over(
+        // (field, what, asked when over the bound, the bound, its setting)
+        let over = [
+            (
+                "resources.memory",
                 "of memory",
-                m.to_string(),
+                r.memory
+                    .filter(|m| *m > self.max_memory)
+                    .map(|m| m.to_string()),
                 self.max_memory.to_string(),
                 "MCP_PORTAL_MAX_SERVER_MEMORY",
-            );
-            out.push(("resources.memory".into(), why));
-        }
-        if let Some(c) = r.cpus.filter(|c| *c > self.max_cpus) {
-            let why = over(
+            ),
+            (
+                "resources.cpus",
                 "CPUs",
-                c.to_string(),
+                r.cpus.filter(|c| *c > self.max_cpus).map(|c| c.to_string()),
                 self.max_cpus.to_string(),
                 "MCP_PORTAL_MAX_SERVER_CPUS",
-            );
-            out.push(("resources.cpus".into(), why));
-        }
-        if let Some(p) = r.pids.filter(|p| *p > self.max_pids) {
-            let why = over(
+            ),
+            (
+                "resources.pids",
                 "processes",
-                p.to_string(),
+                r.pids.filter(|p| *p > self.max_pids).map(|p| p.to_string()),
                 self.max_pids.to_string(),
                 "MCP_PORTAL_MAX_SERVER_PIDS",
-            );
-            out.push(("resources.pids".into(), why));
+            ),
+        ];
+        for (field, what, asked, max, key) in over {
+            if let Some(asked) = asked {
+                out.push((
+                    field.into(),
+                    format!("asks for {asked} {what}, more than one server may have here: {max} ({key})"),
+                ));
+            }
         }
         out
     }
