@@ -20,7 +20,7 @@ use crate::manager::Portal;
 use crate::store::sha256_hex;
 
 /// The SHA-256 of each file's bytes as last refused.
-pub(super) type Handled = Arc<Mutex<BTreeMap<PathBuf, String>>>;
+pub(super) type Refused = Arc<Mutex<BTreeMap<PathBuf, String>>>;
 
 impl<E: Engine + 'static> Daemon<E> {
     /// Uploads every catalog (`DIR/*.yaml|yml|json`) and overlay (`DIR/overlays/*`) of the
@@ -28,7 +28,7 @@ impl<E: Engine + 'static> Daemon<E> {
     /// good revision stays in force, and the refusal goes to the log and the audit log.
     pub async fn sync_catalog_folder(&self) {
         if let Some(dir) = self.catalog_dir.clone() {
-            sync(self.portal().clone(), dir, Arc::clone(&self.handled)).await;
+            sync(self.portal().clone(), dir, Arc::clone(&self.refused)).await;
         }
     }
 
@@ -38,30 +38,30 @@ impl<E: Engine + 'static> Daemon<E> {
         debounce: Duration,
     ) -> Option<(mpsc::UnboundedSender<()>, tokio::task::JoinHandle<()>)> {
         let dir = self.catalog_dir.clone()?;
-        let (portal, handled) = (self.portal().clone(), Arc::clone(&self.handled));
+        let (portal, refused) = (self.portal().clone(), Arc::clone(&self.refused));
         let (tx, mut rx) = mpsc::unbounded_channel::<()>();
         let task = tokio::spawn(async move {
             while rx.recv().await.is_some() {
                 tokio::time::sleep(debounce).await;
                 while rx.try_recv().is_ok() {}
                 // What it stores wakes the loop through the data folder's watcher.
-                sync(portal.clone(), dir.clone(), Arc::clone(&handled)).await;
+                sync(portal.clone(), dir.clone(), Arc::clone(&refused)).await;
             }
         });
         Some((tx, task))
     }
 }
 
-async fn sync(portal: Portal, dir: PathBuf, handled: Handled) {
-    let result = tokio::task::spawn_blocking(move || sync_folder(&portal, &dir, &handled)).await;
+async fn sync(portal: Portal, dir: PathBuf, refused: Refused) {
+    let result = tokio::task::spawn_blocking(move || sync_folder(&portal, &dir, &refused)).await;
     if let Err(e) = result {
         tracing::error!(error = %e, "catalog folder sync failed");
     }
 }
 
-fn sync_folder(portal: &Portal, dir: &Path, handled: &Mutex<BTreeMap<PathBuf, String>>) {
+fn sync_folder(portal: &Portal, dir: &Path, refused_at: &Mutex<BTreeMap<PathBuf, String>>) {
     let refused = || {
-        handled
+        refused_at
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     };

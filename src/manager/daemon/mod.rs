@@ -54,7 +54,7 @@ pub struct Daemon<E: Engine + 'static> {
     tracked: tokio::sync::Mutex<BTreeMap<String, Tracked>>,
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
-    handled: folder::Handled,
+    refused: folder::Refused,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -74,7 +74,7 @@ impl<E: Engine + 'static> Daemon<E> {
             tracked: Default::default(),
             policy,
             catalog_dir,
-            handled: Default::default(),
+            refused: Default::default(),
         }
     }
 
