@@ -70,12 +70,12 @@ async fn a_failing_start_is_undone_completely() {
     let (u, a) = ids("u1", "a");
     portal.add_user(u.clone(), vec![], None).unwrap();
     let fake = Fake::default();
-    fake.fail_start.lock().unwrap().insert("mcp-u1-a".into());
+    fake.fail_start.lock().unwrap().insert("mcp-u1.a".into());
     let rt = Runtime::new(portal, fake);
     let err = rt.enable(&u, &a, None, &|_| {}).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "docker could not start container mcp-u1-a: exec format error"
+        "docker could not start container mcp-u1.a: exec format error"
     );
     assert!(rt.engine().containers.lock().unwrap().is_empty());
     assert!(rt.engine().networks.lock().unwrap().is_empty());

@@ -176,7 +176,7 @@ mod tests {
             },
             PortalError::QueueClosed,
             PortalError::ContainerExited {
-                name: "mcp-u1-a".into(),
+                name: "mcp-u1.a".into(),
                 after: "starting",
                 detail: "exit code 1".into(),
             },

@@ -70,8 +70,7 @@ impl<E: Engine> Runtime<E> {
         .await?;
         let name = container_name(user, server.as_str());
         let existing = self
-            .engine
-            .container(&name)
+            .pair_container(user, server)
             .await?
             .filter(|c| self.ours(c, user));
         if let Some(c) = &existing {

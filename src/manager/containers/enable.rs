@@ -178,7 +178,7 @@ impl<E: Engine> Runtime<E> {
             spec_hash: hash.clone(),
         };
 
-        let existing = self.engine.container(&spec.name).await?;
+        let existing = self.pair_container(user, &def.def.id).await?;
         if let Some(c) = &existing {
             if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
                 return Err(PortalError::NameTaken {
