@@ -36,6 +36,12 @@ pub fn legacy_container_name(user: &UserId, server: &str) -> String {
     format!("mcp-{user}-{server}")
 }
 
+/// The name a container's replacement is made under while the old one still holds the
+/// real name. Its second `.` keeps it apart from every pair's own name.
+pub fn replacement_name(name: &str) -> String {
+    format!("{name}.next")
+}
+
 /// A user's network: one per user, and user ids are unique, so no two users' meet.
 pub fn network_name(user: &UserId) -> String {
     format!("mcp-net-{user}")
@@ -105,6 +111,7 @@ mod tests {
     fn names_carry_the_user_and_the_server() {
         assert_eq!(container_name(&u1(), "echo"), "mcp-u1.echo");
         assert_eq!(legacy_container_name(&u1(), "echo"), "mcp-u1-echo");
+        assert_eq!(replacement_name("mcp-u1.echo"), "mcp-u1.echo.next");
         assert_eq!(network_name(&u1()), "mcp-net-u1");
     }
 

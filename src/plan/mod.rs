@@ -22,9 +22,10 @@ mod volumes;
 
 pub use hash::spec_hash;
 pub use labels::{
-    base_labels, container_name, legacy_container_name, network_name, network_spec, LABEL,
-    LABEL_BLOCK, LABEL_CPU_SHARES, LABEL_DATA_DIR, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY,
-    LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
+    base_labels, container_name, legacy_container_name, network_name, network_spec,
+    replacement_name, LABEL, LABEL_BLOCK, LABEL_CPU_SHARES, LABEL_DATA_DIR, LABEL_INSTANCE,
+    LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER,
+    MANAGED_BY,
 };
 pub use limits::{limits, SHARES_PER_CPU};
 pub use model::{

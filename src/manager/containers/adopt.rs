@@ -1,18 +1,21 @@
 //! Finding a pair's container under the name it has now, adopting what an earlier
-//! version left: `mcp-<user>-<server>` (a name two pairs could spell alike) is renamed in
-//! place, never recreated, and each rename is said (a warning, and an audit entry).
+//! version or an interrupted replacement left: `mcp-<user>-<server>` (a name two pairs
+//! could spell alike) or a replacement's name is renamed in place, never recreated, and
+//! each rename is said (a warning, and an audit entry).
 
 use super::super::{AuditAction, PortalError, Result};
 use super::{blocking, Runtime};
 use crate::engine::{ContainerInfo, Engine};
 use crate::error::AuditResult;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{container_name, legacy_container_name, LABEL_SERVER, LABEL_USER};
+use crate::plan::{
+    container_name, legacy_container_name, replacement_name, LABEL_SERVER, LABEL_USER,
+};
 
 impl<E: Engine> Runtime<E> {
     /// The pair's container, if any. When none has the pair's name, one that this
-    /// portal made for the pair under an earlier version's name is renamed to it first.
-    /// The caller holds the pair's lock.
+    /// portal made for the pair under an earlier version's name, or as a replacement
+    /// that never got its name, is renamed to it first. The caller holds the pair's lock.
     pub(super) async fn pair_container(
         &self,
         user: &UserId,
@@ -22,10 +25,16 @@ impl<E: Engine> Runtime<E> {
         if let Some(c) = self.engine.container(&name).await? {
             return Ok(Some(c));
         }
-        let earlier = [(
-            legacy_container_name(user, server.as_str()),
-            "the name an earlier version gave it",
-        )];
+        let earlier = [
+            (
+                legacy_container_name(user, server.as_str()),
+                "the name an earlier version gave it",
+            ),
+            (
+                replacement_name(&name),
+                "left by a replacement that was interrupted",
+            ),
+        ];
         for (other, why) in earlier {
             let Some(c) = self.engine.container(&other).await? else {
                 continue;
