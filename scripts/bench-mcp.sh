@@ -53,7 +53,7 @@ port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 serve_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 gateway="http://127.0.0.1:$port/mcp"
-direct="http://127.0.0.1:$(docker inspect mcp-bench-web --format '{{index .Config.Labels "io.mcp-portal.port"}}')/mcp"
+direct="http://127.0.0.1:$(docker inspect mcp-bench.web --format '{{index .Config.Labels "io.mcp-portal.port"}}')/mcp"
 
 load() { cargo bench --quiet --bench mcp_load -- "$@"; }
 field() { python3 -c "import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }

@@ -69,7 +69,7 @@ session=${session//"127.0.0.1:8080"/"127.0.0.1:$api_port"}
 out=$(bash -euo pipefail -c "$session" 2>&1) || fail "the README's session failed:"$'\n'"$out"
 for want in '"id":"carol","roles":["developer"],"organization":"acme"' \
   '"name":"my-team","revision":1' '"changed":true' '"user":"carol","role":"user","scope":"api","token":"mcpp_' \
-  '"container":"mcp-carol-echo-http","outcome":"created"'; do
+  '"container":"mcp-carol.echo-http","outcome":"created"'; do
   case "$out" in *"$want"*) ;; *) fail "the README's session did not answer $want:"$'\n'"$out" ;; esac
 done
 
@@ -79,12 +79,12 @@ remote=("${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/portalctl"
 "${remote[@]}" user add bob >/dev/null
 "${remote[@]}" enable echo-http --user bob >/dev/null
 for u in carol bob; do
-  running=$(docker inspect "mcp-$u-echo-http" --format '{{.State.Running}} {{index .Config.Labels "io.mcp-portal.instance"}}')
-  [ "$running" = "true $MCP_PORTAL_INSTANCE" ] || fail "mcp-$u-echo-http is not running: $running"
-  port=$(docker inspect "mcp-$u-echo-http" --format '{{index .Config.Labels "io.mcp-portal.port"}}')
+  running=$(docker inspect "mcp-$u.echo-http" --format '{{.State.Running}} {{index .Config.Labels "io.mcp-portal.instance"}}')
+  [ "$running" = "true $MCP_PORTAL_INSTANCE" ] || fail "mcp-$u.echo-http is not running: $running"
+  port=$(docker inspect "mcp-$u.echo-http" --format '{{index .Config.Labels "io.mcp-portal.port"}}')
   reply=$(curl -s -X POST "http://127.0.0.1:$port/mcp" -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}')
   case "$reply" in *'"text":"hi"'*) ;; *) fail "$u's server did not answer: $reply" ;; esac
-  binds=$(docker inspect "mcp-$u-echo-http" --format '{{json .HostConfig.Binds}}')
+  binds=$(docker inspect "mcp-$u.echo-http" --format '{{json .HostConfig.Binds}}')
   case "$binds" in *"$work/data/volumes/$u/data/echo:/data"*) ;; *) fail "$u's folder is not a host path: $binds" ;; esac
 done
 

@@ -14,7 +14,7 @@ use mcp_portal::ids::{ServerId, UserId};
 use mcp_portal::manager::{Daemon, Portal, ReconcileReport, StatusRow};
 use tokio::time::advance;
 
-const NAME: &str = "mcp-u1-a";
+const NAME: &str = "mcp-u1.a";
 const BASE: Duration = Duration::from_secs(1);
 /// The quiet stretch after which restarts are forgiven (the daemon's `FORGIVE`).
 const FORGIVE: Duration = Duration::from_secs(600);
@@ -131,7 +131,7 @@ async fn after_max_restarts_a_crash_loop_is_marked_failed_and_left_alone() {
     let report = pass(&daemon).await;
     assert_eq!(
         report.errors,
-        ["mcp-u1-a marked failed: exited with code 1 after 2 restarts"]
+        ["mcp-u1.a marked failed: exited with code 1 after 2 restarts"]
     );
     assert_eq!(restarts(&daemon), 2, "no third restart");
     let r = row(&daemon).await;

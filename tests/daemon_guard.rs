@@ -58,7 +58,7 @@ impl Setup {
     fn there(&self, users: usize) -> usize {
         (0..users)
             .filter(|i| {
-                let name = format!("mcp-u{i}-a");
+                let name = format!("mcp-u{i}.a");
                 self.daemon.runtime().engine().state_of(&name).is_some()
             })
             .count()
@@ -129,7 +129,7 @@ async fn a_users_damaged_record_keeps_their_containers_and_no_one_elses() {
     std::fs::rename(&record, record.with_extension("json.bak")).unwrap();
     let report = s.daemon.reconcile().await.unwrap();
     assert!(report.errors.is_empty(), "{report:?}");
-    let name = |i: usize| format!("mcp-u{i}-a");
+    let name = |i: usize| format!("mcp-u{i}.a");
     let rt = s.daemon.runtime();
     let engine = rt.engine();
     assert!(engine.state_of(&name(0)).is_some());

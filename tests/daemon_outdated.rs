@@ -50,7 +50,7 @@ async fn a_manual_update_is_marked_once_and_unmarked_when_the_definition_is_reve
     assert_eq!(
         marked,
         [Action::MarkOutdated {
-            name: "mcp-u1-a".into()
+            name: "mcp-u1.a".into()
         }]
     );
     assert!(outdated(&d).await);
@@ -67,7 +67,7 @@ async fn a_manual_update_is_marked_once_and_unmarked_when_the_definition_is_reve
     assert_eq!(
         cleared,
         [Action::ClearOutdated {
-            name: "mcp-u1-a".into()
+            name: "mcp-u1.a".into()
         }]
     );
     assert!(!outdated(&d).await, "status stops saying outdated");

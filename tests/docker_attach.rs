@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 const USER: &str = "attach-u";
-const CONTAINER: &str = "mcp-attach-u-cli";
+const CONTAINER: &str = "mcp-attach-u.cli";
 
 async fn echo(upstream: &StdioUpstream, text: &str) -> String {
     let params = json!({"name": "echo", "arguments": {"text": text}});

@@ -5,18 +5,8 @@
 
 mod common;
 
-use common::docker::{docker, DockerEnv, OutputAsync, ECHO_CATALOG};
+use common::docker::{call_echo, docker, with_echo_catalog as setup, DockerEnv, OutputAsync};
 use serde_json::Value;
-
-fn setup(name: &str, slot: u16, users: &[&str]) -> DockerEnv {
-    let d = DockerEnv::new(name, slot);
-    let catalog = d.env.file("catalog.yaml", ECHO_CATALOG);
-    d.ok(&["catalog", "upload", &d.env.path(&catalog)]);
-    for u in users {
-        d.ok(&["user", "add", u]);
-    }
-    d
-}
 
 fn allocations(d: &DockerEnv) -> Value {
     serde_json::from_slice(&std::fs::read(d.env.data().join("state/allocations.json")).unwrap())
@@ -31,21 +21,21 @@ fn two_users_get_isolated_limited_hardened_containers() {
     assert_eq!(
         a,
         format!(
-            "enabled web for iso-a: container mcp-iso-a-web (mcp-echo:latest) on 127.0.0.1:{p0}\n"
+            "enabled web for iso-a: container mcp-iso-a.web (mcp-echo:latest) on 127.0.0.1:{p0}\n"
         )
     );
     let b = d.ok(&["enable", "web", "--user", "iso-b"]);
     assert_eq!(
         b,
         format!(
-            "enabled web for iso-b: container mcp-iso-b-web (mcp-echo:latest) on 127.0.0.1:{}\n",
+            "enabled web for iso-b: container mcp-iso-b.web (mcp-echo:latest) on 127.0.0.1:{}\n",
             p0 + 20
         )
     );
     d.ok(&["enable", "cli", "--user", "iso-a"]);
     assert_eq!(
         d.containers(),
-        ["mcp-iso-a-cli", "mcp-iso-a-web", "mcp-iso-b-web"]
+        ["mcp-iso-a.cli", "mcp-iso-a.web", "mcp-iso-b.web"]
     );
     assert_eq!(d.networks(), ["mcp-net-iso-a", "mcp-net-iso-b"]);
 
@@ -53,7 +43,7 @@ fn two_users_get_isolated_limited_hardened_containers() {
     assert_eq!(slot_net("mcp-net-iso-a"), "10.210.0.0/24");
     assert_eq!(slot_net("mcp-net-iso-b"), "10.210.1.0/24");
 
-    let web = "mcp-iso-a-web";
+    let web = "mcp-iso-a.web";
     assert_eq!(
         d.inspect(web, "{{index .Config.Labels \"io.mcp-portal.user\"}} {{index .Config.Labels \"io.mcp-portal.server\"}} {{index .Config.Labels \"io.mcp-portal.port\"}} {{index .Config.Labels \"io.mcp-portal.managed-by\"}}"),
         format!("iso-a web {p0} mcp-portal")
@@ -77,7 +67,7 @@ fn two_users_get_isolated_limited_hardened_containers() {
         "json-file 10m"
     );
     assert_eq!(
-        d.inspect("mcp-iso-a-cli", "{{.Config.OpenStdin}} {{.State.Running}}"),
+        d.inspect("mcp-iso-a.cli", "{{.Config.OpenStdin}} {{.State.Running}}"),
         "true true",
         "a stdio server waits on stdin"
     );
@@ -100,37 +90,27 @@ fn two_users_get_isolated_limited_hardened_containers() {
     assert!(binds.contains("mcp-iso-a_notes:/notes"), "{binds}");
 
     // Real packets: a sibling by its server name answers; the other user's container does not.
-    let ok = docker(&["exec", "mcp-iso-a-cli", "/mcp-echo", "probe", "web", "8080"]);
+    let ok = docker(&["exec", "mcp-iso-a.cli", "/mcp-echo", "probe", "web", "8080"]);
     assert_eq!(ok.code, 0, "sibling unreachable: {}", ok.stderr);
     let b_ip = d.inspect(
-        "mcp-iso-b-web",
+        "mcp-iso-b.web",
         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
     );
     assert!(b_ip.starts_with("10.210.1."), "{b_ip}");
-    let cross = docker(&["exec", "mcp-iso-a-cli", "/mcp-echo", "probe", &b_ip, "8080"]);
+    let cross = docker(&["exec", "mcp-iso-a.cli", "/mcp-echo", "probe", &b_ip, "8080"]);
     assert_eq!(cross.code, 1, "iso-a reached iso-b's container");
     let by_name = docker(&[
         "exec",
-        "mcp-iso-a-cli",
+        "mcp-iso-a.cli",
         "/mcp-echo",
         "probe",
-        "mcp-iso-b-web",
+        "mcp-iso-b.web",
         "8080",
     ]);
     assert_eq!(by_name.code, 1, "iso-a resolved iso-b's container");
 
     // The published port answers MCP on the host's loopback.
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}}"#;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", p0)).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        stream,
-        "POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
+    let reply = call_echo(p0, "hi");
     assert!(reply.contains(r#""text":"hi""#), "{reply}");
 
     let status: Vec<Value> = serde_json::from_str(&d.ok(&["status", "--json"])).unwrap();
@@ -148,7 +128,7 @@ fn disable_removes_the_container_and_frees_the_port() {
     assert_eq!(
         out,
         format!(
-            "disabled web for dis-a: container mcp-dis-a-web removed, port {} released\n",
+            "disabled web for dis-a: container mcp-dis-a.web removed, port {} released\n",
             d.port_start
         )
     );
@@ -171,7 +151,7 @@ fn disable_removes_the_container_and_frees_the_port() {
     d.ok(&["enable", "web", "--user", "dis-a"]);
     assert_eq!(
         d.inspect(
-            "mcp-dis-a-web",
+            "mcp-dis-a.web",
             "{{index .Config.Labels \"io.mcp-portal.port\"}}"
         ),
         d.port_start.to_string()
@@ -192,7 +172,7 @@ fn a_quota_refusal_names_the_numbers_and_creates_nothing() {
         out.stderr,
         "error: memory limit exceeded: 96MB/80MB for user quota-a; disable one of their servers, or raise the limit with `portalctl user limits quota-a --max-memory-mb N`\n"
     );
-    assert_eq!(d.containers(), ["mcp-quota-a-web"]);
+    assert_eq!(d.containers(), ["mcp-quota-a.web"]);
     d.ok(&[
         "user",
         "limits",
@@ -220,7 +200,7 @@ fn twenty_parallel_enables_of_one_pair_end_with_one_container() {
         .collect();
     let codes: Vec<i32> = children.into_iter().map(|c| c.join().unwrap()).collect();
     assert!(codes.iter().all(|c| *c == 0), "{codes:?}");
-    assert_eq!(d.containers(), ["mcp-par-a-web"]);
+    assert_eq!(d.containers(), ["mcp-par-a.web"]);
     assert_eq!(
         allocations(&d)["users"]["par-a"]["ports"],
         serde_json::json!({"web": d.port_start})
@@ -267,7 +247,7 @@ fn ten_users_with_three_servers_each_in_parallel() {
         assert_eq!(subnet, format!("10.214.{block}.0/24"));
     }
     assert!(d
-        .inspect("mcp-many-3-tz", "{{json .Config.Env}}")
+        .inspect("mcp-many-3.tz", "{{json .Config.Env}}")
         .contains("TZ_NAME=UTC"));
 }
 
@@ -281,7 +261,7 @@ fn a_failure_half_way_leaves_nothing_behind() {
     // A container that crashes is the machine's failure, not a refusal: exit 1
     // (issue 9: it used to exit 5 and be audited as refused).
     assert_eq!(out.code, 1, "{}", out.stderr);
-    assert_eq!(out.stderr, "error: container mcp-fail-a-crash stopped right after starting (exit code 3); see `docker logs mcp-fail-a-crash`\n");
+    assert_eq!(out.stderr, "error: container mcp-fail-a.crash stopped right after starting (exit code 3); see `docker logs mcp-fail-a.crash`\n");
     assert!(d.containers().is_empty());
     assert!(d.networks().is_empty());
     assert_eq!(allocations(&d)["users"], serde_json::json!({}));
@@ -341,7 +321,7 @@ fn allocations_are_rebuilt_from_labels_when_the_state_file_is_lost() {
 fn a_changed_definition_or_setting_recreates_the_container() {
     let d = setup("recreate", 7, &["rec-a"]);
     d.ok(&["enable", "web", "--user", "rec-a"]);
-    let id = d.inspect("mcp-rec-a-web", "{{.Id}}");
+    let id = d.inspect("mcp-rec-a.web", "{{.Id}}");
     assert!(d
         .ok(&["enable", "web", "--user", "rec-a"])
         .starts_with("already running, unchanged: web"));
@@ -357,9 +337,9 @@ fn a_changed_definition_or_setting_recreates_the_container() {
         out.starts_with("recreated (definition or settings changed) web for rec-a"),
         "{out}"
     );
-    assert_ne!(d.inspect("mcp-rec-a-web", "{{.Id}}"), id);
+    assert_ne!(d.inspect("mcp-rec-a.web", "{{.Id}}"), id);
     assert!(d
-        .inspect("mcp-rec-a-web", "{{json .Config.Env}}")
+        .inspect("mcp-rec-a.web", "{{json .Config.Env}}")
         .contains("GREETING=hello"));
     let overlay = d.env.file(
         "bigger.yaml",
@@ -375,19 +355,19 @@ fn a_changed_definition_or_setting_recreates_the_container() {
     let out = d.ok(&["enable", "web", "--user", "rec-a"]);
     assert!(out.starts_with("recreated"), "{out}");
     assert_eq!(
-        d.inspect("mcp-rec-a-web", "{{.HostConfig.Memory}}"),
+        d.inspect("mcp-rec-a.web", "{{.HostConfig.Memory}}"),
         (96u64 << 20).to_string()
     );
     assert!(
-        d.inspect("mcp-rec-a-web", "{{json .Config.Env}}")
+        d.inspect("mcp-rec-a.web", "{{json .Config.Env}}")
             .contains("GREETING=hello"),
         "settings are kept"
     );
-    docker(&["stop", "-t", "1", "mcp-rec-a-web"]);
+    docker(&["stop", "-t", "1", "mcp-rec-a.web"]);
     assert!(d
         .ok(&["restart", "web", "--user", "rec-a"])
         .starts_with("restarted web for rec-a"));
-    assert_eq!(d.inspect("mcp-rec-a-web", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("mcp-rec-a.web", "{{.State.Running}}"), "true");
 }
 
 #[test]
@@ -415,38 +395,13 @@ fn a_relative_data_folder_still_mounts_absolute_host_paths() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let binds = d.inspect("mcp-rel-a-web", "{{json .HostConfig.Binds}}");
+    let binds = d.inspect("mcp-rel-a.web", "{{json .HostConfig.Binds}}");
     assert!(
         binds.contains(&format!(
             "{}/volumes/rel-a/data/web:/data",
             d.env.data().canonicalize().unwrap().display()
         )),
         "{binds}"
-    );
-}
-
-#[test]
-fn two_pairs_that_spell_the_same_container_name_do_not_clash() {
-    let d = setup("clash", 9, &["cl-a", "cl-a-b"]);
-    d.ok(&["enable", "b-cli", "--user", "cl-a"]);
-    let out = d.run(&["enable", "cli", "--user", "cl-a-b"]);
-    assert_eq!(out.code, 5);
-    assert_eq!(
-        out.stderr,
-        "error: container name mcp-cl-a-b-cli for cl-a-b's server cli is taken by this portal's server b-cli of user cl-a, whose names spell the same; rename one of the two\n"
-    );
-    assert_eq!(
-        d.inspect(
-            "mcp-cl-a-b-cli",
-            "{{index .Config.Labels \"io.mcp-portal.user\"}}"
-        ),
-        "cl-a",
-        "the first one's container is untouched"
-    );
-    assert_eq!(
-        d.networks(),
-        ["mcp-net-cl-a"],
-        "the refused enable left no network"
     );
 }
 
@@ -460,7 +415,7 @@ fn another_portal_instance_never_touches_this_ones_network() {
     assert_eq!(
         out.stderr,
         format!(
-            "error: container name mcp-inst-u-cli for inst-u's server cli is taken by portal instance {} (data folder {}); disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name\n",
+            "error: container name mcp-inst-u.cli for inst-u's server cli is taken by portal instance {} (data folder {}); disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name\n",
             a.instance,
             a.env.data().canonicalize().unwrap().display()
         )
@@ -476,5 +431,5 @@ fn another_portal_instance_never_touches_this_ones_network() {
         ["mcp-net-inst-u"],
         "the first instance's network is untouched"
     );
-    assert_eq!(a.inspect("mcp-inst-u-cli", "{{.State.Running}}"), "true");
+    assert_eq!(a.inspect("mcp-inst-u.cli", "{{.State.Running}}"), "true");
 }

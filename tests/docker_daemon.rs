@@ -135,19 +135,19 @@ fn a_container_removed_behind_the_daemons_back_is_recreated() {
         err.contains("a daemon already runs on the data folder"),
         "{err}"
     );
-    let id = d.inspect("mcp-dg-a-cli", "{{.Id}}");
-    docker(&["rm", "-f", "mcp-dg-a-cli"]);
+    let id = d.inspect("mcp-dg-a.cli", "{{.Id}}");
+    docker(&["rm", "-f", "mcp-dg-a.cli"]);
     eventually("the container is back", || {
         docker(&[
             "inspect",
-            "mcp-dg-a-cli",
+            "mcp-dg-a.cli",
             "--format",
             "{{.Id}} {{.State.Running}}",
         ])
         .stdout
         .ends_with(" true")
     });
-    assert_ne!(d.inspect("mcp-dg-a-cli", "{{.Id}}"), id);
+    assert_ne!(d.inspect("mcp-dg-a.cli", "{{.Id}}"), id);
     // A CLI change is picked up at once: disable by hand, the daemon does not bring it back.
     d.ok(&["disable", "cli", "--user", "dg-a"]);
     std::thread::sleep(Duration::from_secs(1));
@@ -167,10 +167,10 @@ fn an_exited_server_is_restarted_and_a_crash_loop_ends_as_failed() {
     d.ok(&["enable", "cli", "--user", "dc-a"]);
     let _serve = serve(&d, &[]);
     std::thread::sleep(Duration::from_millis(500));
-    docker(&["stop", "-t", "1", "mcp-dc-a-cli"]);
+    docker(&["stop", "-t", "1", "mcp-dc-a.cli"]);
     // `docker` (not `d.inspect`) in waits: the container may be gone for a moment.
     eventually("the stopped server runs again", || {
-        docker(&["inspect", "mcp-dc-a-cli", "--format", "{{.State.Running}}"]).stdout == "true"
+        docker(&["inspect", "mcp-dc-a.cli", "--format", "{{.State.Running}}"]).stdout == "true"
     });
     eventually("the restart is counted", || {
         status(&d)
@@ -198,7 +198,7 @@ fn an_exited_server_is_restarted_and_a_crash_loop_ends_as_failed() {
     );
     let restarts_then = docker(&[
         "inspect",
-        "mcp-dc-a-crash",
+        "mcp-dc-a.crash",
         "--format",
         "{{.State.StartedAt}}",
     ])
@@ -207,7 +207,7 @@ fn an_exited_server_is_restarted_and_a_crash_loop_ends_as_failed() {
     assert_eq!(
         docker(&[
             "inspect",
-            "mcp-dc-a-crash",
+            "mcp-dc-a.crash",
             "--format",
             "{{.State.StartedAt}}"
         ])
@@ -230,7 +230,7 @@ fn an_edited_catalog_is_applied_and_an_invalid_one_refused_with_the_old_kept() {
     });
     d.ok(&["enable", "tool", "--user", "de-a"]);
     assert!(d
-        .inspect("mcp-de-a-tool", "{{json .Config.Env}}")
+        .inspect("mcp-de-a.tool", "{{json .Config.Env}}")
         .contains("LEVEL=one"));
 
     std::fs::write(
@@ -241,7 +241,7 @@ fn an_edited_catalog_is_applied_and_an_invalid_one_refused_with_the_old_kept() {
     eventually("the edit reaches the container", || {
         docker(&[
             "inspect",
-            "mcp-de-a-tool",
+            "mcp-de-a.tool",
             "--format",
             "{{json .Config.Env}}",
         ])
@@ -266,7 +266,7 @@ fn an_edited_catalog_is_applied_and_an_invalid_one_refused_with_the_old_kept() {
         "two good revisions, the bad one not stored: {history}"
     );
     assert!(
-        d.inspect("mcp-de-a-tool", "{{json .Config.Env}}")
+        d.inspect("mcp-de-a.tool", "{{json .Config.Env}}")
             .contains("LEVEL=two"),
         "the last good version stays in force"
     );
@@ -390,6 +390,6 @@ fn sigterm_stops_the_daemon_and_leaves_containers_running() {
         .unwrap();
     let code = s.child.wait().unwrap();
     assert!(code.success(), "{code:?}");
-    assert_eq!(d.inspect("mcp-dt-a-web", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("mcp-dt-a.web", "{{.State.Running}}"), "true");
     let _ = d.command(&["status"]).output_async().join();
 }

@@ -332,7 +332,7 @@ fn one_url_serves_each_users_servers_aggregated_and_alone_in_both_generations() 
             g.stats()["sessions"] == before["sessions"]
         });
     }
-    let attached = docker(&["inspect", "mcp-gw-a-cli", "--format", "{{.State.Running}}"]);
+    let attached = docker(&["inspect", "mcp-gw-a.cli", "--format", "{{.State.Running}}"]);
     assert_eq!(attached.stdout, "true");
 }
 
@@ -558,14 +558,14 @@ fn a_killed_server_fails_its_call_and_a_dropped_client_leaves_nothing_behind() {
     // the request timeout; once the daemon has restarted it, calls work again.
     let (mut child, mut lines) = g.hold(&token, "legacy", 20_000);
     let killed = Instant::now();
-    docker(&["kill", "mcp-gw-k-cli"]);
+    docker(&["kill", "mcp-gw-k.cli"]);
     let failed = next_line(&mut lines);
     child.wait().unwrap();
     let message = failed["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("cli"), "{failed}");
     assert!(killed.elapsed() < Duration::from_secs(15), "{failed}");
     g.eventually("the daemon restarts the server", || {
-        g.d.inspect("mcp-gw-k-cli", "{{.State.Running}}") == "true"
+        g.d.inspect("mcp-gw-k.cli", "{{.State.Running}}") == "true"
     });
     for mode in MODES {
         assert_eq!(echo(mode, "again")["text"], "again", "{mode}\n{}", g.log());

@@ -29,7 +29,7 @@ fn two_data_folders_are_two_instances_that_never_touch_each_other() {
     a.ok(&["enable", "cli", "--user", "own-u"]);
     let status = b.ok(&["status"]);
     assert!(
-        !status.contains("mcp-own-u-cli") && !status.contains("orphan"),
+        !status.contains("mcp-own-u.cli") && !status.contains("orphan"),
         "another folder's container is not this one's orphan:\n{status}"
     );
 
@@ -39,12 +39,12 @@ fn two_data_folders_are_two_instances_that_never_touch_each_other() {
     assert_eq!(
         out.stderr,
         format!(
-            "error: container name mcp-own-u-cli for own-u's server cli is taken by portal instance {} (data folder {}); disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name\n",
+            "error: container name mcp-own-u.cli for own-u's server cli is taken by portal instance {} (data folder {}); disable it there, remove that portal's containers (for the demo: `scripts/demo.sh clean`), or use another user name\n",
             a.instance,
             a_data.display()
         )
     );
-    assert_eq!(a.inspect("mcp-own-u-cli", "{{.State.Running}}"), "true");
+    assert_eq!(a.inspect("mcp-own-u.cli", "{{.State.Running}}"), "true");
     assert!(b.containers().is_empty(), "the refusal left nothing of b's");
 
     // The id is the folder's: a later run finds the same one.
@@ -74,7 +74,7 @@ fn a_subnet_that_another_network_holds_is_skipped() {
         d.inspect("mcp-net-skip-u", "{{range .IPAM.Config}}{{.Subnet}}{{end}}"),
         "10.232.1.0/24"
     );
-    assert_eq!(d.inspect("mcp-skip-u-web", "{{.State.Running}}"), "true");
+    assert_eq!(d.inspect("mcp-skip-u.web", "{{.State.Running}}"), "true");
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn secrets_reach_the_container_and_nowhere_else() {
     set(&d, &u, "gh.token", VALUE);
     set(&d, &u, "gh.org", "acme");
     d.ok(&["enable", "gh", "--user", &u]);
-    let name = &format!("mcp-{u}-gh");
+    let name = &format!("mcp-{u}.gh");
     assert_eq!(
         docker(&["exec", name, "/mcp-echo", "getenv", "GH_TOKEN"]).stdout,
         VALUE
@@ -121,7 +121,7 @@ fn a_secret_can_arrive_as_a_read_only_file_on_tmpfs() {
     let (d, u) = setup("secfile", 12);
     set(&d, &u, "gh.token", VALUE);
     d.ok(&["enable", "ghfile", "--user", &u]);
-    let name = &format!("mcp-{u}-ghfile");
+    let name = &format!("mcp-{u}.ghfile");
     assert_eq!(
         docker(&["exec", name, "/mcp-echo", "cat", "/run/secrets/GH_TOKEN"]).stdout,
         VALUE

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! The container manager against a recording in-memory engine: what a real engine would
-//! make slow or flaky to show (bounded starts, rollback after a failing start).
+//! make slow or flaky to show (bounded starts, rollback after a failing start, the order
+//! of a replacement's steps, and what an interrupted one left).
 
 mod common;
 
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use common::fake::Fake;
 use mcp_portal::config::Config;
 use mcp_portal::ids::{ServerId, UserId};
-use mcp_portal::manager::{Portal, Runtime};
+use mcp_portal::manager::{Daemon, EnableOutcome, Portal, Runtime};
 
 fn portal(dir: &std::path::Path, max_starts: &str) -> Portal {
     let vars = BTreeMap::from([("MCP_PORTAL_MAX_CONCURRENT_STARTS", max_starts.to_string())]);
@@ -29,6 +30,14 @@ fn ids(user: &str, server: &str) -> (UserId, ServerId) {
         UserId::parse(user).unwrap(),
         ServerId::parse(server).unwrap(),
     )
+}
+
+/// A portal with user u1, and the ids of u1 and server `a`.
+fn with_u1(dir: &std::path::Path) -> (Portal, UserId, ServerId) {
+    let portal = portal(dir, "5");
+    let (u, a) = ids("u1", "a");
+    portal.add_user(u.clone(), vec![], None).unwrap();
+    (portal, u, a)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -66,16 +75,14 @@ async fn creates_and_starts_are_bounded_and_the_rest_queue() {
 #[tokio::test]
 async fn a_failing_start_is_undone_completely() {
     let dir = tempfile::tempdir().unwrap();
-    let portal = portal(dir.path(), "5");
-    let (u, a) = ids("u1", "a");
-    portal.add_user(u.clone(), vec![], None).unwrap();
+    let (portal, u, a) = with_u1(dir.path());
     let fake = Fake::default();
-    fake.fail_start.lock().unwrap().insert("mcp-u1-a".into());
+    fake.fail_start.lock().unwrap().insert("mcp-u1.a".into());
     let rt = Runtime::new(portal, fake);
     let err = rt.enable(&u, &a, None, &|_| {}).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "docker could not start container mcp-u1-a: exec format error"
+        "docker could not start container mcp-u1.a: exec format error"
     );
     assert!(rt.engine().containers.lock().unwrap().is_empty());
     assert!(rt.engine().networks.lock().unwrap().is_empty());
@@ -96,4 +103,115 @@ async fn a_failing_start_is_undone_completely() {
             .len(),
         0
     );
+}
+
+/// A user with server `a` running, and the catalog changed under it so that the next
+/// enable replaces its container.
+async fn running_then_changed(dir: &std::path::Path) -> (Runtime<Fake>, UserId, ServerId) {
+    let (portal, u, a) = with_u1(dir);
+    let rt = Runtime::new(portal, Fake::default());
+    rt.enable(&u, &a, None, &|_| {}).await.unwrap();
+    let changed =
+        "name: t\nservers:\n  - {id: a, image: mcp-echo, resources: {memory: 48m, cpus: 0.1}}\n";
+    rt.portal()
+        .upload_catalog("t.yaml", changed.as_bytes(), None)
+        .unwrap();
+    rt.engine().take_calls();
+    (rt, u, a)
+}
+
+#[tokio::test]
+async fn a_replacement_is_made_before_the_old_container_stops_and_named_once_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, u, a) = running_then_changed(dir.path()).await;
+    let report = rt.enable(&u, &a, None, &|_| {}).await.unwrap();
+    assert_eq!(report.container, "mcp-u1.a");
+    assert_eq!(
+        rt.engine().take_calls(),
+        [
+            "create mcp-u1.a.next",
+            "stop mcp-u1.a",
+            "start mcp-u1.a.next",
+            "remove mcp-u1.a",
+            "rename mcp-u1.a.next mcp-u1.a",
+        ]
+    );
+    assert_eq!(rt.engine().state_of("mcp-u1.a").as_deref(), Some("running"));
+    assert_eq!(rt.engine().containers.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_replacement_that_fails_to_start_gives_way_to_the_old_container_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rt, u, a) = running_then_changed(dir.path()).await;
+    let before = rt.portal().store().read_enabled(&u).unwrap().servers[&a].clone();
+    rt.engine()
+        .fail_start
+        .lock()
+        .unwrap()
+        .insert("mcp-u1.a.next".into());
+    let err = rt.enable(&u, &a, None, &|_| {}).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "container mcp-u1.a was not replaced: docker could not start container mcp-u1.a.next: exec format error; the old one was started again and runs as before; fix the change and enable again"
+    );
+    assert_eq!(
+        rt.engine().take_calls(),
+        [
+            "create mcp-u1.a.next",
+            "stop mcp-u1.a",
+            "start mcp-u1.a.next",
+            "remove mcp-u1.a.next",
+            "start mcp-u1.a",
+        ]
+    );
+    assert_eq!(rt.engine().state_of("mcp-u1.a").as_deref(), Some("running"));
+    assert_eq!(rt.engine().containers.lock().unwrap().len(), 1);
+    let after = rt.portal().store().read_enabled(&u).unwrap().servers[&a].clone();
+    assert_eq!(
+        after.memory_bytes, before.memory_bytes,
+        "the desired state is the old container's again"
+    );
+}
+
+#[tokio::test]
+async fn what_an_interrupted_replacement_left_is_adopted_or_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (portal, u, a) = with_u1(dir.path());
+    let daemon = Daemon::new(portal, Fake::default(), None);
+    let rt = daemon.runtime();
+    rt.enable(&u, &a, None, &|_| {}).await.unwrap();
+    let fake = rt.engine();
+    let move_to = |from: &str, to: &str| {
+        let mut all = fake.containers.lock().unwrap();
+        let mut c = all.remove(from).unwrap();
+        c.name = to.into();
+        all.insert(to.into(), c);
+    };
+
+    // Interrupted after the old container went, before the new one got the name.
+    move_to("mcp-u1.a", "mcp-u1.a.next");
+    let report = rt.enable(&u, &a, None, &|_| {}).await.unwrap();
+    assert_eq!(
+        report.outcome,
+        EnableOutcome::Unchanged,
+        "adopted, not made again"
+    );
+    assert_eq!(
+        fake.take_calls().last().unwrap(),
+        "rename mcp-u1.a.next mcp-u1.a"
+    );
+
+    // Interrupted before the old one stopped: the old one stays, the new one goes.
+    let mut leftover = fake.containers.lock().unwrap()["mcp-u1.a"].clone();
+    leftover.name = "mcp-u1.a.next".into();
+    fake.containers
+        .lock()
+        .unwrap()
+        .insert(leftover.name.clone(), leftover);
+    let pass = daemon.reconcile().await.unwrap();
+    assert!(pass.errors.is_empty(), "{:?}", pass.errors);
+    let names: Vec<String> = fake.containers.lock().unwrap().keys().cloned().collect();
+    assert_eq!(names, ["mcp-u1.a"]);
+    assert_eq!(fake.state_of("mcp-u1.a").as_deref(), Some("running"));
 }

@@ -169,6 +169,18 @@ pub trait Engine: Send + Sync {
     ) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
     /// Attaches to a running container's stdin, stdout and stderr.
     fn attach(&self, name: &str) -> impl Future<Output = Result<Attached, EngineError>> + Send;
+    /// Stops a container (with a grace period); one stopped already is not an error.
+    fn stop_container(
+        &self,
+        name: &str,
+        timeout_secs: i32,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Renames a container in place: the same container, running or not, under `to`.
+    fn rename_container(
+        &self,
+        name: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Stops (with a grace period) and removes a container; one already gone is not an error.
     fn remove_container(
         &self,

@@ -32,6 +32,8 @@ pub enum AuditAction {
     ReconcileRecreate,
     ReconcileRestart,
     ReconcileRemoveOrphan,
+    /// A container an earlier version named, renamed to today's name.
+    ContainerRename,
     McpToolCall,
 }
 
@@ -65,6 +67,7 @@ impl AuditAction {
             A::ReconcileRecreate => "reconcile.recreate",
             A::ReconcileRestart => "reconcile.restart",
             A::ReconcileRemoveOrphan => "reconcile.remove-orphan",
+            A::ContainerRename => "container.rename",
             A::McpToolCall => "mcp.tools-call",
         }
     }

@@ -93,6 +93,13 @@ pub enum PortalError {
         "container {name} disappeared right after starting; see `docker events` for who removed it"
     )]
     ContainerVanished { name: String },
+    #[error("container {name} was not replaced: {cause}; {old}")]
+    NotReplaced {
+        name: String,
+        /// Why the replacement failed: it could not be made, or did not stay running.
+        cause: Box<PortalError>,
+        old: Box<OldContainer>,
+    },
     #[error("network {name} vanished while it was being made; try again")]
     NetworkVanished { name: String },
     #[error("a daemon already runs on the data folder {}; stop it first (one `portalctl serve` per data folder)", data_dir.display())]
@@ -114,6 +121,21 @@ pub enum PortalError {
         original: Box<PortalError>,
         cleanup: Box<PortalError>,
     },
+}
+
+/// What became of a container whose replacement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OldContainer {
+    #[error("the old one was never stopped and keeps running; fix the change and enable again")]
+    Untouched,
+    #[error("the old one was started again and runs as before; fix the change and enable again")]
+    Restarted,
+    #[error(
+        "the old one was not running before and stays stopped; fix the change and enable again"
+    )]
+    LeftStopped,
+    #[error("starting the old one again failed too: {0}")]
+    RestartFailed(PortalError),
 }
 
 impl PortalError {
@@ -157,6 +179,7 @@ impl Classify for PortalError {
             P::Plan(e) => e.class(),
             P::Alloc(e) => e.class(),
             P::Cleanup { original, .. } => original.class(),
+            P::NotReplaced { cause, .. } => cause.class(),
         }
     }
 }
@@ -176,7 +199,7 @@ mod tests {
             },
             PortalError::QueueClosed,
             PortalError::ContainerExited {
-                name: "mcp-u1-a".into(),
+                name: "mcp-u1.a".into(),
                 after: "starting",
                 detail: "exit code 1".into(),
             },

@@ -15,8 +15,15 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
 }
 
 /// The spec labelled with its own hash (taken before the label is added), and the hash.
-pub(super) fn seal(mut spec: ContainerSpec) -> (ContainerSpec, String) {
+///
+/// The hash reads the container's name as `hashed_name`, the spelling earlier versions
+/// gave it (`plan::legacy_container_name`): the name changed to keep pairs apart, not
+/// what runs, so a container renamed on upgrade keeps its hash and is not recreated. The
+/// labels, which are hashed, still tell one pair's spec from another's.
+pub(super) fn seal(mut spec: ContainerSpec, hashed_name: &str) -> (ContainerSpec, String) {
+    let name = std::mem::replace(&mut spec.name, hashed_name.to_string());
     let hash = spec_hash(&spec);
+    spec.name = name;
     spec.labels.insert(LABEL_SPEC_HASH.into(), hash.clone());
     (spec, hash)
 }
@@ -77,8 +84,14 @@ mod tests {
         let (spec, hash) = plan(&input(&f, &s, Some(20001))).unwrap();
         let mut unlabelled = spec.clone();
         unlabelled.labels.remove(LABEL_SPEC_HASH);
+        assert_eq!(
+            seal(unlabelled.clone(), "mcp-u1-echo"),
+            (spec, hash.clone())
+        );
+        // As the name earlier versions gave it (see `seal`), not as it is called now.
+        assert_ne!(spec_hash(&unlabelled), hash);
+        unlabelled.name = "mcp-u1-echo".into();
         assert_eq!(spec_hash(&unlabelled), hash);
-        assert_eq!(seal(unlabelled), (spec, hash));
     }
 
     #[test]

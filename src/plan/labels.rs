@@ -24,10 +24,25 @@ pub const LABEL_CPU_SHARES: &str = "io.mcp-portal.cpu-shares";
 pub const LABEL_DATA_DIR: &str = "io.mcp-portal.data-dir";
 pub const MANAGED_BY: &str = "mcp-portal";
 
+/// `mcp-<user>.<server>`: neither a user id nor a server id may hold a `.`, so every
+/// pair has a name of its own (with `-`, `a-b` + `c` and `a` + `b-c` met).
 pub fn container_name(user: &UserId, server: &str) -> String {
+    format!("mcp-{user}.{server}")
+}
+
+/// The name versions before `container_name` gave a pair's container; an upgraded portal
+/// renames its containers from it (the labels, not the name, say whose one is).
+pub fn legacy_container_name(user: &UserId, server: &str) -> String {
     format!("mcp-{user}-{server}")
 }
 
+/// The name a container's replacement is made under while the old one still holds the
+/// real name. Its second `.` keeps it apart from every pair's own name.
+pub fn replacement_name(name: &str) -> String {
+    format!("{name}.next")
+}
+
+/// A user's network: one per user, and user ids are unique, so no two users' meet.
 pub fn network_name(user: &UserId) -> String {
     format!("mcp-net-{user}")
 }
@@ -94,8 +109,21 @@ mod tests {
 
     #[test]
     fn names_carry_the_user_and_the_server() {
-        assert_eq!(container_name(&u1(), "echo"), "mcp-u1-echo");
+        assert_eq!(container_name(&u1(), "echo"), "mcp-u1.echo");
+        assert_eq!(legacy_container_name(&u1(), "echo"), "mcp-u1-echo");
+        assert_eq!(replacement_name("mcp-u1.echo"), "mcp-u1.echo.next");
         assert_eq!(network_name(&u1()), "mcp-net-u1");
+    }
+
+    #[test]
+    fn pairs_whose_ids_hold_dashes_get_names_of_their_own() {
+        let (a_b, a) = (UserId::parse("a-b").unwrap(), UserId::parse("a").unwrap());
+        assert_eq!(
+            legacy_container_name(&a_b, "c"),
+            legacy_container_name(&a, "b-c")
+        );
+        assert_eq!(container_name(&a_b, "c"), "mcp-a-b.c");
+        assert_eq!(container_name(&a, "b-c"), "mcp-a.b-c");
     }
 
     #[test]

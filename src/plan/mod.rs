@@ -22,9 +22,10 @@ mod volumes;
 
 pub use hash::spec_hash;
 pub use labels::{
-    base_labels, container_name, network_name, network_spec, LABEL, LABEL_BLOCK, LABEL_CPU_SHARES,
-    LABEL_DATA_DIR, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER,
-    LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY,
+    base_labels, container_name, legacy_container_name, network_name, network_spec,
+    replacement_name, LABEL, LABEL_BLOCK, LABEL_CPU_SHARES, LABEL_DATA_DIR, LABEL_INSTANCE,
+    LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER,
+    MANAGED_BY,
 };
 pub use limits::{limits, SHARES_PER_CPU};
 pub use model::{
@@ -92,7 +93,10 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         open_stdin: !s.transport.is_http(),
         secrets: input.secrets.to_vec(),
     };
-    Ok(hash::seal(spec))
+    Ok(hash::seal(
+        spec,
+        &labels::legacy_container_name(input.user, s.id.as_str()),
+    ))
 }
 
 #[cfg(test)]
@@ -107,7 +111,7 @@ mod tests {
         let f = fixture();
         let s = http_server();
         let (spec, hash) = plan(&input(&f, &s, Some(20001))).unwrap();
-        assert_eq!(spec.name, "mcp-u1-echo");
+        assert_eq!(spec.name, "mcp-u1.echo");
         assert_eq!(spec.user, "200003:200003", "the user's own uid");
         assert_eq!(spec.group_add, ["200003"]);
         assert_eq!(spec.memory_bytes, 256 << 20);

@@ -7,10 +7,10 @@
 //! files keep the group), secret files `0440` owned by the portal, so one user's
 //! containers (or a process escaped from them) cannot read another user's files.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustix::fs::{Mode, OFlags};
 
@@ -169,6 +169,36 @@ impl Store {
         // `remove_dir_all` does not follow the symbolic links it meets.
         self.remove_path(dir).map(drop)
     }
+
+    /// Sets a container's secret files aside (moved, not copied: still one place per
+    /// value) while its replacement is tried, so that the old container, should it run
+    /// again, mounts what it was started with. Returns where they went, if there were any.
+    pub fn stash_secret_files(&self, dir: &Path) -> Result<Option<PathBuf>, StoreError> {
+        let stash = stash_of(dir);
+        self.remove_path(&stash)?;
+        match fs::rename(dir, &stash) {
+            Ok(()) => Ok(Some(stash)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("set aside", dir)(e)),
+        }
+    }
+
+    /// Puts files set aside by `stash_secret_files` back in place of the replacement's
+    /// (none set aside: the old container had none, and now has none again).
+    pub fn restore_secret_files(&self, dir: &Path, stash: Option<&Path>) -> Result<(), StoreError> {
+        self.remove_path(dir)?;
+        match stash {
+            Some(stash) => fs::rename(stash, dir).map_err(io_err("put back", dir)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Beside the container's own folder: a server id holds no `.`, so no server's folder.
+fn stash_of(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".prev");
+    dir.with_file_name(name)
 }
 
 #[cfg(test)]
@@ -271,5 +301,47 @@ mod tests {
             .unwrap()
             .next()
             .is_none());
+    }
+
+    #[test]
+    fn stashed_secret_files_come_back_in_place_of_the_replacements() {
+        let (_d, store) = store();
+        let shm = on_tmpfs();
+        let base = shm.path().join("portal");
+        let dir = base.join("i/u1/web");
+        let old = SecretValue::new("old-value".into()).unwrap();
+        store
+            .write_secret_files(&base, &dir, &[("TOKEN".into(), &old)], None)
+            .unwrap();
+
+        let stash = store.stash_secret_files(&dir).unwrap();
+        assert!(!dir.exists(), "the replacement starts from an empty folder");
+        let new = SecretValue::new("new-value".into()).unwrap();
+        store
+            .write_secret_files(&base, &dir, &[("OTHER".into(), &new)], None)
+            .unwrap();
+        store.restore_secret_files(&dir, stash.as_deref()).unwrap();
+
+        assert_eq!(
+            std::fs::read_to_string(dir.join("TOKEN")).unwrap(),
+            "old-value"
+        );
+        assert!(!dir.join("OTHER").exists());
+        assert!(!stash.unwrap().exists(), "no second copy is left behind");
+    }
+
+    #[test]
+    fn a_container_without_secret_files_gets_none_back() {
+        let (_d, store) = store();
+        let shm = on_tmpfs();
+        let base = shm.path().join("portal");
+        let dir = base.join("i/u1/web");
+        assert_eq!(store.stash_secret_files(&dir).unwrap(), None);
+        let new = SecretValue::new("new-value".into()).unwrap();
+        store
+            .write_secret_files(&base, &dir, &[("OTHER".into(), &new)], None)
+            .unwrap();
+        store.restore_secret_files(&dir, None).unwrap();
+        assert!(!dir.exists());
     }
 }

@@ -220,6 +220,36 @@ impl DockerEnv {
     }
 }
 
+/// A `DockerEnv` with `ECHO_CATALOG` uploaded and `users` added.
+pub fn with_echo_catalog(name: &str, slot: u16, users: &[&str]) -> DockerEnv {
+    let d = DockerEnv::new(name, slot);
+    let catalog = d.env.file("catalog.yaml", ECHO_CATALOG);
+    d.ok(&["catalog", "upload", &d.env.path(&catalog)]);
+    for u in users {
+        d.ok(&["user", "add", u]);
+    }
+    d
+}
+
+/// What the MCP server published on the host's `port` answers to a `tools/call` of
+/// `echo` with `text`: the whole HTTP reply.
+pub fn call_echo(port: u16, text: &str) -> String {
+    use std::io::{Read, Write};
+    let body = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"text":"{text}"}}}}}}"#
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send");
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).expect("reply");
+    reply
+}
+
 impl Drop for DockerEnv {
     fn drop(&mut self) {
         self.clean();

@@ -1,6 +1,6 @@
 //! A recording in-memory engine for tests that show the manager's logic without Docker:
 //! containers and networks live in maps, creates and restarts are counted, starts can be
-//! made to fail, and a container can be made to die.
+//! made to fail, and a container can be made to die. Lifecycle calls are logged in order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +20,8 @@ pub struct Fake {
     pub fail_start: Mutex<BTreeSet<String>>,
     /// Restarts asked of the engine, per container name.
     pub restarts: Mutex<BTreeMap<String, u32>>,
+    /// `create NAME`, `stop NAME`, `start NAME`, `rename NAME TO`, `remove NAME`, in order.
+    pub calls: Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -41,6 +43,15 @@ impl Fake {
             .get(name)
             .copied()
             .unwrap_or(0)
+    }
+
+    fn log(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    /// The lifecycle calls made so far, and forgets them.
+    pub fn take_calls(&self) -> Vec<String> {
+        std::mem::take(&mut *self.calls.lock().unwrap())
     }
 
     pub fn state_of(&self, name: &str) -> Option<String> {
@@ -105,6 +116,7 @@ impl Engine for Fake {
         spec: &ContainerSpec,
         _secrets: &[(String, SecretValue)],
     ) -> Result<(), EngineError> {
+        self.log(format!("create {}", spec.name));
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(30)).await;
@@ -132,6 +144,7 @@ impl Engine for Fake {
         Ok(())
     }
     async fn start_container(&self, name: &str) -> Result<(), EngineError> {
+        self.log(format!("start {name}"));
         if self.fail_start.lock().unwrap().contains(name) {
             return Err(EngineError::Docker {
                 action: "start container",
@@ -169,8 +182,38 @@ impl Engine for Fake {
             detail: "fake engine cannot attach".into(),
         })
     }
+    async fn stop_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
+        self.log(format!("stop {name}"));
+        if let Some(c) = self.containers.lock().unwrap().get_mut(name) {
+            c.state = "exited".into();
+            c.exit_code = Some(0);
+        }
+        Ok(())
+    }
+    async fn rename_container(&self, name: &str, to: &str) -> Result<(), EngineError> {
+        self.log(format!("rename {name} {to}"));
+        let mut all = self.containers.lock().unwrap();
+        let not_found = || EngineError::Docker {
+            action: "rename container",
+            object: name.into(),
+            detail: format!("No such container: {name}"),
+        };
+        if all.contains_key(to) {
+            return Err(EngineError::Docker {
+                action: "rename container",
+                object: name.into(),
+                detail: format!("the name {to} is already in use"),
+            });
+        }
+        let mut c = all.remove(name).ok_or_else(not_found)?;
+        c.name = to.to_string();
+        all.insert(to.to_string(), c);
+        Ok(())
+    }
     async fn remove_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
-        self.containers.lock().unwrap().remove(name);
+        if self.containers.lock().unwrap().remove(name).is_some() {
+            self.log(format!("remove {name}"));
+        }
         Ok(())
     }
 }

@@ -1,5 +1,5 @@
 //! Containers: inspecting and listing them, building the create request from a
-//! [`ContainerSpec`], and the start/restart/stop-and-remove lifecycle.
+//! [`ContainerSpec`], and the start/restart/stop/rename/remove lifecycle.
 
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 
@@ -210,7 +210,7 @@ pub(super) async fn restart_container(
         .map_err(docker_err("restart container", name))
 }
 
-pub(super) async fn remove_container(
+pub(super) async fn stop_container(
     docker: &Docker,
     name: &str,
     timeout_secs: i32,
@@ -219,10 +219,30 @@ pub(super) async fn remove_container(
         .t(timeout_secs)
         .build();
     match docker.stop_container(name, Some(stop)).await {
-        Ok(()) => {}
-        Err(e) if matches!(status(&e), Some(304) | Some(404)) => {}
-        Err(e) => return Err(docker_err("stop container", name)(e)),
+        // 304: stopped already; 404: gone, which the caller's next step will find.
+        Err(e) if matches!(status(&e), Some(304) | Some(404)) => Ok(()),
+        r => r.map_err(docker_err("stop container", name)),
     }
+}
+
+pub(super) async fn rename_container(
+    docker: &Docker,
+    name: &str,
+    to: &str,
+) -> Result<(), EngineError> {
+    let options = RenameContainerOptionsBuilder::default().name(to).build();
+    docker
+        .rename_container(name, options)
+        .await
+        .map_err(docker_err("rename container", name))
+}
+
+pub(super) async fn remove_container(
+    docker: &Docker,
+    name: &str,
+    timeout_secs: i32,
+) -> Result<(), EngineError> {
+    stop_container(docker, name, timeout_secs).await?;
     let remove = RemoveContainerOptionsBuilder::default().force(true).build();
     match docker.remove_container(name, Some(remove)).await {
         Ok(()) => Ok(()),

@@ -128,6 +128,14 @@ impl Engine for DockerEngine {
         attach::attach(&self.docker, name).await
     }
 
+    async fn stop_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {
+        containers::stop_container(&self.docker, name, timeout_secs).await
+    }
+
+    async fn rename_container(&self, name: &str, to: &str) -> Result<(), EngineError> {
+        containers::rename_container(&self.docker, name, to).await
+    }
+
     async fn remove_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {
         containers::remove_container(&self.docker, name, timeout_secs).await
     }

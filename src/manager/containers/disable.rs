@@ -7,7 +7,7 @@ use super::super::{AuditAction, Portal, Result};
 use super::{blocking, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{container_name, LABEL_SERVER, LABEL_USER};
+use crate::plan::{container_name, replacement_name, LABEL_SERVER, LABEL_USER};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DisableReport {
@@ -70,8 +70,7 @@ impl<E: Engine> Runtime<E> {
         .await?;
         let name = container_name(user, server.as_str());
         let existing = self
-            .engine
-            .container(&name)
+            .pair_container(user, server)
             .await?
             .filter(|c| self.ours(c, user));
         if let Some(c) = &existing {
@@ -116,7 +115,14 @@ impl<E: Engine> Runtime<E> {
         };
         if let (Some(u), Some(s)) = (&owner, &server) {
             if self.portal.store.read_enabled(u)?.servers.contains_key(s) {
-                return Ok(false);
+                // A replacement's temporary name, seen under the pair's lock, is what an
+                // interrupted replacement left (one in progress holds the lock): it goes,
+                // and the secret files stay for the pair's own container.
+                if name != replacement_name(&container_name(u, s.as_str())) {
+                    return Ok(false);
+                }
+                self.engine.remove_container(name, 0).await?;
+                return Ok(true);
             }
         }
         self.engine

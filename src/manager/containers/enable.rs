@@ -4,7 +4,8 @@
 //! Docker outside the data folder's lock: image, network, container. A per-(user, server)
 //! lock makes concurrent enables of one pair take turns, so they end with one container.
 //! Any failure after the reservation undoes it: container removed, port released,
-//! desired state restored, Docker's message returned.
+//! desired state restored, Docker's message returned. A changed container is replaced so
+//! that a failure keeps the old one (see `replace`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::super::{AuditAction, OpenedSecret, Portal, PortalError, Result};
+use super::replace::Replacement;
 use super::reserve::Reservation;
 use super::TakenBy;
 use super::{blocking, not_enabled, Runtime};
@@ -134,11 +136,19 @@ impl<E: Engine> Runtime<E> {
         match self.apply(user, &def, &reservation, progress).await {
             Ok(report) => Ok(Some(report)),
             Err(e) => {
-                // Secret files the failed attempt wrote go with it.
-                let _ = self
-                    .portal
-                    .store
-                    .remove_secret_files(&self.secret_dir(user, server));
+                // Secret files go with the failed attempt, unless a container of the pair
+                // is still there (one a failed replacement kept, or a stopped one): it
+                // mounts them.
+                let kept = self
+                    .engine
+                    .container(&plan::container_name(user, server.as_str()))
+                    .await;
+                if !matches!(kept, Ok(Some(_))) {
+                    let _ = self
+                        .portal
+                        .store
+                        .remove_secret_files(&self.secret_dir(user, server));
+                }
                 let portal = self.portal.clone();
                 let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
                 let undone = match blocking(move || Self::unreserve(&portal, &u, &s, &r)).await {
@@ -180,7 +190,7 @@ impl<E: Engine> Runtime<E> {
             spec_hash: hash.clone(),
         };
 
-        let existing = self.engine.container(&spec.name).await?;
+        let existing = self.pair_container(user, &def.def.id).await?;
         if let Some(c) = &existing {
             if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
                 return Err(PortalError::NameTaken {
@@ -195,24 +205,33 @@ impl<E: Engine> Runtime<E> {
             }
         }
 
-        let env = self
-            .surroundings(user, &def.def.id, r.block, &spec, &opened, &secret_dir)
-            .await?;
-
-        let mut outcome = EnableOutcome::Created;
-        if let Some(c) = &existing {
-            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) {
+        match &existing {
+            Some(c) if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) => {
+                self.surroundings(user, &def.def.id, r.block, &spec, &opened, &secret_dir)
+                    .await?;
                 self.start_checked(&spec.name).await?;
-                return Ok(report(EnableOutcome::Started));
+                Ok(report(EnableOutcome::Started))
             }
-            self.engine
-                .remove_container(&spec.name, rt.stop_timeout_secs)
-                .await?;
-            outcome = EnableOutcome::Recreated;
+            Some(old) => {
+                let replacement = Replacement {
+                    user,
+                    server: &def.def.id,
+                    block: r.block,
+                    spec: &spec,
+                    opened: &opened,
+                    secret_dir: &secret_dir,
+                };
+                self.replace(old, &replacement).await?;
+                Ok(report(EnableOutcome::Recreated))
+            }
+            None => {
+                let env = self
+                    .surroundings(user, &def.def.id, r.block, &spec, &opened, &secret_dir)
+                    .await?;
+                self.create_and_start(&spec, &env, &secret_dir).await?;
+                Ok(report(EnableOutcome::Created))
+            }
         }
-
-        self.create_and_start(&spec, &env, &secret_dir).await?;
-        Ok(report(outcome))
     }
 
     /// The image's declared `USER`, pulling the image first when it is missing.
@@ -228,7 +247,7 @@ impl<E: Engine> Runtime<E> {
     /// What the container needs around it, also when a stopped one is only started again
     /// (after a reboot the tmpfs secret files are gone, a network may be too): network,
     /// host folders, named volumes, secret files. Returns the secrets that go in as env.
-    async fn surroundings(
+    pub(super) async fn surroundings(
         &self,
         user: &UserId,
         server: &ServerId,

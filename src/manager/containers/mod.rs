@@ -1,9 +1,12 @@
 //! Users' containers on one engine: the [`Runtime`] and one file per verb (enable,
-//! disable, restart, status), with the steps they share (reservation, spec, network).
+//! disable, restart, status), with the steps they share (reservation, spec, network,
+//! replacement, and finding a pair's container under an earlier name).
 
+mod adopt;
 mod disable;
 mod enable;
 mod network;
+mod replace;
 mod reserve;
 mod restart;
 mod spec;

@@ -5,7 +5,7 @@ use super::enable::{EnableOutcome, EnableReport};
 use super::{blocking, not_enabled, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{container_name, LABEL_PORT, LABEL_SPEC_HASH};
+use crate::plan::{LABEL_PORT, LABEL_SPEC_HASH};
 
 impl<E: Engine> Runtime<E> {
     /// Restarts an enabled server's container, recreating it if it is gone.
@@ -66,24 +66,16 @@ impl<E: Engine> Runtime<E> {
         {
             return Err(not_enabled(user, server));
         }
-        let name = container_name(user, server.as_str());
+        let store = self.portal.store.clone();
+        let (u, s) = (user.clone(), server.clone());
+        let pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
         match self
-            .engine
-            .container(&name)
+            .pair_container(user, server)
             .await?
             .filter(|c| self.ours(c, user))
         {
             Some(c) => {
-                let store = self.portal.store.clone();
-                let (u, s) = (user.clone(), server.clone());
-                let _pair = blocking(move || Ok(store.pair_lock(&u, &s)?)).await?;
-                if only_if_stopped
-                    && self
-                        .engine
-                        .container(&name)
-                        .await?
-                        .is_some_and(|c| c.running())
-                {
+                if only_if_stopped && c.running() {
                     // An enable that held the lock has started it meanwhile: nothing to do.
                     return Ok(None);
                 }
@@ -93,6 +85,7 @@ impl<E: Engine> Runtime<E> {
                     c.bind_sources.iter().map(|s| self.local_path(s)).collect();
                 let store = self.portal.store.clone();
                 blocking(move || Ok(store.check_volume_dirs(&sources)?)).await?;
+                let name = c.name.clone();
                 self.engine
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;
@@ -112,8 +105,12 @@ impl<E: Engine> Runtime<E> {
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().to_string(),
                 }))
             }
-            // Gone: made anew, as the daemon would (a pull's progress is not reported here).
-            None => self.converge(user, server).await,
+            // Gone: made anew, as the daemon would (a pull's progress is not reported
+            // here), once this lock is let go for the enable to take.
+            None => {
+                drop(pair);
+                self.converge(user, server).await
+            }
         }
     }
 }

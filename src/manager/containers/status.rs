@@ -11,7 +11,8 @@ use super::Runtime;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::UserId;
 use crate::plan::{
-    self, container_name, LABEL_CPU_SHARES, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_USER,
+    self, container_name, legacy_container_name, LABEL_CPU_SHARES, LABEL_MEMORY, LABEL_PORT,
+    LABEL_SERVER, LABEL_USER,
 };
 use crate::store::EnabledServer;
 
@@ -144,9 +145,14 @@ impl<E: Engine> Runtime<E> {
         for user in &users {
             for (server, entry) in self.portal.store.read_enabled(user)?.servers {
                 let name = container_name(user, server.as_str());
-                let found = containers
-                    .iter()
-                    .find(|c| c.name == name && self.ours(c, user));
+                // Or under an earlier version's name, until enable or the daemon renames it.
+                let legacy = legacy_container_name(user, server.as_str());
+                let found = containers.iter().find(|c| {
+                    (c.name == name || c.name == legacy)
+                        && self.ours(c, user)
+                        && c.label(LABEL_SERVER) == Some(server.as_str())
+                });
+                let name = found.map_or(name, |c| c.name.clone());
                 seen.insert(name.clone());
                 rows.push(
                     self.row(user.as_str(), server.as_str(), &name, found, Some(&entry))

@@ -182,7 +182,7 @@ impl<E: Engine + 'static> Daemon<E> {
         self.rt.ensure_allocations().await?;
         let wants = self.wants().await?;
         let want = wants.want;
-        let (ids, mut have) = self.observe().await?;
+        let (ids, mut have, renames) = self.observe().await?;
         let hold = self.refresh(&want, &mut have, &ids, wants.probes).await;
         let daemon = self.portal().config.daemon;
         let actions = reconcile::plan(&want, &have, daemon.update_policy, &hold);
@@ -195,6 +195,7 @@ impl<E: Engine + 'static> Daemon<E> {
         );
         let mut report = ReconcileReport {
             actions: actions.clone(),
+            errors: renames.iter().map(ToString::to_string).collect(),
             ..Default::default()
         };
         if let Some(why) = withheld {
@@ -221,9 +222,17 @@ impl<E: Engine + 'static> Daemon<E> {
         Ok(report)
     }
 
-    /// The managed containers of this instance: their ids, and what the planner needs.
-    async fn observe(&self) -> Result<(HashMap<String, String>, BTreeMap<String, Have>)> {
-        let containers = self.rt.engine().containers(&self.managed()).await?;
+    /// The managed containers of this instance, those an earlier version named renamed
+    /// first: their ids, what the planner needs, and the renames that failed.
+    async fn observe(
+        &self,
+    ) -> Result<(
+        HashMap<String, String>,
+        BTreeMap<String, Have>,
+        Vec<PortalError>,
+    )> {
+        let mut containers = self.rt.engine().containers(&self.managed()).await?;
+        let renames = self.rt.adopt_listed(&mut containers).await;
         let ids = containers
             .iter()
             .map(|c| (c.name.clone(), c.id.clone()))
@@ -243,7 +252,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 (c.name.clone(), h)
             })
             .collect();
-        Ok((ids, have))
+        Ok((ids, have, renames))
     }
 
     /// Brings the records up to date with what runs, and returns the containers to hold
