@@ -12,7 +12,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::docker::DockerEnv;
-use common::Env;
+use common::{free_port, Env};
 
 /// A throwaway CA, and a certificate it signed for this machine.
 struct Certs {
@@ -56,14 +56,6 @@ impl Drop for Served {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn serve_tls(d: &DockerEnv, c: &Certs) -> Served {

@@ -95,6 +95,14 @@ impl Env {
     }
 }
 
+/// A port nothing listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
+}
+
 /// Replaces RFC 3339 times and 12-digit hashes with same-width stand-ins, so tables
 /// compare exactly.
 pub fn normalize(text: &str) -> String {
