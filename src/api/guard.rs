@@ -45,28 +45,31 @@ impl Counts {
     }
 
     fn detail(&self) -> String {
-        let mut parts = Vec::new();
-        for (n, what) in [
-            (self.unknown_token, "unknown token"),
-            (self.no_token, "no token"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{what} x{n}"));
-            }
-        }
         let failed = self.no_token + self.unknown_token;
-        let plural = if failed == 1 { "" } else { "s" };
-        let mut detail = format!(
-            "{failed} failed authentication{plural} ({})",
-            parts.join(", ")
-        );
+        let mut said = Vec::new();
+        if failed > 0 {
+            let kinds: Vec<String> = [
+                (self.unknown_token, "unknown token"),
+                (self.no_token, "no token"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{what} x{n}"))
+            .collect();
+            let plural = if failed == 1 { "" } else { "s" };
+            said.push(format!(
+                "{failed} failed authentication{plural} ({})",
+                kinds.join(", ")
+            ));
+        }
         if self.limited > 0 {
-            detail.push_str(&format!(
-                "; {} more requests refused unchecked (too many failures)",
+            let more = if failed > 0 { " more" } else { "" };
+            said.push(format!(
+                "{}{more} requests refused unchecked (too many failures)",
                 self.limited
             ));
         }
-        detail
+        said.join("; ")
     }
 }
 
@@ -305,6 +308,14 @@ mod tests {
         assert!(g.due(Duration::ZERO).is_empty());
         assert!(g.due(Duration::ZERO).is_empty());
         assert!(g.failed(a, Failure::NoToken).is_some());
+        let only_limited = Counts {
+            limited: 7,
+            ..Counts::default()
+        };
+        assert_eq!(
+            only_limited.detail(),
+            "7 requests refused unchecked (too many failures)"
+        );
     }
 
     #[test]
