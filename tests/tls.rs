@@ -178,6 +178,15 @@ fn cleartext_to_another_host_is_a_usage_error_unless_insecure() {
         "{}",
         out.stdout
     );
+    // Claude Desktop's entry runs `connect`, which must be allowed the same.
+    let args = ["mcp-config", "--user", "u1", "--url", url, "--insecure"];
+    let out = env.run(&[&args[..], &["--client", "claude-desktop"]].concat());
+    let entry: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let relay = &entry["mcpServers"]["mcp-portal"]["args"];
+    assert_eq!(
+        relay,
+        &serde_json::json!(["connect", "--remote", url, "--insecure"])
+    );
     // This machine is reached in cleartext without asking: nothing listens here, so
     // the failure is the connection's (1), not a refusal (2).
     let out = env.run(&[

@@ -41,6 +41,10 @@ pub struct McpConfigArgs {
     /// One server alone (its own URL, /mcp/SERVER) instead of all of them aggregated
     #[arg(long, value_name = "SERVER")]
     server: Option<ServerId>,
+    /// What `portalctl connect` needs to reach the same URL: `--insecure` or `--ca-cert`,
+    /// as given to this command.
+    #[arg(skip)]
+    relay_flags: Vec<String>,
 }
 
 impl McpConfigArgs {
@@ -53,7 +57,14 @@ impl McpConfigArgs {
 
     /// A URL the client can use: http(s), and cleartext only to this machine (the client
     /// would send its token there), unless `--insecure`.
-    pub(super) fn check_url(&self, transport: &Transport) -> Result<(), PortalError> {
+    pub(super) fn check_url(&mut self, transport: &Transport) -> Result<(), PortalError> {
+        if transport.insecure {
+            self.relay_flags.push("--insecure".into());
+        }
+        if let Some(ca) = &transport.ca_cert {
+            self.relay_flags
+                .extend(["--ca-cert".into(), ca.display().to_string()]);
+        }
         let Some(url) = &self.url else {
             return Ok(());
         };
@@ -100,6 +111,7 @@ pub fn run(backend: &dyn Backend, args: McpConfigArgs, json: bool) -> anyhow::Re
     let config = match args.client {
         McpClient::ClaudeDesktop => {
             let mut cmd = vec!["connect".to_string(), "--remote".into(), base.into()];
+            cmd.extend(args.relay_flags.iter().cloned());
             cmd.extend(args.server.iter().map(ToString::to_string));
             json!({"mcpServers": {name: {
                 "command": "portalctl",
