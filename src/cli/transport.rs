@@ -36,8 +36,20 @@ impl Transport {
     /// Refuses a plain `http://` URL (given as `option`) whose host is not this
     /// machine's, unless `--insecure`: a token sent there crosses the network readable.
     pub fn check_cleartext(&self, option: &str, url: &str) -> Result<(), PortalError> {
-        let Some(rest) = url.strip_prefix("http://") else {
+        // HTTP clients drop blanks and accept any case of the scheme: only the exact
+        // spellings pass, so what is checked is what is reached.
+        if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(PortalError::Usage(format!(
+                "{option} {url:?} holds blanks or control characters; give the portal's URL alone"
+            )));
+        }
+        if url.starts_with("https://") {
             return Ok(());
+        }
+        let Some(rest) = url.strip_prefix("http://") else {
+            return Err(PortalError::Usage(format!(
+                "{option} {url:?} must be an http:// or https:// URL"
+            )));
         };
         let authority = rest.split(['/', '\\', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit('@').next().unwrap_or_default();
@@ -152,6 +164,10 @@ mod tests {
             "http://127.0.0.1@evil.example.com/",
             "http://0.0.0.0:8080",
             "http://evil.example.com\\@127.0.0.1/",
+            "HTTP://evil.example.com",
+            " http://evil.example.com",
+            "http://evil.example.com\t",
+            "ftp://127.0.0.1",
         ] {
             assert!(refused(bad), "{bad} was allowed");
         }
