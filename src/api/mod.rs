@@ -122,10 +122,12 @@ async fn guarded<E: Engine + 'static>(
     if response.status() == axum::http::StatusCode::UNAUTHORIZED {
         if let Some((count, detail)) = state.guard.failed(client, why) {
             let portal = state.portal.clone().with_actor("api");
-            // Off the async threads; the answer need not wait for the audit log.
-            tokio::task::spawn_blocking(move || {
+            // Written before the answer (once a minute per address at most), off the
+            // async threads: a refused caller that reads the log finds its line.
+            let _ = tokio::task::spawn_blocking(move || {
                 portal.audit_refusals(&client.to_string(), count, detail);
-            });
+            })
+            .await;
         }
     }
     response
