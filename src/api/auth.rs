@@ -8,9 +8,7 @@ use axum::http::HeaderMap;
 
 use super::{ApiError, ApiState};
 use crate::engine::Engine;
-use crate::error::{AuditResult, ErrorClass};
 use crate::ids::UserId;
-use crate::manager::AuditAction;
 use crate::store::{TokenRecord, TokenRole, TokenScope};
 
 /// A token bucket per API token: `per_sec` requests a second, bursts of twice that.
@@ -36,8 +34,9 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one request from the token's bucket; false when it is empty.
-    fn allow(&self, token_id: &str) -> bool {
+    /// Takes one request from the token's bucket; when it is empty, `Err(seconds)`
+    /// until the next request is allowed.
+    fn allow(&self, token_id: &str) -> Result<(), u64> {
         let now = Instant::now();
         // A poisoned lock only means another request panicked mid-update: the map is
         // still a valid map of buckets, so keep using it.
@@ -51,9 +50,9 @@ impl RateLimiter {
         b.at = now;
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(((1.0 - b.tokens) / self.per_sec).ceil().max(1.0) as u64)
         }
     }
 }
@@ -104,7 +103,8 @@ impl<E: Engine + 'static> ApiState<E> {
         self.authenticate_within(headers, &self.limiter)
     }
 
-    /// The caller's token, of any scope, if it is known and within its rate.
+    /// The caller's token, of any scope, if it is known and within its rate. A failure
+    /// is audited by the guard in front of every route (per client address, in bulk).
     fn authenticate_within(
         &self,
         headers: &HeaderMap,
@@ -120,26 +120,12 @@ impl<E: Engine + 'static> ApiState<E> {
             None => None,
         };
         let Some(token) = token else {
-            let why = if presented.is_some() {
-                "unknown token"
-            } else {
-                "no token"
-            };
-            if let Err(e) = self.portal.audit_outcome(
-                None,
-                AuditAction::Auth,
-                "api",
-                AuditResult::Refused,
-                Some(why.into()),
-            ) {
-                tracing::warn!(error = %e, "cannot write the audit log");
-            }
             return Err(ApiError::unauthorized());
         };
-        if !limiter.allow(&token.id) {
-            return Err(ApiError::new(
-                ErrorClass::RateLimited,
+        if let Err(wait) = limiter.allow(&token.id) {
+            return Err(ApiError::rate_limited(
                 "too many requests for this token; slow down",
+                wait,
             ));
         }
         Ok(token)

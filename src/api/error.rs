@@ -18,6 +18,8 @@ pub struct ApiError {
     /// An invalid input's diagnostics with their severity, for the remote CLI to print
     /// exactly as a local run does.
     pub diagnostics: Vec<Diagnostic>,
+    /// Seconds a rate-limited caller should wait (`Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -27,6 +29,15 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             diagnostics: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Too many requests: 429, with how long to wait.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(ErrorClass::RateLimited, message)
         }
     }
 
@@ -62,6 +73,7 @@ impl From<PortalError> for ApiError {
             message: e.to_string(),
             details: diagnostics.iter().map(ToString::to_string).collect(),
             diagnostics,
+            retry_after: None,
         }
     }
 }
@@ -77,6 +89,12 @@ impl IntoResponse for ApiError {
             body["error"]["diagnostics"] = json!(self.diagnostics);
         }
         let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
         if self.class == ErrorClass::Unauthorized {
             // RFC 6750: a 401 names the scheme it wants, which MCP clients look for.
             response.headers_mut().insert(

@@ -49,7 +49,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/users/{user}/custom", Access::User, "The user's custom servers"),
     r("post", "/api/v1/users/{user}/custom", Access::User, "Add custom servers (body: the file; query: file)"),
     r("delete", "/api/v1/users/{user}/custom/{server}", Access::User, "Remove a custom server"),
-    r("get", "/api/v1/events", Access::User, "Server-sent events for the token's user: USER_CATALOG_UPDATED, SERVER_STATUS_CHANGED, RESOURCE_USAGE_UPDATE"),
+    r("get", "/api/v1/events", Access::User, "Server-sent events of one user, the token's own unless an admin names another (query: user): USER_CATALOG_UPDATED, SERVER_STATUS_CHANGED, RESOURCE_USAGE_UPDATE"),
     r("get", "/api/v1/admin/catalogs", Access::Admin, "The stored base catalogs"),
     r("post", "/api/v1/admin/catalogs", Access::Admin, "Upload a base catalog (body: the file; query: name, file)"),
     r("put", "/api/v1/admin/catalogs/{name}", Access::Admin, "Upload a new revision of a base catalog (body: the file; query: file)"),

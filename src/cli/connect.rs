@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, RwLock};
 
+use super::transport::Transport;
 use crate::gateway::http::drain_events;
 use crate::gateway::protocol::META_VERSION;
 use crate::ids::ServerId;
@@ -55,13 +56,20 @@ impl std::fmt::Debug for Relay {
     }
 }
 
-pub fn run(remote: Option<&str>, token: Option<&str>, args: &ConnectArgs) -> anyhow::Result<()> {
+pub fn run(
+    remote: Option<&str>,
+    token: Option<&str>,
+    args: &ConnectArgs,
+    transport: &Transport,
+) -> anyhow::Result<()> {
     let remote = remote.context(
         "connect needs the portal's URL: --remote URL (or MCP_PORTAL_URL), e.g. http://127.0.0.1:8080",
     )?;
     let token = token.filter(|t| !t.is_empty()).context(
         "connect needs a token: --token T or MCP_PORTAL_TOKEN (make one with portalctl token create --user U --scope mcp)",
     )?;
+    transport.check_cleartext("--remote", remote)?;
+    let http = transport.reqwest()?;
     let base = remote.trim_end_matches('/');
     let url = match &args.server {
         Some(s) => format!("{base}/mcp/{s}"),
@@ -72,13 +80,13 @@ pub fn run(remote: Option<&str>, token: Option<&str>, args: &ConnectArgs) -> any
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(relay(url, format!("Bearer {token}")))
+    runtime.block_on(relay(http, url, format!("Bearer {token}")))
 }
 
-async fn relay(url: String, auth: String) -> anyhow::Result<()> {
+async fn relay(http: reqwest::Client, url: String, auth: String) -> anyhow::Result<()> {
     let (out, mut outgoing) = mpsc::unbounded_channel::<Value>();
     let relay = Arc::new(Relay {
-        http: reqwest::Client::new(),
+        http,
         url,
         auth,
         learned: RwLock::new(Learned::default()),

@@ -7,7 +7,9 @@ use serde_json::json;
 
 use super::backend::Backend;
 use super::output;
+use super::transport::Transport;
 use crate::ids::{ServerId, UserId};
+use crate::manager::PortalError;
 
 /// Where a local portal's daemon listens unless `--listen` says otherwise in the README.
 const DEFAULT_URL: &str = "http://127.0.0.1:8080";
@@ -39,6 +41,10 @@ pub struct McpConfigArgs {
     /// One server alone (its own URL, /mcp/SERVER) instead of all of them aggregated
     #[arg(long, value_name = "SERVER")]
     server: Option<ServerId>,
+    /// What `portalctl connect` needs to reach the same URL: `--insecure` or `--ca-cert`,
+    /// as given to this command.
+    #[arg(skip)]
+    relay_flags: Vec<String>,
 }
 
 impl McpConfigArgs {
@@ -48,18 +54,31 @@ impl McpConfigArgs {
             self.url = remote.map(str::to_string);
         }
     }
+
+    /// A URL the client can use: http(s), and cleartext only to this machine (the client
+    /// would send its token there), unless `--insecure`.
+    pub(super) fn check_url(&mut self, transport: &Transport) -> Result<(), PortalError> {
+        if transport.insecure {
+            self.relay_flags.push("--insecure".into());
+        }
+        if let Some(ca) = &transport.ca_cert {
+            self.relay_flags
+                .extend(["--ca-cert".into(), ca.display().to_string()]);
+        }
+        let Some(url) = &self.url else {
+            return Ok(());
+        };
+        let scheme = url.starts_with("http://") || url.starts_with("https://");
+        if !scheme || url.contains(char::is_whitespace) {
+            return Err(PortalError::Usage(format!(
+                "--url {url:?} is not a portal address such as http://127.0.0.1:8080"
+            )));
+        }
+        transport.check_cleartext("--url", url)
+    }
 }
 
 pub fn run(backend: &dyn Backend, args: McpConfigArgs, json: bool) -> anyhow::Result<()> {
-    if let Some(url) = &args.url {
-        let scheme = url.starts_with("http://") || url.starts_with("https://");
-        if !scheme || url.contains(char::is_whitespace) {
-            return Err(crate::manager::PortalError::Usage(format!(
-                "--url {url:?} is not a portal address such as http://127.0.0.1:8080"
-            ))
-            .into());
-        }
-    }
     let enabled: Vec<String> = backend
         .status(Some(&args.user))?
         .into_iter()
@@ -92,6 +111,7 @@ pub fn run(backend: &dyn Backend, args: McpConfigArgs, json: bool) -> anyhow::Re
     let config = match args.client {
         McpClient::ClaudeDesktop => {
             let mut cmd = vec!["connect".to_string(), "--remote".into(), base.into()];
+            cmd.extend(args.relay_flags.iter().cloned());
             cmd.extend(args.server.iter().map(ToString::to_string));
             json!({"mcpServers": {name: {
                 "command": "portalctl",

@@ -16,6 +16,7 @@ mod secret;
 mod serve;
 mod servers;
 mod token;
+mod transport;
 mod user;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use crate::config::Config;
 use crate::manager::Portal;
 use backend::{Backend, Local, Remote};
+use transport::Transport;
 
 pub use exit::{exit_code, report};
 
@@ -74,6 +76,15 @@ pub struct Cli {
         value_parser = input::hidden
     )]
     pub token: Option<input::Hidden>,
+
+    /// Trust this CA certificate (PEM) for an https:// portal, instead of the public roots
+    #[arg(long, global = true, env = "MCP_PORTAL_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Allow --remote or --url http:// to a host other than this machine, although the
+    /// token then crosses the network in cleartext
+    #[arg(long, global = true)]
+    pub insecure: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -185,9 +196,11 @@ where
 }
 
 /// GETs `URL/healthz`; an error unless it answers 200.
-fn check_health(url: &str) -> anyhow::Result<()> {
+fn check_health(url: &str, transport: &Transport) -> anyhow::Result<()> {
     let target = format!("{}/healthz", url.trim_end_matches('/'));
-    let response = ureq::get(&target)
+    let response = transport
+        .agent(std::time::Duration::from_secs(10))?
+        .get(&target)
         .call()
         .map_err(|e| anyhow::anyhow!("{target}: {e}"))?;
     if response.status() != 200 {
@@ -200,19 +213,25 @@ fn check_health(url: &str) -> anyhow::Result<()> {
 /// portal at `--remote`), then runs the command against it.
 pub fn run(mut cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
+    let transport = Transport {
+        ca_cert: cli.ca_cert.clone(),
+        insecure: cli.insecure,
+    };
     if let Command::CheckHealth { url } = &cli.command {
-        return check_health(url);
+        return check_health(url, &transport);
     }
     if let Command::Connect(args) = &cli.command {
         warnings_to_stderr();
         let token = cli.token.as_ref().map(|t| t.0.as_str());
-        return connect::run(cli.remote.as_deref(), token, args);
+        return connect::run(cli.remote.as_deref(), token, args, &transport);
     }
     if let Command::McpConfig(args) = &mut cli.command {
+        args.check_url(&transport)?;
         args.default_url(cli.remote.as_deref());
     }
     if let Some(url) = &cli.remote {
-        let remote = Remote::new(url, cli.token.as_ref().map_or("", |t| t.0.as_str()))?;
+        let token = cli.token.as_ref().map_or("", |t| t.0.as_str());
+        let remote = Remote::new(url, token, &transport)?;
         return match cli.command {
             Command::Serve(_) => backend::host_only("serve"),
             Command::Secret(secret::SecretCmd::RotateKey { .. }) => {

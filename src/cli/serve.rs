@@ -22,6 +22,12 @@ pub struct ServeArgs {
     /// Also serve the HTTP API on this address, e.g. 127.0.0.1:8080
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Serve the API over TLS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key", requires = "listen")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// Installs the SIGTERM and SIGINT handlers now (a handler installed lazily, on first
@@ -69,6 +75,13 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
             .into());
         }
     }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            crate::api::tls::server_config(cert, key)
+                .map_err(|e| PortalError::Usage(e.to_string()))?,
+        ),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -78,7 +91,7 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
         if args.once {
             return once(&daemon, json).await;
         }
-        serve_until_stopped(portal, &daemon, args.listen).await
+        serve_until_stopped(portal, &daemon, args.listen, tls).await
     })
 }
 
@@ -116,6 +129,7 @@ async fn serve_until_stopped(
     portal: &Portal,
     daemon: &Daemon<DockerEngine>,
     listen: Option<std::net::SocketAddr>,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let signal = shutdown_signal()?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -136,9 +150,15 @@ async fn serve_until_stopped(
             let per_sec = portal.config().api_rate_per_sec;
             let state =
                 std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
-            tracing::info!(%addr, "HTTP API listening");
+            if tls.is_some() {
+                tracing::info!(%addr, "HTTP API listening with TLS");
+            } else if addr.ip().is_loopback() {
+                tracing::info!(%addr, "HTTP API listening");
+            } else {
+                tracing::warn!(%addr, "HTTP API listening without TLS on an address other hosts reach: tokens cross the network in cleartext; give --tls-cert and --tls-key");
+            }
             Some(tokio::spawn(crate::api::serve(
-                listener,
+                crate::api::Listener::new(listener, tls),
                 state,
                 stopped(stop_rx.clone()),
             )))

@@ -370,6 +370,35 @@ pub const API_RATE_PER_SEC: Key<f64> = Key::new(
     |r| r.is_finite() && *r > 0.0,
     "a positive number of requests per second, such as 50",
 );
+pub const AUTH_FAILURES_PER_MIN: Key<f64> = Key::new(
+    "MCP_PORTAL_AUTH_FAILURES_PER_MIN",
+    number,
+    "failed authentications per minute per client address, at the API and the MCP gateway alike; beyond them the address gets 429 for every request until its budget refills",
+)
+.default("30")
+.check(
+    |r| r.is_finite() && *r > 0.0,
+    "a positive number of failures per minute, such as 30",
+);
+pub const TRUSTED_PROXIES: Key<Vec<IpAddr>> = Key::new(
+    "MCP_PORTAL_TRUSTED_PROXIES",
+    |t| {
+        comma_list(t)
+            .iter()
+            .map(|a| IpAddr::from_str(a).ok())
+            .collect()
+    },
+    "reverse proxies (IP addresses, comma-separated) whose `X-Forwarded-For` names the client; from any other peer the header is ignored",
+)
+.default("")
+.check(|_| true, "a comma-separated list of IP addresses such as 127.0.0.1");
+pub const EVENT_STREAMS_PER_TOKEN: Key<usize> = Key::new(
+    "MCP_PORTAL_EVENT_STREAMS_PER_TOKEN",
+    number,
+    "event streams (`GET /api/v1/events`) one token may hold open at once",
+)
+.default("4")
+.check(|n| *n > 0, "a positive number of streams");
 pub const MCP_REQUEST_TIMEOUT_SECS: Key<u64> = Key::new(
     "MCP_PORTAL_MCP_REQUEST_TIMEOUT_SECS",
     number,
@@ -446,6 +475,11 @@ pub const TOKEN: Elsewhere = Elsewhere {
     shown: "none",
     doc: "the token `--remote` uses",
 };
+pub const CA_CERT: Elsewhere = Elsewhere {
+    name: "MCP_PORTAL_CA_CERT",
+    shown: "none",
+    doc: "the CA certificate (PEM) that `--remote` and `connect` trust for an `https://` portal instead of the public roots (also `--ca-cert`)",
+};
 pub const LOG: Elsewhere = Elsewhere {
     name: "MCP_PORTAL_LOG",
     shown: "`info`",
@@ -504,6 +538,9 @@ pub const TABLE: &[&dyn Documented] = &[
     &AUDIT_KEEP,
     &ACTOR,
     &API_RATE_PER_SEC,
+    &AUTH_FAILURES_PER_MIN,
+    &TRUSTED_PROXIES,
+    &EVENT_STREAMS_PER_TOKEN,
     &MCP_REQUEST_TIMEOUT_SECS,
     &MCP_SESSION_IDLE_SECS,
     &MCP_ALLOWED_HOSTS,
@@ -514,6 +551,7 @@ pub const TABLE: &[&dyn Documented] = &[
     &HOST_DATA_DIR,
     &URL,
     &TOKEN,
+    &CA_CERT,
     &LOG,
     &DOCKER_HOST,
 ];

@@ -40,7 +40,18 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// API requests per second per token (bursts of twice that).
     pub api_rate_per_sec: f64,
+    pub api: ApiConfig,
     pub gateway: GatewayConfig,
+}
+
+/// What the API allows each caller before and beyond authentication.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiConfig {
+    /// Failed authentications a minute per client address.
+    pub auth_failures_per_min: f64,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub event_streams_per_token: usize,
 }
 
 /// The MCP gateway (`/mcp`) of `portalctl serve --listen`.
@@ -246,6 +257,11 @@ impl Config {
             audit,
             daemon,
             api_rate_per_sec: keys::API_RATE_PER_SEC.value(&lookup)?,
+            api: ApiConfig {
+                auth_failures_per_min: keys::AUTH_FAILURES_PER_MIN.value(&lookup)?,
+                trusted_proxies: keys::TRUSTED_PROXIES.value(&lookup)?,
+                event_streams_per_token: keys::EVENT_STREAMS_PER_TOKEN.value(&lookup)?,
+            },
             gateway: GatewayConfig {
                 request_timeout_secs: keys::MCP_REQUEST_TIMEOUT_SECS.value(&lookup)?,
                 session_idle_secs: keys::MCP_SESSION_IDLE_SECS.value(&lookup)?,

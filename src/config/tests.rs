@@ -105,6 +105,24 @@ fn the_api_rate_must_be_a_positive_finite_number() {
 }
 
 #[test]
+fn the_pre_authentication_limits_have_defaults_and_refuse_nonsense() {
+    let c = config(&[]).unwrap().api;
+    assert_eq!(c.auth_failures_per_min, 30.0);
+    assert!(c.trusted_proxies.is_empty());
+    assert_eq!(c.event_streams_per_token, 4);
+    let c = config(&[("MCP_PORTAL_TRUSTED_PROXIES", " 127.0.0.1, ::1 ")]).unwrap();
+    assert_eq!(c.api.trusted_proxies.len(), 2);
+    for (key, bad) in [
+        ("MCP_PORTAL_AUTH_FAILURES_PER_MIN", "0"),
+        ("MCP_PORTAL_TRUSTED_PROXIES", "proxy.example.com"),
+        ("MCP_PORTAL_EVENT_STREAMS_PER_TOKEN", "0"),
+    ] {
+        let e = config(&[(key, bad)]).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("invalid {key}={bad:?}: ")), "{e}");
+    }
+}
+
+#[test]
 fn the_table_lists_exactly_the_keys_the_config_reads() {
     let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
     Config::from_lookup("data".into(), |k| {

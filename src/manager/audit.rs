@@ -128,14 +128,35 @@ impl Portal {
         let entry = crate::store::AuditEntry {
             time: Self::now(),
             actor: self.actor.clone(),
+            client: self.client.clone(),
             user: user.map(str::to_string),
             action: action.as_str().to_string(),
             resource: resource.to_string(),
             result: outcome.as_str().to_string(),
+            count: None,
             detail,
         };
         self.store
             .audit(&self.config.audit, &entry)
             .map_err(PortalError::from)
+    }
+
+    /// Records `count` refused requests of one client in one entry: failed
+    /// authentications, and the requests its rate limit then refused unchecked.
+    pub fn audit_refusals(&self, client: &str, count: u64, detail: String) {
+        let entry = crate::store::AuditEntry {
+            time: Self::now(),
+            actor: self.actor.clone(),
+            client: Some(client.to_string()),
+            user: None,
+            action: AuditAction::Auth.as_str().to_string(),
+            resource: "api".into(),
+            result: AuditResult::Refused.as_str().to_string(),
+            count: Some(count),
+            detail: Some(detail),
+        };
+        if let Err(e) = self.store.audit(&self.config.audit, &entry) {
+            tracing::warn!(error = %e, "cannot write the audit log");
+        }
     }
 }

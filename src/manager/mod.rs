@@ -51,6 +51,8 @@ pub struct Portal {
     migrated: Vec<String>,
     /// Who acts, for the audit log: the CLI's login user, `daemon`, an API token's user.
     actor: String,
+    /// The network address the actor called from (API calls), for the audit log.
+    client: Option<String>,
 }
 
 /// Warnings of an accepted change, for the command's output.
@@ -74,6 +76,7 @@ impl Portal {
             instance,
             migrated,
             actor: "portal".into(),
+            client: None,
         })
     }
 
@@ -98,6 +101,12 @@ impl Portal {
     /// The same portal acting as `actor` in the audit log.
     pub fn with_actor(mut self, actor: &str) -> Self {
         self.actor = actor.to_string();
+        self
+    }
+
+    /// The same portal recording that its actor calls from `client` (an address).
+    pub fn with_client(mut self, client: Option<String>) -> Self {
+        self.client = client;
         self
     }
 

@@ -16,12 +16,18 @@ use super::{io_err, Store, StoreError};
 pub struct AuditEntry {
     pub time: Timestamp,
     pub actor: String,
+    /// The network address an API caller came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
     pub action: String,
     pub resource: String,
     /// `ok`, `refused` (bad input, quota, state) or `failed` (Docker, disk).
     pub result: String,
+    /// How many like events this one entry stands for (repeated refusals of a client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
@@ -116,10 +122,12 @@ mod tests {
             let e = AuditEntry {
                 time: Timestamp::now(),
                 actor: "test".into(),
+                client: None,
                 user: Some("u1".into()),
                 action: "enable".into(),
                 resource: format!("server/s{i}"),
                 result: "ok".into(),
+                count: None,
                 detail: None,
             };
             store.audit(&policy, &e).unwrap();
@@ -156,10 +164,12 @@ mod tests {
         let e = AuditEntry {
             time: Timestamp::now(),
             actor: "t".into(),
+            client: None,
             user: None,
             action: "a".into(),
             resource: "r".into(),
             result: "ok".into(),
+            count: None,
             detail: None,
         };
         store.audit(&policy, &e).unwrap();

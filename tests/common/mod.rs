@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod docker;
 pub mod fake;
 
@@ -92,6 +93,14 @@ impl Env {
     pub fn path(&self, p: &Path) -> String {
         p.display().to_string()
     }
+}
+
+/// A port nothing listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free local port")
+        .port()
 }
 
 /// Replaces RFC 3339 times and 12-digit hashes with same-width stand-ins, so tables

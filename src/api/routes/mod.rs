@@ -7,6 +7,8 @@ mod events;
 mod mcp;
 mod user;
 
+pub(crate) use events::StreamCount;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;

@@ -15,6 +15,7 @@ use crate::api::RegistryBody;
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::catalog::report::Diagnostic;
+use crate::cli::transport::Transport;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
@@ -90,7 +91,7 @@ struct ErrorFields {
 }
 
 impl Remote {
-    pub fn new(url: &str, token: &str) -> Result<Self> {
+    pub fn new(url: &str, token: &str, transport: &Transport) -> Result<Self> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(crate::manager::PortalError::Usage(format!(
                 "--remote {url:?} must be an http:// or https:// URL"
@@ -103,14 +104,11 @@ impl Remote {
             )
             .into());
         }
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(300)))
-            .build();
+        transport.check_cleartext("--remote", url)?;
         Ok(Self {
             base: url.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            agent: config.into(),
+            agent: transport.agent(Duration::from_secs(300))?,
         })
     }
 
