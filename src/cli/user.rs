@@ -81,22 +81,35 @@ pub(super) fn print_users(list: &[UserSummary], json: bool) -> anyhow::Result<()
     if json {
         return output::json(list);
     }
+    for u in list {
+        if let Some(why) = &u.damaged {
+            eprintln!("warning: user {} is damaged: {why}", u.id);
+        }
+    }
     let rows = list
         .iter()
         .map(|u| {
             let roles: Vec<&str> = u.roles.iter().map(Label::as_str).collect();
             vec![
                 u.id.to_string(),
+                u.state().to_string(),
                 output::or_dash(&roles.join(",")),
                 u.organization
                     .as_ref()
                     .map_or("-".into(), ToString::to_string),
-                u.custom_servers.to_string(),
-                time(&u.created_at),
+                if u.damaged.is_some() {
+                    "-".into()
+                } else {
+                    u.custom_servers.to_string()
+                },
+                u.created_at.as_ref().map_or("-".into(), time),
             ]
         })
         .collect::<Vec<_>>();
-    table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
+    table(
+        &["USER", "STATE", "ROLES", "ORG", "CUSTOM", "CREATED"],
+        &rows,
+    );
     Ok(())
 }
 

@@ -36,10 +36,8 @@ impl Portal {
         let (servers, mut warnings) = parse_custom(file, bytes, &self.config.limits())?;
         let _lock = self.store.lock()?;
         let mut snapshot = Snapshot::load(&self.store)?;
-        let inputs = snapshot
-            .users
-            .get_mut(user)
-            .ok_or_else(|| unknown_user(user))?;
+        let missing = snapshot.missing(user);
+        let inputs = snapshot.users.get_mut(user).ok_or(missing)?;
         let mut list = inputs
             .custom
             .as_ref()

@@ -64,6 +64,8 @@ pub enum PortalError {
         found: String,
         want: String,
     },
+    #[error("user {user} cannot be read: {detail}; restore the file from a backup, or remove the user with `portalctl user rm {user}`")]
+    UserDamaged { user: UserId, detail: String },
     #[error("user {user} still has enabled servers ({servers}); disable them first with `portalctl disable SERVER --user {user}`")]
     UserHasServers { user: UserId, servers: String },
     #[error("catalog {name} has no revision before {current} to roll back to")]
@@ -151,7 +153,7 @@ impl Classify for PortalError {
             P::ContainerExited { .. } | P::ContainerVanished { .. } | P::NetworkVanished { .. } => {
                 ErrorClass::Engine
             }
-            P::TaskFailed { .. } | P::QueueClosed => ErrorClass::Internal,
+            P::TaskFailed { .. } | P::QueueClosed | P::UserDamaged { .. } => ErrorClass::Internal,
             P::Store(e) => e.class(),
             P::Engine(e) => e.class(),
             P::Plan(e) => e.class(),

@@ -105,6 +105,9 @@ pub struct RegenReport {
     pub regenerated: Vec<UserId>,
     pub unchanged: Vec<UserId>,
     pub failed: Vec<Diagnostic>,
+    /// Users left out because their records cannot be read, with what to do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Diagnostic>,
 }
 
 /// What removing a catalog or an overlay did. The fields are in name order, the order
@@ -128,7 +131,10 @@ impl Portal {
     pub fn servers(&self, user: &UserId) -> Result<UserServers> {
         let _lock = self.store.lock()?;
         let snapshot = Snapshot::load(&self.store)?;
-        let inputs = snapshot.users.get(user).ok_or_else(|| unknown_user(user))?;
+        let inputs = snapshot
+            .users
+            .get(user)
+            .ok_or_else(|| snapshot.missing(user))?;
         let digest = snapshot.inputs_digest(inputs, &self.config.limits().policy);
         if let Some(cached) = self.store.read_cache::<CachedCatalog>(user) {
             if cached.inputs == digest {
@@ -186,7 +192,7 @@ impl Portal {
     fn regenerate_unaudited(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
         let _lock = self.store.lock()?;
         if let Some(user) = only {
-            if self.store.read_user(user)?.is_none() {
+            if !self.store.user_exists(user) {
                 return Err(unknown_user(user));
             }
         }
@@ -200,8 +206,14 @@ impl Portal {
         force: bool,
     ) -> Result<RegenReport> {
         let snapshot = Snapshot::load(&self.store)?;
+        if let Some(user) = only.filter(|u| snapshot.damaged.contains_key(*u)) {
+            return Err(snapshot.missing(user));
+        }
         let policy = self.config.limits().policy;
-        let mut report = RegenReport::default();
+        let mut report = RegenReport {
+            skipped: snapshot.damaged_warnings(only),
+            ..RegenReport::default()
+        };
         let mut stale = Vec::new();
         for (id, inputs) in &snapshot.users {
             if only.is_some_and(|o| o != id) {

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
+use super::servers::unknown_user;
+use super::PortalError;
 use crate::catalog::merge::{layer, merge_all, BaseLayer, OverlayLayer, UserCatalog};
 use crate::catalog::model::ServerDef;
-use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
+use crate::catalog::report::{Diagnostic, Diagnostics, Invalid, Severity};
 use crate::catalog::validate::Policy;
 use crate::ids::{CatalogName, UserId};
 use crate::store::{
@@ -31,6 +33,9 @@ pub(super) struct Snapshot {
     pub bases: BTreeMap<CatalogName, Loaded<StoredCatalog>>,
     pub overlays: BTreeMap<CatalogName, Loaded<StoredOverlay>>,
     pub users: BTreeMap<UserId, UserInputs>,
+    /// Users whose profile or custom servers cannot be read, with what is wrong (paths
+    /// relative to the data folder): left out, so that they affect no one but themselves.
+    pub damaged: BTreeMap<UserId, String>,
 }
 
 impl Snapshot {
@@ -49,12 +54,48 @@ impl Snapshot {
             }
         }
         for id in store.user_ids()? {
-            if let Some(user) = store.read_user(&id)? {
+            let inputs = store.read_user(&id).and_then(|user| {
                 let custom = store.read_custom(&id)?;
-                s.users.insert(id, UserInputs { user, custom });
+                Ok(user.map(|user| UserInputs { user, custom }))
+            });
+            match inputs {
+                Ok(Some(inputs)) => {
+                    s.users.insert(id, inputs);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    s.damaged.insert(id, store.describe(&e));
+                }
             }
         }
         Ok(s)
+    }
+
+    /// Why `user` is not in the snapshot: damaged, or no such user.
+    pub fn missing(&self, user: &UserId) -> PortalError {
+        match self.damaged.get(user) {
+            Some(detail) => PortalError::UserDamaged {
+                user: user.clone(),
+                detail: detail.clone(),
+            },
+            None => unknown_user(user),
+        }
+    }
+
+    /// One warning per damaged user (among `only`, or all), for the admin's answers: the
+    /// change went ahead without them.
+    pub fn damaged_warnings(&self, only: Option<&UserId>) -> Vec<Diagnostic> {
+        self.damaged
+            .iter()
+            .filter(|(id, _)| only.is_none_or(|o| o == *id))
+            .map(|(id, detail)| Diagnostic {
+                severity: Severity::Warning,
+                file: format!("user {id}"),
+                server: None,
+                field: None,
+                message: format!("left out: {detail}; restore the file from a backup, or remove the user with `portalctl user rm {id}`"),
+            })
+            .collect()
     }
 
     fn layers(&self) -> (Vec<BaseLayer<'_>>, Vec<OverlayLayer<'_>>) {

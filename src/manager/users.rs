@@ -18,7 +18,24 @@ pub struct UserSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<Label>,
     pub custom_servers: usize,
-    pub created_at: Timestamp,
+    /// Unknown for a damaged user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// What is wrong with a user whose records cannot be read (paths relative to the
+    /// data folder); such a user is listed, as damaged, and can be removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
+}
+
+impl UserSummary {
+    /// `ok`, or `damaged`.
+    pub fn state(&self) -> &'static str {
+        if self.damaged.is_some() {
+            "damaged"
+        } else {
+            "ok"
+        }
+    }
 }
 
 impl Portal {
@@ -65,7 +82,8 @@ impl Portal {
             roles: record.profile.roles,
             organization: record.profile.organization,
             custom_servers: 0,
-            created_at: record.created_at,
+            created_at: Some(record.created_at),
+            damaged: None,
         })
     }
 
@@ -79,23 +97,38 @@ impl Portal {
         Ok(self.store.read_enabled(user)?.servers.into_keys().collect())
     }
 
+    /// Every user, a damaged one (whose records cannot be read) included as such.
     pub fn list_users(&self) -> Result<Vec<UserSummary>> {
         let _lock = self.store.lock()?;
         let mut out = Vec::new();
         for id in self.store.user_ids()? {
-            if let Some(u) = self.store.read_user(&id)? {
-                let custom = self
-                    .store
-                    .read_custom(&id)?
-                    .map_or(0, |c| c.value.servers.len());
-                out.push(UserSummary {
+            let read = self.store.read_user(&id).and_then(|u| {
+                let custom = self.store.read_custom(&id)?;
+                Ok(u.map(|u| (u.value, custom.map_or(0, |c| c.value.servers.len()))))
+            });
+            let summary = match read {
+                Ok(None) => continue,
+                Ok(Some((u, custom))) => UserSummary {
                     id,
-                    roles: u.value.profile.roles,
-                    organization: u.value.profile.organization,
+                    roles: u.profile.roles,
+                    organization: u.profile.organization,
                     custom_servers: custom,
-                    created_at: u.value.created_at,
-                });
-            }
+                    created_at: Some(u.created_at),
+                    damaged: None,
+                },
+                Err(e) => UserSummary {
+                    damaged: Some(format!(
+                        "{}; restore the file from a backup, or remove the user with `portalctl user rm {id}`",
+                        self.store.describe(&e)
+                    )),
+                    id,
+                    roles: Vec::new(),
+                    organization: None,
+                    custom_servers: 0,
+                    created_at: None,
+                },
+            };
+            out.push(summary);
         }
         Ok(out)
     }
@@ -137,7 +170,7 @@ impl Portal {
 
     fn remove_user_unaudited(&self, id: &UserId) -> Result<()> {
         let _lock = self.store.lock()?;
-        if self.store.read_user(id)?.is_none() {
+        if !self.store.user_exists(id) {
             return Err(unknown_user(id));
         }
         let enabled = self.store.read_enabled(id)?;
