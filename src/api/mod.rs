@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod openapi;
+mod paths;
 mod routes;
 mod wire;
 
@@ -65,8 +66,13 @@ impl<E: Engine + 'static> ApiState<E> {
 }
 
 pub fn router<E: Engine + 'static>(state: Arc<ApiState<E>>) -> Router {
+    let root = paths::DataRoot::new(state.portal.store().root());
     routes::router()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response_with_state(
+            root,
+            paths::relative_paths,
+        ))
         .with_state(state)
 }
 
