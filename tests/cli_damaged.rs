@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! One damaged file affects its own user alone (issue 11, item 9): a corrupt
 //! `users/a2/user.json` leaves `servers --user a1`, `user ls`, `catalog upload` and
-//! `user rm a2` working, each saying which file is damaged where it is the caller's to see.
+//! `user rm a2` working, each saying which file is damaged where it is the caller's to see;
+//! an overlay that became invalid costs only the server it breaks.
 
 mod common;
 
@@ -100,4 +101,48 @@ fn a_damaged_user_can_be_removed() {
     let ls = env.run(&["user", "ls"]);
     assert_eq!((ls.code, ls.stderr.as_str()), (0, ""));
     assert!(!ls.stdout.contains("a2"), "{}", ls.stdout);
+}
+
+#[test]
+fn an_overlay_that_became_invalid_drops_only_the_server_it_breaks() {
+    let env = Env::new();
+    let team = env.file("team.yaml", TEAM);
+    let docker = env.file("docker.yaml", DOCKER);
+    env.ok(&["catalog", "upload", &env.path(&team)]);
+    env.ok(&["user", "add", "a1"]);
+    let shared = env.file(
+        "shared.yaml",
+        "servers:\n  - {id: echo-http, volumes: [\"/srv/shared:/shared:ro\"]}\n",
+    );
+    let allowed = [("MCP_PORTAL_ALLOWED_HOST_PATHS", "/srv/shared")];
+    let args = ["overlay", "upload", &env.path(&shared), "--name", "shared"];
+    assert_eq!(env.run_with(&args, &allowed).code, 0);
+    // The admin narrows the setting afterwards: the overlay's mount is no longer allowed.
+    let out = env.run(&["catalog", "upload", &env.path(&docker)]);
+    assert_eq!(
+        out.code, 0,
+        "an unrelated upload was refused: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("(already so before this change; the server is left out until it is fixed)"),
+        "{}",
+        out.stderr
+    );
+    let out = env.run(&["servers", "--user", "a1"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("github"), "{}", out.stdout);
+    assert!(!out.stdout.contains("echo-http"), "{}", out.stdout);
+    assert!(
+        out.stderr
+            .starts_with("warning: overlay shared: server echo-http: volumes")
+            && out
+                .stderr
+                .contains("; the server is left out until this is fixed"),
+        "{}",
+        out.stderr
+    );
+    let back = env.run_with(&["servers", "--user", "a1"], &allowed);
+    assert!(back.stdout.contains("echo-http"), "{}", back.stdout);
 }

@@ -61,7 +61,8 @@ impl Portal {
             value: list.clone(),
             sha256: String::new(),
         });
-        warnings.extend(snapshot.check(file, &self.config.limits().policy)?);
+        // Only this user's merge changes, and only theirs is theirs to be told about.
+        warnings.extend(self.check_change(&snapshot, file, Some(user))?);
         self.store.write_custom(user, &list)?;
         self.regenerate_locked(Some(user), false)?;
         Ok(CustomReport {

@@ -11,7 +11,7 @@ use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::merge::MergedServer;
-use crate::catalog::report::{Diagnostic, Invalid};
+use crate::catalog::report::Diagnostic;
 use crate::ids::UserId;
 
 #[derive(Debug, Deserialize)]
@@ -156,23 +156,20 @@ impl Portal {
         digest: String,
     ) -> Result<UserServers> {
         let policy = self.config.limits().policy;
-        let result = snapshot
+        let catalog = snapshot
             .merge(Some(user), &policy)
             .remove(user)
             .ok_or_else(|| unknown_user(user))?;
-        let catalog = result.map_err(|diagnostics| Invalid {
-            file: format!("merged catalog of {user}"),
-            diagnostics,
-        })?;
+        let warnings = catalog.served_warnings();
         let mut encoder = Encoder::default();
         let cached = encoder
-            .cache(&digest, &catalog.servers, &catalog.warnings)
+            .cache(&digest, &catalog.servers, &warnings)
             .map_err(|e| self.store.encode_error(user, e))?;
         self.store.write_cache(user, &cached)?;
         Ok(UserServers {
             user: user.clone(),
             servers: catalog.servers,
-            warnings: catalog.warnings,
+            warnings,
             from_cache: false,
         })
     }
@@ -237,16 +234,13 @@ impl Portal {
         let mut merged = snapshot.merge(only, &policy);
         let mut encoder = Encoder::default();
         for (id, digest) in stale {
-            match merged.remove(&id) {
-                Some(Ok(catalog)) => {
-                    let cached = encoder
-                        .cache(&digest, &catalog.servers, &catalog.warnings)
-                        .map_err(|e| self.store.encode_error(&id, e))?;
-                    self.store.write_cache(&id, &cached)?;
-                    report.regenerated.push(id);
-                }
-                Some(Err(d)) => report.failed.extend(d.errors().cloned()),
-                None => {}
+            if let Some(catalog) = merged.remove(&id) {
+                let warnings = catalog.served_warnings();
+                let cached = encoder
+                    .cache(&digest, &catalog.servers, &warnings)
+                    .map_err(|e| self.store.encode_error(&id, e))?;
+                self.store.write_cache(&id, &cached)?;
+                report.regenerated.push(id);
             }
         }
         Ok(report)
