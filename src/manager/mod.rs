@@ -11,6 +11,7 @@ mod daemon;
 mod error;
 mod instance;
 mod overlays;
+mod rotation;
 mod secrets;
 mod servers;
 mod snapshot;
@@ -30,7 +31,8 @@ pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use overlays::{OverlayReport, OverlaySummary};
-pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
+pub use rotation::RotateReport;
+pub use secrets::{OpenedSecret, SecretSummary};
 pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
 pub use targets::McpTarget;
 pub use tokens::{NewToken, TokenView};
@@ -68,6 +70,7 @@ impl Portal {
                 "made {opened} users' enabled.json private (mode 0600): they hold --env values, which an earlier version left readable by others"
             ));
         }
+        migrated.extend(rotation::finish(&store, &config.secrets.key));
         Ok(Self {
             store,
             config,
