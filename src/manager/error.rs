@@ -68,6 +68,8 @@ pub enum PortalError {
     },
     #[error("user {user} cannot be read: {detail}; restore the file from a backup, or remove the user with `portalctl user rm {user}`")]
     UserDamaged { user: UserId, detail: String },
+    #[error("user {user} cannot be added: an earlier user {user} left data behind ({what}); take it over with `portalctl user add {user} --reuse-data`, or remove it with `portalctl user rm {user}`")]
+    DataLeft { user: UserId, what: String },
     #[error("user {user} still has enabled servers ({servers}); disable them first with `portalctl disable SERVER --user {user}`")]
     UserHasServers { user: UserId, servers: String },
     #[error("catalog {name} has no revision before {current} to roll back to")]
@@ -147,6 +149,7 @@ impl Classify for PortalError {
             | P::SubnetTaken { .. }
             | P::NetworkMismatch { .. }
             | P::UserHasServers { .. }
+            | P::DataLeft { .. }
             | P::NoEarlierRevision { .. }
             | P::MissingSecrets { .. }
             | P::KeyFileMissing { .. }

@@ -25,7 +25,7 @@ use serde::Serialize;
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
-    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UNKNOWN_HEALTH,
+    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH,
 };
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
@@ -36,7 +36,7 @@ pub use secrets::{OpenedSecret, SecretSummary};
 pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
 pub use targets::McpTarget;
 pub use tokens::{NewToken, TokenView};
-pub use users::UserSummary;
+pub use users::{DataLeft, UserSummary};
 
 use crate::catalog::report::Diagnostic;
 use crate::config::Config;

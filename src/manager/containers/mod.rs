@@ -1,5 +1,6 @@
 //! Users' containers on one engine: the [`Runtime`] and one file per verb (enable,
-//! disable, restart, status), with the steps they share (reservation, spec, network).
+//! disable, restart, status, and users' data for `user add`/`user rm`), with the steps
+//! they share (reservation, spec, network).
 
 mod disable;
 mod enable;
@@ -8,6 +9,7 @@ mod reserve;
 mod restart;
 mod spec;
 mod status;
+mod user_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use crate::plan::{
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
 pub use status::{StatusRow, UNKNOWN_HEALTH};
+pub use user_data::UserRemoved;
 
 /// The portal's containers on one engine.
 #[derive(Debug)]
