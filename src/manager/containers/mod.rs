@@ -147,6 +147,12 @@ impl<E: Engine> Runtime<E> {
         managed(self.instance())
     }
 
+    /// The label filter for this instance's objects of one user.
+    fn managed_for<'a>(&'a self, user: &'a UserId) -> [(&'static str, &'a str); 3] {
+        let [managed_by, instance] = self.managed();
+        [managed_by, instance, (LABEL_USER, user.as_str())]
+    }
+
     fn ours(&self, c: &crate::engine::ContainerInfo, user: &UserId) -> bool {
         owned_by(&c.labels, self.instance(), user)
     }

@@ -148,8 +148,7 @@ impl<E: Engine> Runtime<E> {
         if !self.portal.store.read_enabled(user)?.servers.is_empty() {
             return Ok(());
         }
-        let [managed_by, instance] = self.managed();
-        let labels = [managed_by, instance, (LABEL_USER, user.as_str())];
+        let labels = self.managed_for(user);
         if !self.engine.containers(&labels).await?.is_empty() {
             return Ok(());
         }

@@ -11,7 +11,7 @@ use super::super::{AuditAction, Portal, Result, UserSummary};
 use super::{blocking, Runtime};
 use crate::engine::Engine;
 use crate::ids::{Label, ServerId, UserId};
-use crate::plan::{LABEL_SERVER, LABEL_USER};
+use crate::plan::LABEL_SERVER;
 
 /// What `user rm` removed, and what it kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +38,7 @@ fn yes() -> bool {
 impl<E: Engine> Runtime<E> {
     /// The Docker volumes this portal made for `user`.
     async fn user_volumes(&self, user: &UserId) -> Result<Vec<String>> {
-        let [managed_by, instance] = self.managed();
-        let labels = [managed_by, instance, (LABEL_USER, user.as_str())];
+        let labels = self.managed_for(user);
         let mut names: Vec<String> = self
             .engine
             .volumes(&labels)
@@ -153,8 +152,7 @@ impl<E: Engine> Runtime<E> {
 
     /// Removes every container of the user's (with its secret files) and their network.
     async fn remove_user_containers(&self, user: &UserId) -> Result<Vec<String>> {
-        let [managed_by, instance] = self.managed();
-        let labels = [managed_by, instance, (LABEL_USER, user.as_str())];
+        let labels = self.managed_for(user);
         let mut removed = Vec::new();
         for c in self.engine.containers(&labels).await? {
             if !self.ours(&c, user) {
