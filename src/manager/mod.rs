@@ -36,7 +36,7 @@ pub use secrets::{OpenedSecret, SecretSummary};
 pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
 pub use targets::McpTarget;
 pub use tokens::{NewToken, TokenView};
-pub use users::{DataLeft, UserSummary};
+pub use users::UserSummary;
 
 use crate::catalog::report::Diagnostic;
 use crate::config::Config;

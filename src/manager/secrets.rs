@@ -1,4 +1,5 @@
-//! Users' secrets: set, list, remove, rotate the key, and open the ones a server needs.
+//! Users' secrets: set, list, remove, and open the ones a server needs, with the key ring
+//! (the current key, and a rotation's new key while it runs; see `rotation`).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};

@@ -54,7 +54,7 @@ impl UserSummary {
 
 impl Portal {
     /// Adds a user, refused while an earlier user of the id left data in the data folder
-    /// (`Runtime::add_user` also looks for their Docker volumes).
+    /// (`Runtime::add_user_by` also looks for their Docker volumes).
     pub fn add_user(
         &self,
         id: UserId,
