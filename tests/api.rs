@@ -261,3 +261,29 @@ fn tokens_are_rate_limited() {
     let (code, _) = call(&api, "get", "/api/v1/admin/users", Some(&api.admin), b"");
     assert_eq!(code, 200, "another token has its own bucket");
 }
+
+#[test]
+fn an_error_names_only_the_callers_own_files_and_relative_to_the_data_folder() {
+    let api = start(1000.0);
+    let users = api.dir.path().join("data/users");
+    let root = api.dir.path().canonicalize().unwrap().display().to_string();
+    let get = |path: &str| call(&api, "get", path, Some(&api.u1), b"");
+    std::fs::write(users.join("u2/user.json"), "{oops").unwrap();
+    let (code, body) = get("/api/v1/users/u1/servers");
+    assert_eq!(code, 200, "{body}");
+    assert!(!body.contains("u2"), "u1 is told of u2's file: {body}");
+    std::fs::write(users.join("u1/custom-servers.json"), "{oops").unwrap();
+    let (code, body) = get("/api/v1/users/u1/servers");
+    assert_eq!(code, 500, "{body}");
+    assert!(
+        body.contains("users/u1/custom-servers.json is damaged") && !body.contains(&root),
+        "{body}"
+    );
+    std::fs::write(users.join("u1/secrets.json"), "{oops").unwrap();
+    let (code, body) = get("/api/v1/users/u1/secrets");
+    assert_eq!(code, 500, "{body}");
+    assert!(
+        body.contains("\"users/u1/secrets.json is damaged") && !body.contains(&root),
+        "{body}"
+    );
+}

@@ -184,9 +184,9 @@ fn users_are_validated_listed_and_removed() {
     let env = setup();
     assert_eq!(
         common::normalize(&env.ok(&["user", "ls"])),
-        "USER  ROLES      ORG   CUSTOM  CREATED\n\
-         boss  admin      acme  0       YYYY-MM-DDTHH:MM:SSZ\n\
-         u1    developer  -     0       YYYY-MM-DDTHH:MM:SSZ\n"
+        "USER  STATE  ROLES      ORG   CUSTOM  CREATED\n\
+         boss  ok     admin      acme  0       YYYY-MM-DDTHH:MM:SSZ\n\
+         u1    ok     developer  -     0       YYYY-MM-DDTHH:MM:SSZ\n"
     );
     let out = env.run(&["user", "add", "u1"]);
     assert_eq!(out.code, 5);

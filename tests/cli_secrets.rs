@@ -336,3 +336,69 @@ fn a_rotation_that_meets_a_damaged_secret_changes_nothing_and_names_it() {
     );
     assert_eq!(open(&env, "u1", "a.token", &[]).unwrap(), VALUE);
 }
+
+#[test]
+fn a_key_from_the_environment_keeps_opening_secrets_until_it_is_changed() {
+    let env = Env::new();
+    let old_key = "a".repeat(64);
+    let old = [("MCP_PORTAL_SECRET_ENCRYPTION_KEY", old_key.as_str())];
+    env.ok(&["user", "add", "u1"]);
+    let args = ["secret", "set", "x", "--user", "u1", "--value", VALUE];
+    assert_eq!(env.run_with(&args, &old).code, 0);
+    let new_file = env.dir.path().join("new.key");
+    let rotate = [
+        "secret",
+        "rotate-key",
+        "--new-key-file",
+        &env.path(&new_file),
+    ];
+    let out = env.run_with(&rotate, &old);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The admin has not changed the variable yet: the secret still opens.
+    assert_eq!(open(&env, "u1", "x", &old).unwrap(), VALUE);
+    assert!(
+        out.stdout.contains("until then secrets open with"),
+        "{}",
+        out.stdout
+    );
+    let new_key = std::fs::read_to_string(&new_file).unwrap();
+    let new = [("MCP_PORTAL_SECRET_ENCRYPTION_KEY", new_key.trim())];
+    let out = env.run_with(&["secret", "ls", "--user", "u1"], &new);
+    assert!(
+        out.stderr
+            .contains("is finished: removed the data folder's copy"),
+        "{}",
+        out.stderr
+    );
+    assert!(!env.data().join("secret.key.next").exists());
+    assert_eq!(open(&env, "u1", "x", &new).unwrap(), VALUE);
+}
+
+#[test]
+fn a_secret_stored_without_a_key_id_still_opens_and_gets_one_on_rotation() {
+    let env = Env::new();
+    env.ok(&["user", "add", "u1"]);
+    assert_eq!(set(&env, "a.token", "u1", VALUE).code, 0);
+    let path = env.data().join("users/u1/secrets.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["secrets"]["a.token"]
+        .as_object_mut()
+        .unwrap()
+        .remove("key_id");
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let ls = env.ok(&["secret", "ls", "--user", "u1"]);
+    assert!(ls.lines().nth(1).unwrap().ends_with("  -"), "{ls}");
+    assert_eq!(open(&env, "u1", "a.token", &[]).unwrap(), VALUE);
+    let new_file = env.dir.path().join("new.key");
+    let out = env.ok(&[
+        "secret",
+        "rotate-key",
+        "--new-key-file",
+        &env.path(&new_file),
+    ]);
+    assert!(out.starts_with("re-sealed 1 secrets of 1 users"), "{out}");
+    let ls = env.ok(&["secret", "ls", "--user", "u1"]);
+    assert!(ls.lines().nth(1).unwrap().contains("  k-"), "{ls}");
+    assert_eq!(open(&env, "u1", "a.token", &[]).unwrap(), VALUE);
+}

@@ -143,3 +143,40 @@ async fn a_users_damaged_record_keeps_their_containers_and_no_one_elses() {
         "u3's container was removed"
     );
 }
+
+#[tokio::test]
+async fn a_damaged_profile_keeps_its_containers_and_stops_no_one_elses_pass() {
+    let s = setup(3).await;
+    let profile = s.dir.path().join("data/users/u1/user.json");
+    std::fs::write(&profile, "{ not json").unwrap();
+    let rt = s.daemon.runtime();
+    rt.engine().die("mcp-u0-a", 1);
+    let report = s.daemon.reconcile().await.unwrap();
+    assert_eq!(
+        rt.engine().state_of("mcp-u0-a").as_deref(),
+        Some("running"),
+        "u0's dead container was not restarted: {report:?}"
+    );
+    assert!(
+        rt.engine().state_of("mcp-u1-a").is_some(),
+        "u1's container was removed: {report:?}"
+    );
+}
+
+#[tokio::test]
+async fn status_of_everyone_shows_a_damaged_users_containers_with_the_file() {
+    let s = setup(3).await;
+    let path = s.dir.path().join("data/users/u1/enabled.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let rows = s.daemon.runtime().status(None).await.unwrap();
+    let states: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.user.as_str(), r.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [("u0", "running"), ("u1", "running"), ("u2", "running")]
+    );
+    let why = rows[1].last_error.as_deref().unwrap_or_default();
+    assert!(why.starts_with("users/u1/enabled.json is damaged"), "{why}");
+}

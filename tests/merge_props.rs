@@ -130,8 +130,8 @@ fn render(
             overlay: o,
         })
         .collect();
-    let merged = merge_user(&b, &o, &user(admin), custom, &Policy::default())
-        .expect("generated inputs are valid");
+    let merged = merge_user(&b, &o, &user(admin), custom, &Policy::default());
+    assert!(merged.errors.is_empty(), "generated inputs are valid");
     let servers: Vec<_> = merged.servers.iter().map(|s| &**s).collect();
     serde_json::to_string(&servers).unwrap()
 }
@@ -177,7 +177,7 @@ proptest! {
         let overlays = [(CatalogName::parse("ov").unwrap(), ov)];
         let b: Vec<BaseLayer<'_>> = bases.iter().map(|(n, c)| BaseLayer { name: n, revision: 1, catalog: c }).collect();
         let o: Vec<OverlayLayer<'_>> = overlays.iter().map(|(n, o)| OverlayLayer { name: n, overlay: o }).collect();
-        let merged = merge_user(&b, &o, &user(admin), &custom, &Policy::default()).unwrap();
+        let merged = merge_user(&b, &o, &user(admin), &custom, &Policy::default());
         for c in &custom {
             let got = merged.servers.iter().find(|s| s.def.id == c.id).expect("custom server present, whatever its visibility");
             prop_assert!(got.source.custom);
@@ -194,7 +194,7 @@ proptest! {
         let overlays = [(CatalogName::parse("ov").unwrap(), ov)];
         let b: Vec<BaseLayer<'_>> = bases.iter().map(|(n, c)| BaseLayer { name: n, revision: 1, catalog: c }).collect();
         let o: Vec<OverlayLayer<'_>> = overlays.iter().map(|(n, o)| OverlayLayer { name: n, overlay: o }).collect();
-        let merged = merge_user(&b, &o, &user(true), &[], &Policy::default()).unwrap();
+        let merged = merge_user(&b, &o, &user(true), &[], &Policy::default());
         let before = cat.servers.iter().find(|s| s.id == p.id).unwrap();
         let after = &merged.servers.iter().find(|s| s.def.id == p.id).unwrap().def;
         prop_assert_eq!(&after.command, &before.command);

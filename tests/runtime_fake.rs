@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly
 //! The container manager against a recording in-memory engine: what a real engine would
 //! make slow or flaky to show (bounded starts, rollback after a failing start, the order
-//! of a replacement's steps, and what an interrupted one left).
+//! of a replacement's steps, what an interrupted one left, what `user rm` removes and
+//! what `user add` refuses to inherit).
 
 mod common;
 
@@ -174,6 +175,82 @@ async fn a_replacement_that_fails_to_start_gives_way_to_the_old_container_again(
     );
 }
 
+/// A portal whose server `d` mounts a user folder and a named volume, with `u1`'s server
+/// enabled (so both exist), then disabled.
+async fn with_data(dir: &std::path::Path) -> Runtime<Fake> {
+    let config = Config::from_lookup(dir.to_path_buf(), |_| None).unwrap();
+    let portal = Portal::open(config).unwrap();
+    let catalog = "name: t\nservers:\n  - {id: d, image: mcp-echo, volumes: [\"{USER_DATA}/d:/data\", \"notes:/notes\"]}\n";
+    portal
+        .upload_catalog("t.yaml", catalog.as_bytes(), None)
+        .unwrap();
+    let rt = Runtime::new(portal.clone(), Fake::default());
+    let (u, d) = ids("u1", "d");
+    rt.add_user_by(&portal, u.clone(), vec![], None, false)
+        .await
+        .unwrap();
+    rt.enable(&u, &d, None, &|_| {}).await.unwrap();
+    std::fs::write(dir.join("volumes/u1/data/d/notes.txt"), "mine").unwrap();
+    rt.disable(&u, &d).await.unwrap();
+    rt
+}
+
+fn volumes(rt: &Runtime<Fake>) -> Vec<String> {
+    rt.engine()
+        .volumes
+        .lock()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn user_rm_removes_their_data_so_a_new_user_of_the_id_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = with_data(dir.path()).await;
+    let (u, _) = ids("u1", "d");
+    assert_eq!(volumes(&rt), ["mcp-u1_notes"]);
+    let removed = rt.remove_user_by(rt.portal(), &u, false).await.unwrap();
+    assert_eq!(removed.data, ["volumes/u1", "Docker volume mcp-u1_notes"]);
+    assert!(!dir.path().join("volumes/u1").exists());
+    assert!(volumes(&rt).is_empty());
+    let again = rt
+        .add_user_by(rt.portal(), u.clone(), vec![], None, false)
+        .await
+        .unwrap();
+    assert!(again.reused.is_empty());
+    assert!(!dir.path().join("volumes/u1/data/d/notes.txt").exists());
+}
+
+#[tokio::test]
+async fn kept_data_is_refused_to_a_new_user_unless_they_reuse_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = with_data(dir.path()).await;
+    let (u, _) = ids("u1", "d");
+    let removed = rt.remove_user_by(rt.portal(), &u, true).await.unwrap();
+    assert_eq!(removed.kept, ["volumes/u1", "Docker volume mcp-u1_notes"]);
+    assert!(dir.path().join("volumes/u1/data/d/notes.txt").exists());
+    let err = rt
+        .add_user_by(rt.portal(), u.clone(), vec![], None, false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "user u1 cannot be added: an earlier user u1 left data behind (volumes/u1, Docker volume mcp-u1_notes); take it over with `portalctl user add u1 --reuse-data`, or remove it with `portalctl user rm u1`"
+    );
+    assert!(rt.portal().store().read_user(&u).unwrap().is_none());
+    let added = rt
+        .add_user_by(rt.portal(), u.clone(), vec![], None, true)
+        .await
+        .unwrap();
+    assert_eq!(added.reused, ["volumes/u1", "Docker volume mcp-u1_notes"]);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("volumes/u1/data/d/notes.txt")).unwrap(),
+        "mine"
+    );
+}
+
 #[tokio::test]
 async fn what_an_interrupted_replacement_left_is_adopted_or_removed() {
     let dir = tempfile::tempdir().unwrap();
@@ -214,4 +291,36 @@ async fn what_an_interrupted_replacement_left_is_adopted_or_removed() {
     let names: Vec<String> = fake.containers.lock().unwrap().keys().cloned().collect();
     assert_eq!(names, ["mcp-u1.a"]);
     assert_eq!(fake.state_of("mcp-u1.a").as_deref(), Some("running"));
+}
+
+#[tokio::test]
+async fn data_left_without_a_user_is_removed_by_user_rm() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = with_data(dir.path()).await;
+    let (u, _) = ids("u1", "d");
+    rt.remove_user_by(rt.portal(), &u, true).await.unwrap();
+    let removed = rt.remove_user_by(rt.portal(), &u, false).await.unwrap();
+    assert!(!removed.was_user);
+    assert_eq!(removed.data, ["volumes/u1", "Docker volume mcp-u1_notes"]);
+    assert!(volumes(&rt).is_empty() && !dir.path().join("volumes/u1").exists());
+    let none = rt.remove_user_by(rt.portal(), &u, false).await.unwrap_err();
+    assert!(
+        none.to_string().starts_with("user u1 does not exist"),
+        "{none}"
+    );
+}
+
+#[tokio::test]
+async fn user_rm_of_a_user_whose_records_are_damaged_removes_their_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = with_data(dir.path()).await;
+    let (u, d) = ids("u1", "d");
+    rt.enable(&u, &d, None, &|_| {}).await.unwrap();
+    std::fs::write(dir.path().join("users/u1/enabled.json"), "{ oops").unwrap();
+    std::fs::write(dir.path().join("users/u1/user.json"), "{ oops").unwrap();
+    let removed = rt.remove_user_by(rt.portal(), &u, false).await.unwrap();
+    assert_eq!(removed.containers, ["mcp-u1.d"]);
+    assert!(rt.engine().containers.lock().unwrap().is_empty());
+    assert!(rt.engine().networks.lock().unwrap().is_empty());
+    assert!(!dir.path().join("users/u1").exists());
 }

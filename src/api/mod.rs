@@ -10,6 +10,7 @@ mod error;
 mod guard;
 mod listener;
 mod openapi;
+mod paths;
 mod routes;
 pub mod tls;
 mod wire;
@@ -134,8 +135,13 @@ async fn guarded<E: Engine + 'static>(
 }
 
 pub fn router<E: Engine + 'static>(state: Arc<ApiState<E>>) -> Router {
+    let root = paths::DataRoot::new(state.portal.store().root());
     routes::router()
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response_with_state(
+            root,
+            paths::relative_paths,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             guarded::<E>,

@@ -60,7 +60,15 @@ pub struct RegenerateArgs {
     pub(super) all: bool,
 }
 
-pub fn regen_line(r: &RegenReport) -> Option<String> {
+/// What regenerating did, after a change: the users left out (as warnings), then one line.
+pub fn print_regenerated(r: &RegenReport) {
+    output::warnings(&r.skipped);
+    if let Some(line) = regen_line(r) {
+        println!("{line}");
+    }
+}
+
+fn regen_line(r: &RegenReport) -> Option<String> {
     if r.regenerated.is_empty() && r.failed.is_empty() {
         return None;
     }
@@ -101,9 +109,7 @@ pub(super) fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::
             r.name, r.revision
         );
     }
-    if let Some(line) = regen_line(&r.regenerated) {
-        println!("{line}");
-    }
+    print_regenerated(&r.regenerated);
     for f in &r.regenerated.failed {
         eprintln!("error: {f}");
     }
@@ -241,9 +247,7 @@ pub(super) fn print_removed(what: &str, r: &RemovedReport, json: bool) -> anyhow
         return output::json(r);
     }
     println!("removed {what} {}", r.removed);
-    if let Some(line) = regen_line(&r.regenerated) {
-        println!("{line}");
-    }
+    print_regenerated(&r.regenerated);
     Ok(())
 }
 
@@ -256,6 +260,7 @@ pub(super) fn print_regen(r: &RegenReport, json: bool) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    output::warnings(&r.skipped);
     for f in &r.failed {
         eprintln!("error: {f}");
     }

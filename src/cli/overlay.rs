@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 
 use super::backend::Backend;
-use super::catalog::regen_line;
+use super::catalog::print_regenerated;
 use super::input::read_file;
 use super::output::{self, plural, table, time};
 use crate::ids::CatalogName;
@@ -41,9 +41,7 @@ pub fn run(backend: &dyn Backend, cmd: OverlayCmd, json: bool) -> anyhow::Result
                 r.name,
                 plural(r.servers, "server entry", "server entries")
             );
-            if let Some(line) = regen_line(&r.regenerated) {
-                println!("{line}");
-            }
+            print_regenerated(&r.regenerated);
             Ok(())
         }
         OverlayCmd::Ls => {

@@ -116,7 +116,7 @@ pub fn rotate_key(portal: &Portal, new_key_file: &Path, json: bool) -> anyhow::R
     match &r.key_file {
         Some(f) => println!("the key file {f} now holds the new key"),
         None => println!(
-            "now set MCP_PORTAL_SECRET_ENCRYPTION_KEY to the key in {}: secrets no longer open with the old one",
+            "now set MCP_PORTAL_SECRET_ENCRYPTION_KEY to the key in {}; until then secrets open with the data folder's copy of it (secret.key.next), removed once the new key is set",
             new_key_file.display()
         ),
     }

@@ -1,12 +1,11 @@
 //! `portalctl user ...`
 
 use clap::Subcommand;
-use serde_json::json;
 
 use super::backend::Backend;
 use super::output::{self, table, time};
 use crate::ids::{Label, UserId};
-use crate::manager::UserSummary;
+use crate::manager::{UserRemoved, UserSummary};
 use crate::plan::Quota;
 use crate::store::QuotaOverride;
 
@@ -21,11 +20,22 @@ pub enum UserCmd {
         /// The user's organization
         #[arg(long = "org", value_name = "O")]
         org: Option<Label>,
+        /// Take over the data (volumes/U and Docker volumes) an earlier user of this id
+        /// left; without it such a user is refused
+        #[arg(long)]
+        reuse_data: bool,
     },
     /// List users
     Ls,
-    /// Remove a user with their custom servers (disable their servers first)
-    Rm { id: UserId },
+    /// Remove a user with their custom servers, secrets, tokens and data (disable their
+    /// servers first)
+    Rm {
+        id: UserId,
+        /// Keep their data (volumes/U and Docker volumes); a new user of this id then
+        /// needs --reuse-data
+        #[arg(long)]
+        keep_data: bool,
+    },
     /// Show a user's quota, or override parts of it
     Limits {
         id: UserId,
@@ -43,9 +53,12 @@ pub enum UserCmd {
 
 pub fn run(backend: &dyn Backend, cmd: UserCmd, json: bool) -> anyhow::Result<()> {
     match cmd {
-        UserCmd::Add { id, roles, org } => {
-            print_user_added(&backend.add_user(id, roles, org)?, json)
-        }
+        UserCmd::Add {
+            id,
+            roles,
+            org,
+            reuse_data,
+        } => print_user_added(&backend.add_user(id, roles, org, reuse_data)?, json),
         UserCmd::Ls => print_users(&backend.list_users()?, json),
         UserCmd::Limits {
             id,
@@ -61,9 +74,8 @@ pub fn run(backend: &dyn Backend, cmd: UserCmd, json: bool) -> anyhow::Result<()
             let q = backend.user_limits(&id, (!change.is_empty()).then_some(change))?;
             print_limits(&id, &q, json)
         }
-        UserCmd::Rm { id } => {
-            backend.remove_user(&id)?;
-            print_user_removed(&id, json)
+        UserCmd::Rm { id, keep_data } => {
+            print_user_removed(&backend.remove_user(&id, keep_data)?, json)
         }
     }
 }
@@ -73,6 +85,13 @@ pub(super) fn print_user_added(u: &UserSummary, json: bool) -> anyhow::Result<()
         return output::json(u);
     }
     println!("added user {}", u.id);
+    if !u.reused.is_empty() {
+        println!(
+            "took over the data an earlier user {} left: {}",
+            u.id,
+            u.reused.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -81,22 +100,35 @@ pub(super) fn print_users(list: &[UserSummary], json: bool) -> anyhow::Result<()
     if json {
         return output::json(list);
     }
+    for u in list {
+        if let Some(why) = &u.damaged {
+            eprintln!("warning: user {} is damaged: {why}", u.id);
+        }
+    }
     let rows = list
         .iter()
         .map(|u| {
             let roles: Vec<&str> = u.roles.iter().map(Label::as_str).collect();
             vec![
                 u.id.to_string(),
+                u.state().to_string(),
                 output::or_dash(&roles.join(",")),
                 u.organization
                     .as_ref()
                     .map_or("-".into(), ToString::to_string),
-                u.custom_servers.to_string(),
-                time(&u.created_at),
+                if u.damaged.is_some() {
+                    "-".into()
+                } else {
+                    u.custom_servers.to_string()
+                },
+                u.created_at.as_ref().map_or("-".into(), time),
             ]
         })
         .collect::<Vec<_>>();
-    table(&["USER", "ROLES", "ORG", "CUSTOM", "CREATED"], &rows);
+    table(
+        &["USER", "STATE", "ROLES", "ORG", "CUSTOM", "CREATED"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -111,10 +143,31 @@ pub(super) fn print_limits(id: &UserId, q: &Quota, json: bool) -> anyhow::Result
     Ok(())
 }
 
-pub(super) fn print_user_removed(id: &UserId, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_user_removed(r: &UserRemoved, json: bool) -> anyhow::Result<()> {
     if json {
-        return output::json(&json!({ "removed": id }));
+        return output::json(r);
     }
-    println!("removed user {id}");
+    let id = &r.removed;
+    if r.was_user {
+        println!("removed user {id}");
+    }
+    if !r.containers.is_empty() {
+        println!("removed their containers: {}", r.containers.join(", "));
+    }
+    if !r.data.is_empty() {
+        let whose = if r.was_user { "their" } else { "the" };
+        let left = if r.was_user {
+            ""
+        } else {
+            " an earlier user of this id left"
+        };
+        println!("removed {whose} data{left}: {}", r.data.join(", "));
+    }
+    if !r.kept.is_empty() {
+        println!(
+            "kept their data: {}; a new user {id} takes it over only with `portalctl user add {id} --reuse-data`",
+            r.kept.join(", ")
+        );
+    }
     Ok(())
 }

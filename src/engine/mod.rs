@@ -80,6 +80,12 @@ pub struct EngineEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeInfo {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkInfo {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -142,6 +148,13 @@ pub trait Engine: Send + Sync {
         name: &str,
         labels: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Named volumes carrying all of `labels`.
+    fn volumes(
+        &self,
+        labels: &[(&str, &str)],
+    ) -> impl Future<Output = Result<Vec<VolumeInfo>, EngineError>> + Send;
+    /// Removes a named volume; one already gone is not an error, one in use is.
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     fn container(
         &self,
         name: &str,

@@ -159,10 +159,12 @@ impl<E: Engine + 'static> Gateway<E> {
         }
         let portal = self.rt.portal().clone();
         let owner = user.clone();
+        let store = portal.store().clone();
         let list = tokio::task::spawn_blocking(move || portal.mcp_targets(&owner))
             .await
             .map_err(RpcError::internal)?
-            .map_err(|e| RpcError::internal(e.to_string()))?;
+            // As the API's errors: no path says where the data folder is.
+            .map_err(|e| RpcError::internal(store.relative(&e.to_string())))?;
         let list = Arc::new(list);
         let mut cache = self.targets.lock().unwrap_or_else(|p| p.into_inner());
         cache.retain(|_, (at, _)| at.elapsed() < TARGETS_FRESH);

@@ -207,7 +207,7 @@ impl Portal {
                 sha256: String::new(),
             },
         );
-        let merge_warnings = snapshot.check(file, &self.config.limits().policy)?;
+        let merge_warnings = self.check_change(&snapshot, file, None)?;
         self.store.write_base(&name, &record)?;
         let regenerated = self.regenerate_locked(None, false)?;
         let mut warnings = record.warnings;
@@ -307,9 +307,10 @@ impl Portal {
             .ok_or_else(|| not_found(name))?;
         let mut snapshot = Snapshot::load(&self.store)?;
         snapshot.bases.insert(name.clone(), record.clone());
-        let merge_warnings = snapshot.check(
+        let merge_warnings = self.check_change(
+            &snapshot,
             &format!("catalog {name} revision {target}"),
-            &self.config.limits().policy,
+            None,
         )?;
         let changed = target != current;
         self.store.set_current(name, target)?;

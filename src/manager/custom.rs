@@ -36,10 +36,8 @@ impl Portal {
         let (servers, mut warnings) = parse_custom(file, bytes, &self.config.limits())?;
         let _lock = self.store.lock()?;
         let mut snapshot = Snapshot::load(&self.store)?;
-        let inputs = snapshot
-            .users
-            .get_mut(user)
-            .ok_or_else(|| unknown_user(user))?;
+        let missing = snapshot.missing(user);
+        let inputs = snapshot.users.get_mut(user).ok_or(missing)?;
         let mut list = inputs
             .custom
             .as_ref()
@@ -63,7 +61,8 @@ impl Portal {
             value: list.clone(),
             sha256: String::new(),
         });
-        warnings.extend(snapshot.check(file, &self.config.limits().policy)?);
+        // Only this user's merge changes, and only theirs is theirs to be told about.
+        warnings.extend(self.check_change(&snapshot, file, Some(user))?);
         self.store.write_custom(user, &list)?;
         self.regenerate_locked(Some(user), false)?;
         Ok(CustomReport {

@@ -27,8 +27,10 @@ pub enum PortalError {
         name: String,
         hint: String,
     },
-    #[error("the key was not rotated and no secret was re-sealed (the current key stays; the new key file may be used again): {count} secrets cannot be opened with the current key: {damaged}; set them again (`portalctl secret set`) or remove them, then rotate again")]
+    #[error("the key was not rotated and no secret was re-sealed (the current key stays; the new key file may be used again): {count} secrets cannot be opened with the portal's keys: {damaged}; set them again (`portalctl secret set`) or remove them, then rotate again")]
     RotationRefused { count: usize, damaged: String },
+    #[error("an interrupted key rotation to key {pending} is not finished, and {} holds another key; run `portalctl secret rotate-key --new-key-file FILE` again with the file that holds {pending} to finish it, then rotate to the new key", file.display())]
+    RotationPending { pending: String, file: PathBuf },
     #[error("user {user} has {limit} secrets, as many as MCP_PORTAL_USER_MAX_SECRETS allows; remove one (`portalctl secret rm NAME --user {user}`) or raise the setting")]
     TooManySecrets { user: UserId, limit: usize },
     #[error("{resource} limit exceeded: {used}/{limit} for user {user}; disable one of their servers, or raise the limit with `portalctl user limits {user} {flag} N`")]
@@ -64,6 +66,10 @@ pub enum PortalError {
         found: String,
         want: String,
     },
+    #[error("user {user} cannot be read: {detail}; restore the file from a backup, or remove the user with `portalctl user rm {user}`")]
+    UserDamaged { user: UserId, detail: String },
+    #[error("user {user} cannot be added: an earlier user {user} left data behind ({what}); take it over with `portalctl user add {user} --reuse-data`, or remove it with `portalctl user rm {user}`")]
+    DataLeft { user: UserId, what: String },
     #[error("user {user} still has enabled servers ({servers}); disable them first with `portalctl disable SERVER --user {user}`")]
     UserHasServers { user: UserId, servers: String },
     #[error("catalog {name} has no revision before {current} to roll back to")]
@@ -159,11 +165,13 @@ impl Classify for PortalError {
             | P::QuotaExceeded { .. }
             | P::TooManySecrets { .. }
             | P::RotationRefused { .. }
+            | P::RotationPending { .. }
             | P::NameTaken { .. }
             | P::NetworkTaken { .. }
             | P::SubnetTaken { .. }
             | P::NetworkMismatch { .. }
             | P::UserHasServers { .. }
+            | P::DataLeft { .. }
             | P::NoEarlierRevision { .. }
             | P::MissingSecrets { .. }
             | P::KeyFileMissing { .. }
@@ -173,7 +181,7 @@ impl Classify for PortalError {
             P::ContainerExited { .. } | P::ContainerVanished { .. } | P::NetworkVanished { .. } => {
                 ErrorClass::Engine
             }
-            P::TaskFailed { .. } | P::QueueClosed => ErrorClass::Internal,
+            P::TaskFailed { .. } | P::QueueClosed | P::UserDamaged { .. } => ErrorClass::Internal,
             P::Store(e) => e.class(),
             P::Engine(e) => e.class(),
             P::Plan(e) => e.class(),

@@ -11,6 +11,7 @@ mod daemon;
 mod error;
 mod instance;
 mod overlays;
+mod rotation;
 mod secrets;
 mod servers;
 mod snapshot;
@@ -24,13 +25,14 @@ use serde::Serialize;
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
-    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UNKNOWN_HEALTH,
+    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH,
 };
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use overlays::{OverlayReport, OverlaySummary};
-pub use secrets::{OpenedSecret, RotateReport, SecretSummary};
+pub use rotation::RotateReport;
+pub use secrets::{OpenedSecret, SecretSummary};
 pub use servers::{RegenReport, RemovedReport, ServersView, UserServers};
 pub use targets::McpTarget;
 pub use tokens::{NewToken, TokenView};
@@ -70,6 +72,7 @@ impl Portal {
                 "made {opened} users' enabled.json private (mode 0600): they hold --env values, which an earlier version left readable by others"
             ));
         }
+        migrated.extend(rotation::finish(&store, &config.secrets.key));
         Ok(Self {
             store,
             config,

@@ -68,7 +68,7 @@ impl Portal {
                 },
             )
             .is_some();
-        let warnings = snapshot.check(file, &self.config.limits().policy)?;
+        let warnings = self.check_change(&snapshot, file, None)?;
         self.store.write_overlay(&name, &record)?;
         let regenerated = self.regenerate_locked(None, false)?;
         Ok(OverlayReport {

@@ -1,6 +1,5 @@
-//! Users' secrets: set, list, remove, rotate the key, and open the ones a server needs.
-
-use std::path::Path;
+//! Users' secrets: set, list, remove, and open the ones a server needs, with the key ring
+//! (the current key, and a rotation's new key while it runs; see `rotation`).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use super::{Portal, PortalError, Result};
 use crate::catalog::model::SecretRef;
 use crate::config::KeySource;
 use crate::ids::{SecretName, UserId};
-use crate::secrets::{self, SealMeta, SecretKey, SecretValue};
+use crate::secrets::{self, KeyRing, SealMeta, SecretKey, SecretValue};
 
 /// A secret as listed: its name and dates, never its value.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,16 +24,6 @@ pub struct SecretSummary {
     pub key_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RotateReport {
-    pub old_key: String,
-    pub new_key: String,
-    pub resealed: usize,
-    pub users: usize,
-    /// Where the new key now lives, or `None` when the key comes from the environment.
-    pub key_file: Option<String>,
-}
-
 /// A secret a server needs, opened.
 #[derive(Debug)]
 pub struct OpenedSecret {
@@ -44,6 +33,16 @@ pub struct OpenedSecret {
 }
 
 impl Portal {
+    /// The keys secrets open with: the current one, and the new key of a rotation that
+    /// has not finished (so every secret opens, whichever of the two sealed it).
+    pub fn key_ring(&self) -> Result<KeyRing> {
+        let ring = KeyRing::new(self.secret_key()?);
+        Ok(match self.store.read_pending_key()? {
+            Some(pending) => ring.with(pending),
+            None => ring,
+        })
+    }
+
     /// The current key: from the environment, or the key file (made on first use).
     pub fn secret_key(&self) -> Result<SecretKey> {
         match &self.config.secrets.key {
@@ -193,11 +192,11 @@ impl Portal {
                 commands: missing.join("\n"),
             });
         }
-        let key = self.secret_key()?;
+        let ring = self.key_ring()?;
         refs.iter()
             .map(|r| {
                 let sealed = &stored.secrets[&r.name];
-                let value = secrets::open(&key, user, &r.name, sealed)?;
+                let value = ring.open(user, &r.name, sealed)?;
                 Ok(OpenedSecret {
                     reference: r.clone(),
                     value,
@@ -205,76 +204,6 @@ impl Portal {
                 })
             })
             .collect()
-    }
-
-    /// Re-seals every secret under the key in `new_key_file` (made if missing), then makes
-    /// it the current key. Each user's file is replaced atomically, and each secret records
-    /// the key that sealed it, so an interruption leaves every secret readable with one of
-    /// the two keys; running the rotation again finishes it.
-    pub fn rotate_key(&self, new_key_file: &Path) -> Result<RotateReport> {
-        let r = self.rotate_key_unaudited(new_key_file);
-        self.audited(None, AuditAction::SecretRotateKey, "secret key", r)
-    }
-
-    fn rotate_key_unaudited(&self, new_key_file: &Path) -> Result<RotateReport> {
-        let _lock = self.store.lock()?;
-        let old = self.secret_key()?;
-        let new = self.store.load_or_create_key(new_key_file)?;
-        if new.id() == old.id() {
-            return Err(PortalError::SameKey {
-                file: new_key_file.to_path_buf(),
-                key: old.id().to_string(),
-            });
-        }
-        // Every secret is opened and sealed anew in memory first: one that cannot be
-        // opened stops the rotation before anything is written, and all such are named.
-        let mut resealed = 0;
-        let users = self.store.user_ids()?;
-        let mut changes = Vec::new();
-        let mut damaged = Vec::new();
-        for user in &users {
-            let mut stored = self.store.read_secrets(user)?;
-            let mut changed = false;
-            for (name, sealed) in stored.secrets.iter_mut() {
-                if sealed.key_id == new.id() {
-                    continue;
-                }
-                match secrets::reseal(&old, &new, user, name, sealed) {
-                    Ok(s) => {
-                        *sealed = s;
-                        resealed += 1;
-                        changed = true;
-                    }
-                    Err(e) => damaged.push(format!("{user}/{name} ({e})")),
-                }
-            }
-            if changed {
-                changes.push((user, stored));
-            }
-        }
-        if !damaged.is_empty() {
-            return Err(PortalError::RotationRefused {
-                count: damaged.len(),
-                damaged: damaged.join("; "),
-            });
-        }
-        for (user, stored) in changes {
-            self.store.write_secrets(user, &stored)?;
-        }
-        let key_file = match &self.config.secrets.key {
-            KeySource::File(path) => {
-                self.store.write_key_file(path, &new)?;
-                Some(path.display().to_string())
-            }
-            KeySource::Env(_) => None,
-        };
-        Ok(RotateReport {
-            old_key: old.id().into(),
-            new_key: new.id().into(),
-            resealed,
-            users: users.len(),
-            key_file,
-        })
     }
 }
 
@@ -285,6 +214,11 @@ fn summary(name: &SecretName, s: &secrets::Sealed, now: Timestamp) -> SecretSumm
         updated_at: s.updated_at,
         expires_at: s.expires_at,
         expired: s.expires_at.is_some_and(|e| e <= now),
-        key_id: s.key_id.clone(),
+        // Sealed before secrets named their key.
+        key_id: if s.key_id.is_empty() {
+            "-".into()
+        } else {
+            s.key_id.clone()
+        },
     }
 }

@@ -11,7 +11,7 @@ use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::merge::MergedServer;
-use crate::catalog::report::{Diagnostic, Invalid};
+use crate::catalog::report::Diagnostic;
 use crate::ids::UserId;
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +105,9 @@ pub struct RegenReport {
     pub regenerated: Vec<UserId>,
     pub unchanged: Vec<UserId>,
     pub failed: Vec<Diagnostic>,
+    /// Users left out because their records cannot be read, with what to do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Diagnostic>,
 }
 
 /// What removing a catalog or an overlay did. The fields are in name order, the order
@@ -128,7 +131,10 @@ impl Portal {
     pub fn servers(&self, user: &UserId) -> Result<UserServers> {
         let _lock = self.store.lock()?;
         let snapshot = Snapshot::load(&self.store)?;
-        let inputs = snapshot.users.get(user).ok_or_else(|| unknown_user(user))?;
+        let inputs = snapshot
+            .users
+            .get(user)
+            .ok_or_else(|| snapshot.missing(user))?;
         let digest = snapshot.inputs_digest(inputs, &self.config.limits().policy);
         if let Some(cached) = self.store.read_cache::<CachedCatalog>(user) {
             if cached.inputs == digest {
@@ -150,23 +156,20 @@ impl Portal {
         digest: String,
     ) -> Result<UserServers> {
         let policy = self.config.limits().policy;
-        let result = snapshot
+        let catalog = snapshot
             .merge(Some(user), &policy)
             .remove(user)
             .ok_or_else(|| unknown_user(user))?;
-        let catalog = result.map_err(|diagnostics| Invalid {
-            file: format!("merged catalog of {user}"),
-            diagnostics,
-        })?;
+        let warnings = catalog.served_warnings();
         let mut encoder = Encoder::default();
         let cached = encoder
-            .cache(&digest, &catalog.servers, &catalog.warnings)
+            .cache(&digest, &catalog.servers, &warnings)
             .map_err(|e| self.store.encode_error(user, e))?;
         self.store.write_cache(user, &cached)?;
         Ok(UserServers {
             user: user.clone(),
             servers: catalog.servers,
-            warnings: catalog.warnings,
+            warnings,
             from_cache: false,
         })
     }
@@ -186,7 +189,7 @@ impl Portal {
     fn regenerate_unaudited(&self, only: Option<&UserId>, force: bool) -> Result<RegenReport> {
         let _lock = self.store.lock()?;
         if let Some(user) = only {
-            if self.store.read_user(user)?.is_none() {
+            if !self.store.user_exists(user) {
                 return Err(unknown_user(user));
             }
         }
@@ -200,8 +203,14 @@ impl Portal {
         force: bool,
     ) -> Result<RegenReport> {
         let snapshot = Snapshot::load(&self.store)?;
+        if let Some(user) = only.filter(|u| snapshot.damaged.contains_key(*u)) {
+            return Err(snapshot.missing(user));
+        }
         let policy = self.config.limits().policy;
-        let mut report = RegenReport::default();
+        let mut report = RegenReport {
+            skipped: snapshot.damaged_warnings(only),
+            ..RegenReport::default()
+        };
         let mut stale = Vec::new();
         for (id, inputs) in &snapshot.users {
             if only.is_some_and(|o| o != id) {
@@ -225,16 +234,13 @@ impl Portal {
         let mut merged = snapshot.merge(only, &policy);
         let mut encoder = Encoder::default();
         for (id, digest) in stale {
-            match merged.remove(&id) {
-                Some(Ok(catalog)) => {
-                    let cached = encoder
-                        .cache(&digest, &catalog.servers, &catalog.warnings)
-                        .map_err(|e| self.store.encode_error(&id, e))?;
-                    self.store.write_cache(&id, &cached)?;
-                    report.regenerated.push(id);
-                }
-                Some(Err(d)) => report.failed.extend(d.errors().cloned()),
-                None => {}
+            if let Some(catalog) = merged.remove(&id) {
+                let warnings = catalog.served_warnings();
+                let cached = encoder
+                    .cache(&digest, &catalog.servers, &warnings)
+                    .map_err(|e| self.store.encode_error(&id, e))?;
+                self.store.write_cache(&id, &cached)?;
+                report.regenerated.push(id);
             }
         }
         Ok(report)

@@ -18,10 +18,43 @@ pub struct UserSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<Label>,
     pub custom_servers: usize,
-    pub created_at: Timestamp,
+    /// Unknown for a damaged user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    /// What is wrong with a user whose records cannot be read (paths relative to the
+    /// data folder); such a user is listed, as damaged, and can be removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
+    /// What a new user took over (`user add --reuse-data`) that an earlier user of the
+    /// id left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reused: Vec<String>,
+}
+
+/// What to do with data an earlier user of a new user's id left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataLeft {
+    /// Refuse the new user if there is any; the Docker volumes found for the id (the data
+    /// folder is looked at here).
+    Refuse(Vec<String>),
+    /// Hand it to the new user.
+    Reuse,
+}
+
+impl UserSummary {
+    /// `ok`, or `damaged`.
+    pub fn state(&self) -> &'static str {
+        if self.damaged.is_some() {
+            "damaged"
+        } else {
+            "ok"
+        }
+    }
 }
 
 impl Portal {
+    /// Adds a user, refused while an earlier user of the id left data in the data folder
+    /// (`Runtime::add_user_by` also looks for their Docker volumes).
     pub fn add_user(
         &self,
         id: UserId,
@@ -29,24 +62,42 @@ impl Portal {
         organization: Option<Label>,
     ) -> Result<UserSummary> {
         let shown = id.to_string();
-        let r = self.add_user_unaudited(id, roles, organization);
+        let r = self.add_user_unaudited(id, roles, organization, DataLeft::Refuse(Vec::new()));
         self.audited(Some(&shown), AuditAction::UserAdd, &shown, r)
     }
 
-    fn add_user_unaudited(
+    pub(super) fn add_user_unaudited(
         &self,
         id: UserId,
         mut roles: Vec<Label>,
         organization: Option<Label>,
+        left: DataLeft,
     ) -> Result<UserSummary> {
         let _lock = self.store.lock()?;
-        if self.store.read_user(&id)?.is_some() {
+        if self.store.user_exists(&id) {
             return Err(PortalError::Exists {
                 what: "user",
                 name: id.to_string(),
                 hint: format!("remove it first with `portalctl user rm {id}`"),
             });
         }
+        let mut found = Vec::new();
+        if self.store.user_data_left(&id) {
+            found.push(self.store.user_data_name(&id));
+        }
+        let reused = match left {
+            DataLeft::Refuse(volumes) => {
+                found.extend(volumes.into_iter().map(|v| format!("Docker volume {v}")));
+                if !found.is_empty() {
+                    return Err(PortalError::DataLeft {
+                        user: id,
+                        what: found.join(", "),
+                    });
+                }
+                found
+            }
+            DataLeft::Reuse => found,
+        };
         roles.sort();
         roles.dedup();
         let record = StoredUser {
@@ -65,7 +116,9 @@ impl Portal {
             roles: record.profile.roles,
             organization: record.profile.organization,
             custom_servers: 0,
-            created_at: record.created_at,
+            created_at: Some(record.created_at),
+            damaged: None,
+            reused,
         })
     }
 
@@ -79,23 +132,40 @@ impl Portal {
         Ok(self.store.read_enabled(user)?.servers.into_keys().collect())
     }
 
+    /// Every user, a damaged one (whose records cannot be read) included as such.
     pub fn list_users(&self) -> Result<Vec<UserSummary>> {
         let _lock = self.store.lock()?;
         let mut out = Vec::new();
         for id in self.store.user_ids()? {
-            if let Some(u) = self.store.read_user(&id)? {
-                let custom = self
-                    .store
-                    .read_custom(&id)?
-                    .map_or(0, |c| c.value.servers.len());
-                out.push(UserSummary {
+            let read = self.store.read_user(&id).and_then(|u| {
+                let custom = self.store.read_custom(&id)?;
+                Ok(u.map(|u| (u.value, custom.map_or(0, |c| c.value.servers.len()))))
+            });
+            let summary = match read {
+                Ok(None) => continue,
+                Ok(Some((u, custom))) => UserSummary {
                     id,
-                    roles: u.value.profile.roles,
-                    organization: u.value.profile.organization,
+                    roles: u.profile.roles,
+                    organization: u.profile.organization,
                     custom_servers: custom,
-                    created_at: u.value.created_at,
-                });
-            }
+                    created_at: Some(u.created_at),
+                    damaged: None,
+                    reused: Vec::new(),
+                },
+                Err(e) => UserSummary {
+                    damaged: Some(format!(
+                        "{}; restore the file from a backup, or remove the user with `portalctl user rm {id}`",
+                        self.store.describe(&e)
+                    )),
+                    id,
+                    roles: Vec::new(),
+                    organization: None,
+                    custom_servers: 0,
+                    created_at: None,
+                    reused: Vec::new(),
+                },
+            };
+            out.push(summary);
         }
         Ok(out)
     }
@@ -129,24 +199,21 @@ impl Portal {
         Ok(user.limits.apply(self.config.runtime.quota))
     }
 
-    /// Removes the user with their custom servers and cached catalog.
-    pub fn remove_user(&self, id: &UserId) -> Result<()> {
-        let r = self.remove_user_unaudited(id);
-        self.audited(Some(id.as_str()), AuditAction::UserRemove, id.as_str(), r)
-    }
-
-    fn remove_user_unaudited(&self, id: &UserId) -> Result<()> {
+    /// Removes the user's records (profile, custom servers, secrets, cached catalog and
+    /// tokens), and their folder `volumes/<id>` unless `keep_data`. A user whose record of
+    /// what they enabled cannot be read is removed all the same: the caller removed their
+    /// containers. Whether there was a user.
+    pub(super) fn remove_user_records(&self, id: &UserId, keep_data: bool) -> Result<bool> {
         let _lock = self.store.lock()?;
-        if self.store.read_user(id)?.is_none() {
-            return Err(unknown_user(id));
-        }
-        let enabled = self.store.read_enabled(id)?;
-        if !enabled.servers.is_empty() {
-            let names: Vec<&str> = enabled.servers.keys().map(|s| s.as_str()).collect();
-            return Err(PortalError::UserHasServers {
-                user: id.clone(),
-                servers: names.join(", "),
-            });
+        let was_user = self.store.user_exists(id);
+        if let Ok(enabled) = self.store.read_enabled(id) {
+            if !enabled.servers.is_empty() {
+                let names: Vec<&str> = enabled.servers.keys().map(|s| s.as_str()).collect();
+                return Err(PortalError::UserHasServers {
+                    user: id.clone(),
+                    servers: names.join(", "),
+                });
+            }
         }
         self.store.remove_user(id)?;
         // The user's tokens go with them: a later user of the same name inherits none.
@@ -157,9 +224,14 @@ impl Portal {
             self.store.write_tokens(&tokens)?;
         }
         if let Some(mut allocs) = self.store.read_allocations()? {
-            allocs.release_user(id);
-            self.store.write_allocations(&allocs)?;
+            if allocs.users.contains_key(id) {
+                allocs.release_user(id);
+                self.store.write_allocations(&allocs)?;
+            }
         }
-        Ok(())
+        if !keep_data {
+            self.store.remove_user_data(id)?;
+        }
+        Ok(was_user)
     }
 }

@@ -6,13 +6,15 @@
 //! `Debug` never prints them, and whose memory is wiped on drop.
 //!
 //! `key` owns the key, `value` the plaintext, `sealing` the ciphertext and how it is made
-//! and opened.
+//! and opened, `ring` the keys a secret may be opened with.
 
 mod key;
+mod ring;
 mod sealing;
 mod value;
 
 pub use key::SecretKey;
+pub use ring::KeyRing;
 pub use sealing::{new_version, open, reseal, seal, SealMeta, Sealed};
 pub use value::{SecretValue, MAX_VALUE_BYTES};
 

@@ -11,12 +11,14 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use super::{SecretError, SecretKey, SecretValue};
+use super::{KeyRing, SecretError, SecretKey, SecretValue};
 use crate::ids::{SecretName, UserId};
 
 /// A sealed secret as stored: ciphertext, nonce and the id of the key that sealed it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sealed {
+    /// Empty for a secret sealed before secrets named their key.
+    #[serde(default)]
     pub key_id: String,
     pub nonce: String,
     pub ciphertext: String,
@@ -84,14 +86,15 @@ pub fn seal(
     }
 }
 
-/// Opens a sealed secret with the key it names; any tampering is an authentication error.
+/// Opens a sealed secret with `key`, which must be the key it names (if it names one);
+/// any tampering is an authentication error.
 pub fn open(
     key: &SecretKey,
     user: &UserId,
     name: &SecretName,
     sealed: &Sealed,
 ) -> Result<SecretValue, SecretError> {
-    if sealed.key_id != key.id() {
+    if !sealed.key_id.is_empty() && sealed.key_id != key.id() {
         return Err(SecretError::WrongKey {
             user: user.clone(),
             name: name.clone(),
@@ -132,10 +135,11 @@ pub fn open(
     SecretValue::new(text)
 }
 
-/// Re-seals a secret under `new`, keeping its version and dates; a secret already under
-/// `new` is returned as it is. This is one step of key rotation.
+/// Re-seals a secret under `new`, opening it with the key of `ring` it names and keeping
+/// its version and dates; a secret already under `new` is returned as it is. This is one
+/// step of key rotation.
 pub fn reseal(
-    old: &SecretKey,
+    ring: &KeyRing,
     new: &SecretKey,
     user: &UserId,
     name: &SecretName,
@@ -144,7 +148,7 @@ pub fn reseal(
     if sealed.key_id == new.id() {
         return Ok(sealed.clone());
     }
-    let value = open(old, user, name, sealed)?;
+    let value = ring.open(user, name, sealed)?;
     let meta = SealMeta {
         version: sealed.version.clone(),
         created_at: sealed.created_at,

@@ -152,8 +152,9 @@ fn values_are_checked() {
 }
 
 #[test]
-fn an_interrupted_rotation_leaves_every_secret_readable_with_one_key() {
+fn an_interrupted_rotation_leaves_every_secret_readable_by_its_key_id() {
     let (old, new) = (SecretKey::generate(), SecretKey::generate());
+    let ring = KeyRing::new(old.clone()).with(new.clone());
     let names: Vec<(String, String)> = (0..6)
         .map(|i| (format!("u{i}"), format!("s.{i}")))
         .collect();
@@ -165,21 +166,16 @@ fn an_interrupted_rotation_leaves_every_secret_readable_with_one_key() {
     for stop in 0..=names.len() {
         let mut state = original.clone();
         for (i, (user, name)) in names.iter().enumerate().take(stop) {
-            state[i] = reseal(&old, &new, &u(user), &n(name), &state[i]).unwrap();
+            state[i] = reseal(&ring, &new, &u(user), &n(name), &state[i]).unwrap();
         }
         for (i, (user, name)) in names.iter().enumerate() {
-            let key = if state[i].key_id == new.id() {
-                &new
-            } else {
-                &old
-            };
             assert_eq!(
-                open(key, &u(user), &n(name), &state[i]).unwrap().expose(),
+                ring.open(&u(user), &n(name), &state[i]).unwrap().expose(),
                 format!("value-{name}")
             );
         }
         for (i, (user, name)) in names.iter().enumerate() {
-            state[i] = reseal(&old, &new, &u(user), &n(name), &state[i]).unwrap();
+            state[i] = reseal(&ring, &new, &u(user), &n(name), &state[i]).unwrap();
             assert_eq!(
                 open(&new, &u(user), &n(name), &state[i]).unwrap().expose(),
                 format!("value-{name}")
@@ -190,4 +186,47 @@ fn an_interrupted_rotation_leaves_every_secret_readable_with_one_key() {
             );
         }
     }
+}
+
+#[test]
+fn a_secret_sealed_before_key_ids_opens_with_whichever_key_sealed_it() {
+    let (old, new) = (SecretKey::generate(), SecretKey::generate());
+    let mut legacy = sealed(&old, "u1", "a.token", "v");
+    legacy.key_id = String::new();
+    let json = serde_json::to_value(&legacy).unwrap();
+    let mut json = json.as_object().unwrap().clone();
+    json.remove("key_id");
+    let legacy: Sealed = serde_json::from_value(json.into()).unwrap();
+    let ring = KeyRing::new(new.clone()).with(old.clone());
+    assert_eq!(
+        ring.open(&u("u1"), &n("a.token"), &legacy)
+            .unwrap()
+            .expose(),
+        "v"
+    );
+    let resealed = reseal(&ring, &new, &u("u1"), &n("a.token"), &legacy).unwrap();
+    assert_eq!(resealed.key_id, new.id());
+    let without = KeyRing::new(new);
+    assert!(matches!(
+        without.open(&u("u1"), &n("a.token"), &legacy),
+        Err(SecretError::Authentication { .. })
+    ));
+}
+
+#[test]
+fn a_key_the_ring_lacks_is_named() {
+    let (old, new) = (SecretKey::generate(), SecretKey::generate());
+    let s = sealed(&old, "u1", "a.token", "v");
+    let err = KeyRing::new(new.clone())
+        .open(&u("u1"), &n("a.token"), &s)
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SecretError::WrongKey {
+            user: u("u1"),
+            name: n("a.token"),
+            sealed_with: old.id().into(),
+            current: new.id().into(),
+        }
+    );
 }

@@ -1,5 +1,6 @@
 //! The secret key file: made on first use, replaced on rotation, always mode 0600 and
-//! always through the atomic writer.
+//! always through the atomic writer; and the copy of the new key a rotation keeps while
+//! it runs.
 
 use std::fs;
 use std::io;
@@ -28,6 +29,26 @@ impl Store {
     /// Replaces a key file (mode 0600), as the last step of a key rotation.
     pub fn write_key_file(&self, path: &Path, key: &SecretKey) -> Result<(), StoreError> {
         atomic::write_replace(path, key.to_base64().as_bytes(), PRIVATE)
+    }
+
+    /// The key in `path`, or `None` when there is no such file; never makes one.
+    pub fn read_key_file(&self, path: &Path) -> Result<Option<SecretKey>, StoreError> {
+        read_key(path)
+    }
+
+    /// The key a rotation in progress re-seals under, kept in the data folder from before
+    /// the first secret is re-sealed until the rotation is over, so that every secret
+    /// opens whichever of the two keys it names.
+    pub fn read_pending_key(&self) -> Result<Option<SecretKey>, StoreError> {
+        read_key(&self.pending_key_path())
+    }
+
+    pub fn write_pending_key(&self, key: &SecretKey) -> Result<(), StoreError> {
+        self.write_key_file(&self.pending_key_path(), key)
+    }
+
+    pub fn remove_pending_key(&self) -> Result<(), StoreError> {
+        self.remove_path(&self.pending_key_path()).map(drop)
     }
 }
 

@@ -12,6 +12,7 @@
 //! <data>/users/<id>/enabled.json             the servers the user enabled, with their settings
 //! <data>/users/<id>/secrets.json             the user's sealed secrets (0600)
 //! <data>/secret.key                          the secret key, unless set elsewhere (0600)
+//! <data>/secret.key.next                     the new key while a key rotation runs (0600)
 //! <data>/tokens.json                         API token hashes (0600)
 //! <data>/state/allocations.json              port blocks and ports (rebuilt from labels if lost)
 //! <data>/state/daemon.json                   the daemon's health, restart and error record
@@ -100,6 +101,10 @@ impl Store {
 
     pub(super) fn secrets_path(&self, id: &UserId) -> PathBuf {
         self.user_dir(id).join("secrets.json")
+    }
+
+    pub(super) fn pending_key_path(&self) -> PathBuf {
+        self.root.join("secret.key.next")
     }
 
     pub(super) fn instance_path(&self) -> PathBuf {

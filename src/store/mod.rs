@@ -136,4 +136,34 @@ impl Store {
     pub fn root(&self) -> &Path {
         &self.root
     }
+
+    /// `text` with every path inside the data folder shown relative to it, so a message
+    /// meant for someone else than the host's admin (an API caller) never says where the
+    /// folder is.
+    pub fn relative(&self, text: &str) -> String {
+        let root = format!("{}/", self.root.display());
+        text.replace(&root, "")
+    }
+
+    /// What went wrong, with the path relative to the data folder and without the store's
+    /// own advice: for messages that say what to do in their own terms.
+    pub fn describe(&self, e: &StoreError) -> String {
+        let shown = |p: &Path| {
+            p.strip_prefix(&self.root)
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        };
+        match e {
+            StoreError::Corrupt { path, source } => {
+                format!("{} is damaged ({source})", shown(path))
+            }
+            StoreError::Io {
+                action,
+                path,
+                source,
+            } => format!("cannot {action} {}: {source}", shown(path)),
+            other => self.relative(&other.to_string()),
+        }
+    }
 }

@@ -4,8 +4,9 @@ use super::{Loaded, Store, StoreError, StoredCustom, StoredEnabled, StoredSecret
 use crate::ids::UserId;
 
 impl Store {
-    /// Users' folders without a readable `user.json`: not users, but not gone either (a
-    /// damaged or unreadable record), so the daemon must leave their containers alone.
+    /// Users' folders without a readable `user.json`: missing, unreadable or damaged. Not
+    /// users to be served, but not gone either, so the daemon must leave their containers
+    /// alone.
     pub fn users_unreadable(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(self.users_dir()) else {
             return Vec::new();
@@ -15,10 +16,16 @@ impl Store {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
                 let id = UserId::parse(&name).ok()?;
-                let readable = std::fs::File::open(self.user_path(&id)).is_ok();
+                let readable = matches!(self.read_user(&id), Ok(Some(_)));
                 (!readable && e.path().is_dir()).then_some(name)
             })
             .collect()
+    }
+
+    /// Whether `id` has a profile file, readable or not: a damaged user is still a user,
+    /// to be listed as damaged and removable.
+    pub fn user_exists(&self, id: &UserId) -> bool {
+        self.user_path(id).exists()
     }
 
     /// Whether the folder's records are there to be read: a folder deleted or unmounted
@@ -32,10 +39,7 @@ impl Store {
     /// Users with a profile; a folder left without one is skipped.
     pub fn user_ids(&self) -> Result<Vec<UserId>, StoreError> {
         let ids = self.names(&self.users_dir(), "", |s| UserId::parse(s).ok())?;
-        Ok(ids
-            .into_iter()
-            .filter(|u| self.user_path(u).exists())
-            .collect())
+        Ok(ids.into_iter().filter(|u| self.user_exists(u)).collect())
     }
 
     pub fn read_user(&self, id: &UserId) -> Result<Option<Loaded<StoredUser>>, StoreError> {

@@ -38,6 +38,22 @@ impl Store {
         }
     }
 
+    /// Whether the user's bind-mounted folders (`volumes/<id>`) are there: made on the
+    /// first enable that mounts one, and possibly left by an earlier user of the id.
+    pub fn user_data_left(&self, id: &UserId) -> bool {
+        self.user_volumes_dir(id).exists()
+    }
+
+    /// `volumes/<id>`, as messages name it.
+    pub fn user_data_name(&self, id: &UserId) -> String {
+        self.relative(&self.user_volumes_dir(id).display().to_string())
+    }
+
+    /// Removes the user's bind-mounted folders; `false` when there were none.
+    pub fn remove_user_data(&self, id: &UserId) -> Result<bool, StoreError> {
+        self.remove_path(&self.user_volumes_dir(id))
+    }
+
     /// Creates the host folders a container mounts, given to `owner`. Only folders under
     /// the users' volume tree are made; a symbolic link on the way is refused.
     pub fn ensure_volume_dirs(&self, dirs: &[String], owner: Ownership) -> Result<(), StoreError> {

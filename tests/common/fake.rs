@@ -1,13 +1,16 @@
 //! A recording in-memory engine for tests that show the manager's logic without Docker:
-//! containers and networks live in maps, creates and restarts are counted, starts can be
-//! made to fail, and a container can be made to die. Lifecycle calls are logged in order.
+//! containers, networks and volumes live in maps, creates and restarts are counted,
+//! starts can be made to fail, and a container can be made to die. Lifecycle calls are
+//! logged in order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use mcp_portal::engine::{Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo};
+use mcp_portal::engine::{
+    Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, VolumeInfo,
+};
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
 use mcp_portal::secrets::SecretValue;
 
@@ -15,6 +18,7 @@ use mcp_portal::secrets::SecretValue;
 pub struct Fake {
     pub containers: Mutex<BTreeMap<String, ContainerInfo>>,
     pub networks: Mutex<BTreeMap<String, NetworkInfo>>,
+    pub volumes: Mutex<BTreeMap<String, VolumeInfo>>,
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
     pub fail_start: Mutex<BTreeSet<String>>,
@@ -95,9 +99,34 @@ impl Engine for Fake {
     }
     async fn create_volume(
         &self,
-        _name: &str,
-        _labels: &BTreeMap<String, String>,
+        name: &str,
+        labels: &BTreeMap<String, String>,
     ) -> Result<(), EngineError> {
+        let info = VolumeInfo {
+            name: name.into(),
+            labels: labels.clone(),
+        };
+        self.volumes
+            .lock()
+            .unwrap()
+            .entry(name.into())
+            .or_insert(info);
+        Ok(())
+    }
+    async fn volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<VolumeInfo>, EngineError> {
+        let all = self.volumes.lock().unwrap();
+        Ok(all
+            .values()
+            .filter(|v| {
+                labels
+                    .iter()
+                    .all(|(k, val)| v.labels.get(*k).map(String::as_str) == Some(*val))
+            })
+            .cloned()
+            .collect())
+    }
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        self.volumes.lock().unwrap().remove(name);
         Ok(())
     }
     async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {

@@ -2,7 +2,7 @@
 //! merged catalogs, and the status of every user's servers.
 
 use axum::body::Bytes;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
@@ -60,6 +60,9 @@ pub(super) struct NewUser {
     #[serde(default)]
     roles: Vec<Label>,
     organization: Option<Label>,
+    /// Take over the data an earlier user of the id left.
+    #[serde(default)]
+    reuse_data: bool,
 }
 
 pub(super) async fn add_user<E: Engine + 'static>(
@@ -70,18 +73,28 @@ pub(super) async fn add_user<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let b: NewUser = required_body(&bytes)?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.add_user(b.id, b.roles, b.organization)).await?)
+    ok(state
+        .rt
+        .add_user_by(&caller, b.id, b.roles, b.organization, b.reuse_data)
+        .await?)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct RemoveUserQuery {
+    #[serde(default)]
+    keep_data: bool,
 }
 
 pub(super) async fn remove_user<E: Engine + 'static>(
     state: S<E>,
     Path(user): Path<String>,
+    Query(q): Query<RemoveUserQuery>,
     headers: HeaderMap,
 ) -> ApiResult {
     let token = state.authorize(&headers, Need::Admin)?;
     let user = parse("user", &user, UserId::parse)?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.remove_user(&user).map(|()| json!({"removed": user}))).await?)
+    ok(state.rt.remove_user_by(&caller, &user, q.keep_data).await?)
 }
 
 pub(super) async fn show_limits<E: Engine + 'static>(

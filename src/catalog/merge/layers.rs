@@ -112,18 +112,21 @@ fn add_base(b: &BaseLayer<'_>, out: &mut Layered, d: &mut Diagnostics) {
             Ok(def) => {
                 out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
             }
-            Err(e) => d.error(
-                &format!("catalog {}", b.name),
-                Some(def.id.as_str()),
-                Some("image"),
-                e,
-            ),
+            Err(e) => {
+                out.remove(&def.id);
+                d.error(
+                    &format!("catalog {}", b.name),
+                    Some(def.id.as_str()),
+                    Some("image"),
+                    e,
+                );
+            }
         }
     }
 }
 
 /// Base catalogs then overlays, before visibility and custom servers. Problems go to `d`;
-/// the result is usable only when `d` holds no errors.
+/// a server an error is about is left out of the result.
 pub fn layer(
     bases: &[BaseLayer<'_>],
     overlays: &[OverlayLayer<'_>],
@@ -142,8 +145,17 @@ pub fn layer(
     for o in overlays {
         for patch in &o.overlay.servers {
             let existing = out.get(&patch.id).map(Arc::as_ref);
-            if let Some(m) = apply_patch(existing, patch, o.name, policy, d) {
-                out.insert(patch.id.clone(), Arc::new(m));
+            let before = d.errors().count();
+            match apply_patch(existing, patch, o.name, policy, d) {
+                Some(m) => {
+                    out.insert(patch.id.clone(), Arc::new(m));
+                }
+                // The server without the overlay's change would run what the overlay
+                // meant to change (its limits, its mounts): it goes, alone.
+                None if d.errors().count() > before => {
+                    out.remove(&patch.id);
+                }
+                None => {}
             }
         }
     }

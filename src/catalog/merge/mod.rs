@@ -24,7 +24,7 @@ pub use provenance::{BaseRef, MergedServer, Provenance};
 pub use visibility::for_user;
 
 use crate::catalog::model::{ServerDef, UserProfile};
-use crate::catalog::report::Diagnostics;
+use crate::catalog::report::{Diagnostic, Diagnostics, Severity};
 use crate::catalog::validate::Policy;
 use crate::ids::UserId;
 
@@ -32,7 +32,24 @@ use crate::ids::UserId;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserCatalog {
     pub servers: Vec<Arc<MergedServer>>,
-    pub warnings: Vec<crate::catalog::report::Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+    /// What made a server unusable; each such server is left out of `servers`. A change
+    /// that brings one is refused before it is stored, but an input that became invalid
+    /// later (a narrower setting, a stricter version) costs only the servers it breaks.
+    pub errors: Vec<Diagnostic>,
+}
+
+impl UserCatalog {
+    /// The warnings to show the user: the merge's, then each error as a warning that the
+    /// server it names is left out.
+    pub fn served_warnings(&self) -> Vec<Diagnostic> {
+        let left_out = self.errors.iter().map(|e| Diagnostic {
+            severity: Severity::Warning,
+            message: format!("{}; the server is left out until this is fixed", e.message),
+            ..e.clone()
+        });
+        self.warnings.iter().cloned().chain(left_out).collect()
+    }
 }
 
 /// One user's merged servers.
@@ -42,11 +59,14 @@ pub fn merge_user(
     user: &UserProfile,
     custom: &[ServerDef],
     policy: &Policy,
-) -> Result<UserCatalog, Diagnostics> {
+) -> UserCatalog {
     let mut all = merge_all(bases, overlays, [(user, custom)], policy);
     // merge_all answers for every user it is given, and it was given this one.
-    all.remove(&user.id)
-        .unwrap_or_else(|| Err(Diagnostics::new()))
+    all.remove(&user.id).unwrap_or(UserCatalog {
+        servers: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+    })
 }
 
 /// Every user's merged servers; users that see the same overlays share one layering pass.
@@ -55,7 +75,7 @@ pub fn merge_all<'u>(
     overlays: &[OverlayLayer<'_>],
     users: impl IntoIterator<Item = (&'u UserProfile, &'u [ServerDef])>,
     policy: &Policy,
-) -> BTreeMap<UserId, Result<UserCatalog, Diagnostics>> {
+) -> BTreeMap<UserId, UserCatalog> {
     let mut memo: BTreeMap<Vec<usize>, (Layered, Diagnostics)> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (user, custom) in users {
@@ -66,15 +86,16 @@ pub fn merge_all<'u>(
             let layered = layer(bases, &chosen, policy, &mut d);
             (layered, d)
         });
-        let result = if d.has_errors() {
-            Err(d.clone())
-        } else {
-            for_user(layered, user, custom).map(|servers| UserCatalog {
+        let (servers, own) = for_user(layered, user, custom);
+        let errors = d.errors().chain(own.errors()).cloned().collect();
+        out.insert(
+            user.id.clone(),
+            UserCatalog {
                 servers,
-                warnings: d.clone().into_warnings(),
-            })
-        };
-        out.insert(user.id.clone(), result);
+                warnings: d.warnings().cloned().collect(),
+                errors,
+            },
+        );
     }
     out
 }

@@ -47,6 +47,18 @@ fn overlay(patches: Vec<ServerPatch>) -> Overlay {
     }
 }
 
+/// A merge that must have found nothing wrong.
+trait Clean {
+    fn clean(self) -> UserCatalog;
+}
+
+impl Clean for UserCatalog {
+    fn clean(self) -> UserCatalog {
+        assert!(self.errors.is_empty(), "{:?}", self.errors);
+        self
+    }
+}
+
 fn user(u: &str, roles: &[&str]) -> UserProfile {
     UserProfile {
         id: UserId::parse(u).unwrap(),
@@ -81,7 +93,7 @@ fn overlay_changes_only_the_fields_it_names() {
         name: &name("dev"),
         overlay: &o,
     }];
-    let merged = merge_user(&bases, &overlays, &user("u1", &[]), &[], &Policy::default()).unwrap();
+    let merged = merge_user(&bases, &overlays, &user("u1", &[]), &[], &Policy::default()).clean();
     let gh = &merged.servers[0];
     assert_eq!(gh.def.image, "mcp/github:dev");
     let env: Vec<(&str, &str)> = gh
@@ -120,20 +132,21 @@ fn an_overlay_may_remove_a_field_with_null() {
         &[],
         &Policy::default(),
     )
-    .unwrap()
+    .clean()
     .servers;
     assert_eq!(merged[0].def.env.keys().collect::<Vec<_>>(), ["B"]);
     assert!(merged[0].def.command.is_empty());
 }
 
 #[test]
-fn an_overlay_that_breaks_a_definition_is_reported() {
-    let base = catalog(vec![server("github")]);
+fn an_overlay_that_breaks_a_definition_drops_that_server_alone() {
+    let base = catalog(vec![server("github"), server("time")]);
     let o = overlay(vec![
         patch("github", json!({"transport": "sse"})),
         patch("newone", json!({"tag": "x"})),
+        patch("time", json!({"tag": "2"})),
     ]);
-    let err = merge_user(
+    let merged = merge_user(
         &[BaseLayer {
             name: &name("b"),
             revision: 1,
@@ -146,12 +159,27 @@ fn an_overlay_that_breaks_a_definition_is_reported() {
         &user("u1", &[]),
         &[],
         &Policy::default(),
-    )
-    .unwrap_err();
-    let errs: Vec<String> = err.errors().map(ToString::to_string).collect();
+    );
+    let errs: Vec<String> = merged.errors.iter().map(ToString::to_string).collect();
     assert_eq!(errs, ["overlay dev: server github: port: transport sse needs the container port the server listens on"]);
-    let warnings: Vec<String> = err.warnings().map(ToString::to_string).collect();
+    let warnings: Vec<String> = merged.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(warnings, ["overlay dev: server newone: changes a server that no base catalog defines; entry ignored"]);
+    let ids: Vec<&str> = merged.servers.iter().map(|s| s.def.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["time"],
+        "github without the overlay's change was kept"
+    );
+    assert_eq!(merged.servers[0].def.image, "mcp/time:2");
+    let shown: Vec<String> = merged
+        .served_warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        shown[1].ends_with("listens on; the server is left out until this is fixed"),
+        "{shown:?}"
+    );
 }
 
 #[test]
@@ -173,7 +201,7 @@ fn custom_replaces_and_visibility_filters() {
         std::slice::from_ref(&mine),
         &Policy::default(),
     )
-    .unwrap()
+    .clean()
     .servers;
     assert_eq!(plain.len(), 1);
     assert_eq!(plain[0].def.image, "me/github:mine");
@@ -185,7 +213,7 @@ fn custom_replaces_and_visibility_filters() {
         &[],
         &Policy::default(),
     )
-    .unwrap();
+    .clean();
     assert_eq!(admin.servers.len(), 2);
 }
 
@@ -211,14 +239,8 @@ fn overlays_apply_only_to_the_users_they_name() {
         [(&u1, &[][..]), (&u2, &[][..])],
         &Policy::default(),
     );
-    assert_eq!(
-        all[&u1.id].as_ref().unwrap().servers[0].def.image,
-        "mcp/github:beta"
-    );
-    assert_eq!(
-        all[&u2.id].as_ref().unwrap().servers[0].def.image,
-        "mcp/github:latest"
-    );
+    assert_eq!(all[&u1.id].servers[0].def.image, "mcp/github:beta");
+    assert_eq!(all[&u2.id].servers[0].def.image, "mcp/github:latest");
 }
 
 #[test]
@@ -240,7 +262,7 @@ fn later_base_catalog_by_name_wins_whatever_the_input_order() {
     ];
     let two = [one[1], one[0]];
     for bases in [&one[..], &two[..]] {
-        let m = merge_user(bases, &[], &user("u1", &[]), &[], &Policy::default()).unwrap();
+        let m = merge_user(bases, &[], &user("u1", &[]), &[], &Policy::default()).clean();
         assert_eq!(m.servers[0].def.image, "mcp/from-z:latest");
     }
 }
@@ -259,7 +281,7 @@ fn merged_servers_round_trip_through_json() {
         &[],
         &Policy::default(),
     )
-    .unwrap()
+    .clean()
     .servers;
     let text = serde_json::to_string(&*m[0]).unwrap();
     assert!(

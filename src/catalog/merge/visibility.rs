@@ -10,12 +10,13 @@ use crate::catalog::model::{ServerDef, UserProfile};
 use crate::catalog::report::Diagnostics;
 use crate::ids::ServerId;
 
-/// What one user sees: visible layered servers, with their custom servers on top.
+/// What one user sees: visible layered servers, with their custom servers on top. A
+/// custom server that cannot be used is left out, and said in the diagnostics.
 pub fn for_user(
     layered: &Layered,
     user: &UserProfile,
     custom: &[ServerDef],
-) -> Result<Vec<Arc<MergedServer>>, Diagnostics> {
+) -> (Vec<Arc<MergedServer>>, Diagnostics) {
     let mut d = Diagnostics::new();
     let mut out: BTreeMap<ServerId, Arc<MergedServer>> = layered
         .iter()
@@ -32,18 +33,19 @@ pub fn for_user(
             Ok(def) => {
                 out.insert(def.id.clone(), Arc::new(MergedServer { def, source }));
             }
-            Err(e) => d.error(
-                &format!("custom servers of {}", user.id),
-                Some(def.id.as_str()),
-                Some("image"),
-                e,
-            ),
+            Err(e) => {
+                // Not the catalog's server of that id either: the user asked for their own.
+                out.remove(&def.id);
+                d.error(
+                    &format!("custom servers of {}", user.id),
+                    Some(def.id.as_str()),
+                    Some("image"),
+                    e,
+                );
+            }
         }
     }
-    if d.has_errors() {
-        return Err(d);
-    }
-    Ok(out.into_values().collect())
+    (out.into_values().collect(), d)
 }
 
 /// The indexes of the overlays that apply to `user`: users with the same set share a

@@ -13,7 +13,7 @@ use crate::manager::{
     AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken,
     OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RemovedReport,
     RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
-    UserSummary, ValidateReport,
+    UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -37,7 +37,7 @@ impl Local {
     /// cannot reach Docker is still audited, as the operation would have been.
     fn with_runtime<T>(
         &self,
-        change: Option<(&UserId, AuditAction, &ServerId)>,
+        change: Option<(&UserId, AuditAction, &str)>,
         f: impl AsyncFnOnce(&Runtime<DockerEngine>) -> crate::manager::Result<T>,
     ) -> Result<T> {
         let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -49,8 +49,7 @@ impl Local {
                 Err(e) => {
                     let e = PortalError::from(e);
                     if let Some((u, action, s)) = change {
-                        self.portal
-                            .audit_failure(Some(u.as_str()), action, s.as_str(), &e);
+                        self.portal.audit_failure(Some(u.as_str()), action, s, &e);
                     }
                     return Err(e.into());
                 }
@@ -152,16 +151,30 @@ impl Backend for Local {
         Ok(self.portal.remove_custom(user, id)?)
     }
 
-    fn add_user(&self, id: UserId, roles: Vec<Label>, org: Option<Label>) -> Result<UserSummary> {
-        Ok(self.portal.add_user(id, roles, org)?)
+    fn add_user(
+        &self,
+        id: UserId,
+        roles: Vec<Label>,
+        org: Option<Label>,
+        reuse_data: bool,
+    ) -> Result<UserSummary> {
+        let shown = id.clone();
+        let change = (&shown, AuditAction::UserAdd, shown.as_str());
+        self.with_runtime(Some(change), async |rt| {
+            rt.add_user_by(rt.portal(), id, roles, org, reuse_data)
+                .await
+        })
     }
 
     fn list_users(&self) -> Result<Vec<UserSummary>> {
         Ok(self.portal.list_users()?)
     }
 
-    fn remove_user(&self, id: &UserId) -> Result<()> {
-        Ok(self.portal.remove_user(id)?)
+    fn remove_user(&self, id: &UserId, keep_data: bool) -> Result<UserRemoved> {
+        let change = (id, AuditAction::UserRemove, id.as_str());
+        self.with_runtime(Some(change), async |rt| {
+            rt.remove_user_by(rt.portal(), id, keep_data).await
+        })
     }
 
     fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {
@@ -214,19 +227,19 @@ impl Backend for Local {
         server: &ServerId,
         settings: Option<Settings>,
     ) -> Result<EnableReport> {
-        let change = (user, AuditAction::ServerEnable, server);
+        let change = (user, AuditAction::ServerEnable, server.as_str());
         self.with_runtime(Some(change), async |rt| {
             rt.enable(user, server, settings, &progress).await
         })
     }
 
     fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport> {
-        let change = (user, AuditAction::ServerDisable, server);
+        let change = (user, AuditAction::ServerDisable, server.as_str());
         self.with_runtime(Some(change), async |rt| rt.disable(user, server).await)
     }
 
     fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport> {
-        let change = (user, AuditAction::ServerRestart, server);
+        let change = (user, AuditAction::ServerRestart, server.as_str());
         self.with_runtime(Some(change), async |rt| rt.restart(user, server).await)
     }
 

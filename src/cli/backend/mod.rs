@@ -17,7 +17,7 @@ use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
     OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
+    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -62,9 +62,17 @@ pub trait Backend {
     fn list_custom(&self, user: &UserId) -> Result<Vec<ServerDef>>;
     fn remove_custom(&self, user: &UserId, id: &ServerId) -> Result<()>;
 
-    fn add_user(&self, id: UserId, roles: Vec<Label>, org: Option<Label>) -> Result<UserSummary>;
+    /// Adds a user; `reuse_data` hands them what an earlier user of the id left.
+    fn add_user(
+        &self,
+        id: UserId,
+        roles: Vec<Label>,
+        org: Option<Label>,
+        reuse_data: bool,
+    ) -> Result<UserSummary>;
     fn list_users(&self) -> Result<Vec<UserSummary>>;
-    fn remove_user(&self, id: &UserId) -> Result<()>;
+    /// Removes a user, with their data unless `keep_data`.
+    fn remove_user(&self, id: &UserId, keep_data: bool) -> Result<UserRemoved>;
     /// The user's quota after `change` (when given) is applied to their overrides.
     fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota>;
 

@@ -21,7 +21,7 @@ use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
     OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserSummary, ValidateReport,
+    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -270,8 +270,14 @@ impl Backend for Remote {
         self.delete(&format!("/api/v1/users/{user}/custom/{id}"))
     }
 
-    fn add_user(&self, id: UserId, roles: Vec<Label>, org: Option<Label>) -> Result<UserSummary> {
-        let body = json!({"id": id, "roles": roles, "organization": org});
+    fn add_user(
+        &self,
+        id: UserId,
+        roles: Vec<Label>,
+        org: Option<Label>,
+        reuse_data: bool,
+    ) -> Result<UserSummary> {
+        let body = json!({"id": id, "roles": roles, "organization": org, "reuse_data": reuse_data});
         self.call("POST", "/api/v1/admin/users", Body::Json(body))
     }
 
@@ -279,8 +285,9 @@ impl Backend for Remote {
         self.get("/api/v1/admin/users")
     }
 
-    fn remove_user(&self, id: &UserId) -> Result<()> {
-        self.delete(&format!("/api/v1/admin/users/{id}"))
+    fn remove_user(&self, id: &UserId, keep_data: bool) -> Result<UserRemoved> {
+        let path = format!("/api/v1/admin/users/{id}?keep_data={keep_data}");
+        self.call("DELETE", &path, Body::None)
     }
 
     fn user_limits(&self, id: &UserId, change: Option<QuotaOverride>) -> Result<Quota> {

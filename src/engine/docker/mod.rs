@@ -17,7 +17,9 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::Docker;
 use futures_util::stream::BoxStream;
 
-use super::{Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, MIN_API};
+use super::{
+    Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, VolumeInfo, MIN_API,
+};
 use crate::plan::{ContainerSpec, NetworkSpec};
 use crate::secrets::SecretValue;
 
@@ -91,6 +93,14 @@ impl Engine for DockerEngine {
         labels: &BTreeMap<String, String>,
     ) -> Result<(), EngineError> {
         networks::create_volume(&self.docker, name, labels).await
+    }
+
+    async fn volumes(&self, labels: &[(&str, &str)]) -> Result<Vec<VolumeInfo>, EngineError> {
+        networks::volumes(&self.docker, labels).await
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        networks::remove_volume(&self.docker, name).await
     }
 
     async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {

@@ -1,14 +1,17 @@
-//! Networks and volumes: the per-user bridge networks and the named volumes servers mount.
+//! Networks and volumes: the per-user bridge networks and the named volumes servers mount
+//! (listed by label and removed with their user).
 
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{Ipam, IpamConfig, NetworkCreateRequest, VolumeCreateRequest};
-use bollard::query_parameters::{InspectNetworkOptions, ListNetworksOptionsBuilder};
+use bollard::query_parameters::{
+    InspectNetworkOptions, ListNetworksOptionsBuilder, ListVolumesOptions, RemoveVolumeOptions,
+};
 use bollard::Docker;
 
 use super::errors::{detail, docker_err, status};
 use super::{btree, label_filters};
-use crate::engine::{EngineError, NetworkInfo};
+use crate::engine::{EngineError, NetworkInfo, VolumeInfo};
 use crate::plan::NetworkSpec;
 
 fn network_info(
@@ -113,4 +116,37 @@ pub(super) async fn create_volume(
         .await
         .map(drop)
         .map_err(docker_err("create volume", name))
+}
+
+pub(super) async fn volumes(
+    docker: &Docker,
+    labels: &[(&str, &str)],
+) -> Result<Vec<VolumeInfo>, EngineError> {
+    let options = ListVolumesOptions {
+        filters: Some(label_filters(labels)),
+    };
+    let list = docker
+        .list_volumes(Some(options))
+        .await
+        .map_err(docker_err("list", "volumes"))?;
+    Ok(list
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| VolumeInfo {
+            name: v.name,
+            labels: v.labels.into_iter().collect(),
+        })
+        .collect())
+}
+
+pub(super) async fn remove_volume(docker: &Docker, name: &str) -> Result<(), EngineError> {
+    match docker
+        .remove_volume(name, Some(RemoveVolumeOptions { force: false }))
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if status(&e) == Some(404) => Ok(()),
+        Err(e) => Err(docker_err("remove volume", name)(e)),
+    }
 }

@@ -1,6 +1,7 @@
 //! Users' containers on one engine: the [`Runtime`] and one file per verb (enable,
-//! disable, restart, status), with the steps they share (reservation, spec, network,
-//! replacement, and finding a pair's container under an earlier name).
+//! disable, restart, status, and users' data for `user add`/`user rm`), with the steps
+//! they share (reservation, spec, network, replacement, and finding a pair's container
+//! under an earlier name).
 
 mod adopt;
 mod disable;
@@ -11,6 +12,7 @@ mod reserve;
 mod restart;
 mod spec;
 mod status;
+mod user_data;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -27,6 +29,7 @@ use crate::plan::{
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
 pub use status::{StatusRow, UNKNOWN_HEALTH};
+pub use user_data::UserRemoved;
 
 /// The portal's containers on one engine.
 #[derive(Debug)]
@@ -145,6 +148,12 @@ impl<E: Engine> Runtime<E> {
     /// The label filter for this instance's objects.
     pub(crate) fn managed(&self) -> [(&'static str, &str); 2] {
         managed(self.instance())
+    }
+
+    /// The label filter for this instance's objects of one user.
+    fn managed_for<'a>(&'a self, user: &'a UserId) -> [(&'static str, &'a str); 3] {
+        let [managed_by, instance] = self.managed();
+        [managed_by, instance, (LABEL_USER, user.as_str())]
     }
 
     fn ours(&self, c: &crate::engine::ContainerInfo, user: &UserId) -> bool {

@@ -148,21 +148,11 @@ impl<E: Engine> Runtime<E> {
         if !self.portal.store.read_enabled(user)?.servers.is_empty() {
             return Ok(());
         }
-        let [managed_by, instance] = self.managed();
-        let labels = [managed_by, instance, (LABEL_USER, user.as_str())];
+        let labels = self.managed_for(user);
         if !self.engine.containers(&labels).await?.is_empty() {
             return Ok(());
         }
-        // Only a network this portal made for this user: never another instance's.
-        let name = network_name(user);
-        let ours = self
-            .engine
-            .network(&name)
-            .await?
-            .is_some_and(|n| owned_by(&n.labels, self.instance(), user));
-        if ours {
-            self.engine.remove_network(&name).await?;
-        }
+        self.remove_own_network(user).await?;
         let portal = self.portal.clone();
         let u = user.clone();
         blocking(move || {
@@ -175,5 +165,20 @@ impl<E: Engine> Runtime<E> {
             Ok(())
         })
         .await
+    }
+
+    /// Removes the user's network if this portal made it for them: never another
+    /// instance's, nor one that only has the name.
+    pub(super) async fn remove_own_network(&self, user: &UserId) -> Result<()> {
+        let name = network_name(user);
+        let ours = self
+            .engine
+            .network(&name)
+            .await?
+            .is_some_and(|n| owned_by(&n.labels, self.instance(), user));
+        if ours {
+            self.engine.remove_network(&name).await?;
+        }
+        Ok(())
     }
 }

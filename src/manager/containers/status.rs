@@ -142,8 +142,19 @@ impl<E: Engine> Runtime<E> {
         };
         let mut rows = Vec::new();
         let mut seen = std::collections::BTreeSet::new();
+        // One user's damaged record must not hide everyone's status: their containers are
+        // listed with what is wrong instead of as orphans.
+        let mut unreadable = std::collections::BTreeMap::new();
         for user in &users {
-            for (server, entry) in self.portal.store.read_enabled(user)?.servers {
+            let enabled = match self.portal.store.read_enabled(user) {
+                Ok(e) => e,
+                Err(e) if only.is_none() => {
+                    unreadable.insert(user.to_string(), self.portal.store.describe(&e));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for (server, entry) in enabled.servers {
                 let name = container_name(user, server.as_str());
                 // Or under an earlier version's name, until enable or the daemon renames it.
                 let legacy = legacy_container_name(user, server.as_str());
@@ -165,7 +176,10 @@ impl<E: Engine> Runtime<E> {
                 let user = c.label(LABEL_USER).unwrap_or_default().to_string();
                 let server = c.label(LABEL_SERVER).unwrap_or_default().to_string();
                 let mut row = self.row(&user, &server, &c.name, Some(c), None).await?;
-                row.state = "orphan".into();
+                match unreadable.get(&user) {
+                    Some(why) => row.last_error = Some(why.clone()),
+                    None => row.state = "orphan".into(),
+                }
                 rows.push(row);
             }
         }
