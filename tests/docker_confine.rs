@@ -226,3 +226,66 @@ fn each_users_files_belong_to_their_own_group_which_no_other_users_container_has
     let (_, g, mode) = stat(&work);
     assert_eq!((g, mode), (g1, 0o2770));
 }
+
+/// An image of the test's own whose `USER` is a name, not a number.
+struct NamedUserImage(String);
+
+impl NamedUserImage {
+    fn build(tag: &str) -> Self {
+        let ctx = tempfile::tempdir().unwrap();
+        std::fs::write(ctx.path().join("passwd"), "node:x:1000:1000::/:/mcp-echo\n").unwrap();
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            "FROM mcp-echo:latest\nCOPY passwd /etc/passwd\nUSER node\n",
+        )
+        .unwrap();
+        let out = docker(&["build", "-q", "-t", tag, &ctx.path().display().to_string()]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        Self(tag.to_string())
+    }
+}
+
+impl Drop for NamedUserImage {
+    fn drop(&mut self) {
+        docker(&["rmi", "-f", &self.0]);
+    }
+}
+
+#[test]
+fn an_image_whose_user_is_a_name_keeps_it_and_reads_its_files_through_the_users_group() {
+    let u = "cnf-named";
+    let d = DockerEnv::new("cnfnamed", 29);
+    let image = NamedUserImage::build(&format!("mcp-echo-named:{}", d.instance));
+    let catalog = format!(
+        "name: named\nservers:\n  - id: node\n    image: '{}'\n    resources: {{memory: 32m, cpus: 0.25}}\n    secrets:\n      - {{name: gh.token, env: GH_TOKEN, file: true}}\n",
+        image.0
+    );
+    let cat = d.env.file("named.yaml", &catalog);
+    d.ok(&["catalog", "upload", &d.env.path(&cat)]);
+    d.ok(&["user", "add", u]);
+    d.ok(&[
+        "secret",
+        "set",
+        "gh.token",
+        "--user",
+        u,
+        "--value",
+        "tok-named",
+    ]);
+    d.ok(&["enable", "node", "--user", u]);
+    let c = container(&d, u, "node");
+    assert_eq!(d.inspect(&c, "{{.Config.User}}").trim(), "node");
+    let groups = d.inspect(&c, "{{json .HostConfig.GroupAdd}}");
+    let groups: Vec<String> = serde_json::from_str(groups.trim()).unwrap();
+    let file = secret_file(&d, &c);
+    assert_eq!(
+        stat(&file).1.to_string(),
+        groups[0],
+        "the file is the user's group's"
+    );
+    assert_eq!(
+        docker(&["exec", &c, "/mcp-echo", "cat", "/run/secrets/GH_TOKEN"]).stdout,
+        "tok-named",
+        "uid 1000 from the image's passwd reads a root-owned 0440 file through the group"
+    );
+}
