@@ -150,15 +150,15 @@ async fn a_damaged_profile_keeps_its_containers_and_stops_no_one_elses_pass() {
     let profile = s.dir.path().join("data/users/u1/user.json");
     std::fs::write(&profile, "{ not json").unwrap();
     let rt = s.daemon.runtime();
-    rt.engine().die("mcp-u0-a", 1);
+    rt.engine().die("mcp-u0.a", 1);
     let report = s.daemon.reconcile().await.unwrap();
     assert_eq!(
-        rt.engine().state_of("mcp-u0-a").as_deref(),
+        rt.engine().state_of("mcp-u0.a").as_deref(),
         Some("running"),
         "u0's dead container was not restarted: {report:?}"
     );
     assert!(
-        rt.engine().state_of("mcp-u1-a").is_some(),
+        rt.engine().state_of("mcp-u1.a").is_some(),
         "u1's container was removed: {report:?}"
     );
 }
