@@ -19,9 +19,9 @@ use crate::cli::transport::Transport;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, NewToken,
+    OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary,
+    ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -182,10 +182,14 @@ impl Backend for Remote {
         file: &str,
         bytes: Vec<u8>,
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
         let mut path = format!("/api/v1/admin/catalogs?file={}", enc(file));
         if let Some(n) = name {
             path.push_str(&format!("&name={n}"));
+        }
+        if opts.skip_invalid {
+            path.push_str("&skip_invalid=true");
         }
         self.call("POST", &path, Body::Raw(bytes))
     }
@@ -195,9 +199,13 @@ impl Backend for Remote {
         dir: &str,
         entries: RegistryEntries,
         name: CatalogName,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
         let body = registry_body(dir, entries)?;
-        let path = format!("/api/v1/admin/registry/import?name={name}");
+        let mut path = format!("/api/v1/admin/registry/import?name={name}");
+        if opts.skip_invalid {
+            path.push_str("&skip_invalid=true");
+        }
         self.call("POST", &path, Body::Json(body))
     }
 
