@@ -49,6 +49,12 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
         404,
         404,
     ),
+    (
+        "get",
+        "/api/v1/users/{user}/servers/{server}/logs",
+        404,
+        404,
+    ),
     ("get", "/api/v1/users/{user}/secrets", 200, 200),
     ("put", "/api/v1/users/{user}/secrets/{name}", 400, 400),
     ("delete", "/api/v1/users/{user}/secrets/{name}", 404, 404),

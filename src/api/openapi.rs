@@ -43,6 +43,7 @@ pub const ROUTES: &[Route] = &[
     r("post", "/api/v1/users/{user}/servers/{server}/enable", Access::User, "Enable a server (body: {env, set})"),
     r("post", "/api/v1/users/{user}/servers/{server}/disable", Access::User, "Disable a server"),
     r("post", "/api/v1/users/{user}/servers/{server}/restart", Access::User, "Restart a server"),
+    r("get", "/api/v1/users/{user}/servers/{server}/logs", Access::User, "The server's log as server-sent events (query: follow, tail, since): `log` events of {stream, line} with the user's secret values masked, then `end`"),
     r("get", "/api/v1/users/{user}/secrets", Access::User, "The user's secrets: names and dates, never values"),
     r("put", "/api/v1/users/{user}/secrets/{name}", Access::User, "Set a secret (body: {value, expires_at?}); write-only"),
     r("delete", "/api/v1/users/{user}/secrets/{name}", Access::User, "Remove a secret"),

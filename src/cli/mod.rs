@@ -9,6 +9,7 @@ mod containers;
 mod custom;
 mod exit;
 mod input;
+mod logs;
 mod mcp_config;
 mod output;
 mod overlay;
@@ -120,6 +121,8 @@ pub enum Command {
     Restart(containers::ServerUserArgs),
     /// The state of users' servers: container state, health, port, image, limits, uptime, last error
     Status(containers::StatusArgs),
+    /// What a user's server printed (stdout and stderr), with the user's secret values masked
+    Logs(logs::LogsArgs),
     /// Run the daemon: reconcile, watch, check health, restart what fails
     Serve(serve::ServeArgs),
     /// What to paste into an MCP client (IDE, agent) to reach a user's servers
@@ -272,6 +275,7 @@ fn dispatch(backend: &dyn Backend, command: Command, json: bool) -> anyhow::Resu
         Command::Disable(args) => containers::disable(backend, args, json),
         Command::Restart(args) => containers::restart(backend, args, json),
         Command::Status(args) => containers::status(backend, args, json),
+        Command::Logs(args) => logs::run(backend, args, json),
         Command::McpConfig(args) => mcp_config::run(backend, args, json),
         Command::Serve(_) | Command::CheckHealth { .. } | Command::Connect(_) => {
             unreachable_host_only()

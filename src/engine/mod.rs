@@ -115,6 +115,17 @@ impl fmt::Debug for Attached {
     }
 }
 
+/// Which part of a container's log to read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogsQuery {
+    /// Keep reading as the container writes, until it stops or the reader goes away.
+    pub follow: bool,
+    /// Only the last N lines (default: all).
+    pub tail: Option<u64>,
+    /// Only what was written at or after this time (Unix seconds).
+    pub since: Option<i64>,
+}
+
 /// The calls the portal makes to a container engine.
 pub trait Engine: Send + Sync {
     /// `None` when the image is missing; else the `USER` it declares (may be empty).
@@ -182,6 +193,12 @@ pub trait Engine: Send + Sync {
     ) -> BoxStream<'static, Result<EngineEvent, EngineError>>;
     /// Attaches to a running container's stdin, stdout and stderr.
     fn attach(&self, name: &str) -> impl Future<Output = Result<Attached, EngineError>> + Send;
+    /// A container's log, stdout and stderr as written.
+    fn logs(
+        &self,
+        name: &str,
+        query: &LogsQuery,
+    ) -> BoxStream<'static, Result<Output, EngineError>>;
     /// Stops a container (with a grace period); one stopped already is not an error.
     fn stop_container(
         &self,

@@ -25,7 +25,8 @@ use serde::Serialize;
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, ImportOptions, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
-    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH,
+    DisableReport, EnableOutcome, EnableReport, LogLine, LogStream, Runtime, StatusRow,
+    UserRemoved, UNKNOWN_HEALTH,
 };
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};

@@ -155,6 +155,18 @@ impl Portal {
         Ok(())
     }
 
+    /// Every secret value of the user that opens, for masking in what the portal passes
+    /// on (logs). One that does not open cannot have been injected, so it is left out.
+    pub fn secret_values(&self, user: &UserId) -> Result<Vec<SecretValue>> {
+        let stored = self.store.read_secrets(user)?;
+        let ring = self.key_ring()?;
+        Ok(stored
+            .secrets
+            .iter()
+            .filter_map(|(name, sealed)| ring.open(user, name, sealed).ok())
+            .collect())
+    }
+
     /// Opens the secrets a server needs; refuses, listing every missing or expired one
     /// with the command that sets it.
     pub fn secrets_for(

@@ -6,14 +6,17 @@
 //! `Debug` never prints them, and whose memory is wiped on drop.
 //!
 //! `key` owns the key, `value` the plaintext, `sealing` the ciphertext and how it is made
-//! and opened, `ring` the keys a secret may be opened with.
+//! and opened, `ring` the keys a secret may be opened with, `redact` the masking of
+//! values in text passed on.
 
 mod key;
+mod redact;
 mod ring;
 mod sealing;
 mod value;
 
 pub use key::SecretKey;
+pub use redact::{Redactor, MASK};
 pub use ring::KeyRing;
 pub use sealing::{new_version, open, reseal, seal, SealMeta, Sealed};
 pub use value::{SecretValue, MAX_VALUE_BYTES};

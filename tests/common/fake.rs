@@ -9,7 +9,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use mcp_portal::engine::{
-    Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, VolumeInfo,
+    Attached, ContainerInfo, Engine, EngineError, EngineEvent, LogsQuery, NetworkInfo, Output,
+    VolumeInfo,
 };
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
 use mcp_portal::secrets::SecretValue;
@@ -210,6 +211,14 @@ impl Engine for Fake {
             object: name.into(),
             detail: "fake engine cannot attach".into(),
         })
+    }
+    /// The fake's containers print nothing.
+    fn logs(
+        &self,
+        _name: &str,
+        _query: &LogsQuery,
+    ) -> futures_util::stream::BoxStream<'static, Result<Output, EngineError>> {
+        Box::pin(futures_util::stream::empty())
     }
     async fn stop_container(&self, name: &str, _t: i32) -> Result<(), EngineError> {
         self.log(format!("stop {name}"));

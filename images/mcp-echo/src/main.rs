@@ -21,6 +21,9 @@
 //!   that crash.
 //! - `mcp-echo getenv NAME` and `mcp-echo cat PATH` print a variable or a file: the tests'
 //!   own path (through `docker exec`) to compare an injected secret with what was set.
+//! - `MCP_ECHO_LOG_ENV=A,B` prints `A=<value>` for each on stderr at start (and on stdout
+//!   too over HTTP, where stdout is free): a server that leaks its secrets to its log, for
+//!   the portal's log masking.
 //!
 //! It exits promptly on SIGTERM, as PID 1 in a container must choose to.
 
@@ -541,7 +544,17 @@ fn main() {
         let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
     }
     let transport = std::env::var("MCP_TRANSPORT").unwrap_or_default();
-    if transport == "streamable-http" || transport == "sse" {
+    let http = transport == "streamable-http" || transport == "sse";
+    if let Ok(names) = std::env::var("MCP_ECHO_LOG_ENV") {
+        for name in names.split(',') {
+            let value = std::env::var(name).unwrap_or_default();
+            eprintln!("{name}={value}");
+            if http {
+                println!("{name}={value}");
+            }
+        }
+    }
+    if http {
         let port = std::env::var("MCP_SERVER_PORT")
             .ok()
             .and_then(|p| p.parse().ok())

@@ -37,7 +37,7 @@ pub(crate) struct StreamCount {
 }
 
 /// One open stream of a token; dropping it (the stream ended) frees the slot.
-struct Slot {
+pub(super) struct Slot {
     open: Arc<Mutex<HashMap<String, usize>>>,
     token: String,
 }
@@ -51,7 +51,7 @@ impl StreamCount {
     }
 
     /// A slot for one more stream of `token`, unless it holds `max` already.
-    fn claim(&self, token: &str) -> Result<Slot, ApiError> {
+    pub(super) fn claim(&self, token: &str) -> Result<Slot, ApiError> {
         // A poisoned lock only means a stream panicked mid-update: the counts stand.
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let n = open.entry(token.to_string()).or_default();

@@ -4,6 +4,7 @@
 mod admin;
 mod catalogs;
 mod events;
+mod logs;
 mod mcp;
 mod user;
 
@@ -68,6 +69,10 @@ fn user_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
         .route(
             "/api/v1/users/{user}/servers/{server}/restart",
             post(u::restart::<E>),
+        )
+        .route(
+            "/api/v1/users/{user}/servers/{server}/logs",
+            get(logs::logs::<E>),
         )
         .route("/api/v1/users/{user}/secrets", get(u::list_secrets::<E>))
         .route(

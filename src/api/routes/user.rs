@@ -23,7 +23,7 @@ fn user_id(user: &str) -> Result<UserId, ApiError> {
     parse("user", user, UserId::parse)
 }
 
-fn user_server(user: &str, server: &str) -> Result<(UserId, ServerId), ApiError> {
+pub(super) fn user_server(user: &str, server: &str) -> Result<(UserId, ServerId), ApiError> {
     Ok((user_id(user)?, parse("server", server, ServerId::parse)?))
 }
 

@@ -2,15 +2,16 @@
 //! Engine connected only for the commands that need it.
 
 use anyhow::Result;
+use futures_util::StreamExt;
 use jiff::Timestamp;
 
 use super::Backend;
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
-use crate::engine::DockerEngine;
+use crate::engine::{DockerEngine, LogsQuery};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions,
+    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine,
     NewToken, OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RemovedReport,
     RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
     UserRemoved, UserSummary, ValidateReport,
@@ -253,5 +254,21 @@ impl Backend for Local {
             eprintln!("note: no daemon runs on this data folder: health is unknown and nothing restarts failed servers; start one with `portalctl serve`");
         }
         Ok(rows)
+    }
+
+    fn logs(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        query: LogsQuery,
+        each: &mut dyn FnMut(&LogLine),
+    ) -> Result<()> {
+        self.with_runtime(None, async |rt| {
+            let mut lines = rt.logs(user, server, query).await?;
+            while let Some(line) = lines.next().await {
+                each(&line?);
+            }
+            Ok(())
+        })
     }
 }

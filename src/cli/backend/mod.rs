@@ -13,9 +13,10 @@ use jiff::Timestamp;
 
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
+use crate::engine::LogsQuery;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, NewToken,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine, NewToken,
     OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary,
     ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
@@ -110,4 +111,13 @@ pub trait Backend {
     fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport>;
     /// Every enabled server and managed container, of one user or all, sorted.
     fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>>;
+    /// Hands each line of a server's log to `each`, until the log ends (with
+    /// `query.follow`: until the container stops).
+    fn logs(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        query: LogsQuery,
+        each: &mut dyn FnMut(&LogLine),
+    ) -> Result<()>;
 }

@@ -16,10 +16,11 @@ use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::catalog::report::Diagnostic;
 use crate::cli::transport::Transport;
+use crate::engine::LogsQuery;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, NewToken,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine, NewToken,
     OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary,
     ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
@@ -85,6 +86,8 @@ struct ErrorBody {
 
 #[derive(Debug, Default, Deserialize)]
 struct ErrorFields {
+    /// The class's `api_code`; read where no status tells the class (a stream's error).
+    code: Option<String>,
     message: Option<String>,
     #[serde(default)]
     diagnostics: Vec<Diagnostic>,
@@ -147,16 +150,78 @@ impl Remote {
             return serde_json::from_str(&text)
                 .with_context(|| format!("unexpected answer from {url}"));
         }
-        let body: ErrorBody = serde_json::from_str(&text).unwrap_or_default();
-        Err(RemoteError {
-            class: ErrorClass::from_status(status),
+        Err(self.error_of(status, &text))
+    }
+
+    /// The error an API answer with `status` and body `text` stands for. Inside a stream
+    /// (status 200 sent already) the body's `code` names the class.
+    fn error_of(&self, status: u16, text: &str) -> anyhow::Error {
+        let body: ErrorBody = serde_json::from_str(text).unwrap_or_default();
+        let class = body
+            .error
+            .code
+            .as_deref()
+            .and_then(|c| {
+                crate::error::CLASSES
+                    .into_iter()
+                    .find(|k| k.api_code() == c)
+            })
+            .filter(|_| (200..300).contains(&status))
+            .unwrap_or_else(|| ErrorClass::from_status(status));
+        RemoteError {
+            class,
             message: body
                 .error
                 .message
                 .unwrap_or_else(|| format!("the portal answered {status}")),
             diagnostics: body.error.diagnostics,
         }
-        .into())
+        .into()
+    }
+
+    /// Reads a server-sent event stream at `path`, handing each event's name and data to
+    /// `each` until it answers `false` or the stream ends.
+    fn sse(&self, path: &str, each: &mut dyn FnMut(&str, &str) -> Result<bool>) -> Result<()> {
+        use std::io::BufRead;
+        let url = format!("{}{path}", self.base);
+        // A followed stream lasts as long as the server runs: no overall time limit.
+        let mut response = self
+            .agent
+            .get(&url)
+            .config()
+            .timeout_global(None)
+            .build()
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Accept", "text/event-stream")
+            .call()
+            .with_context(|| format!("cannot reach the portal at {}; check --remote", self.base))?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let text = response.body_mut().read_to_string().unwrap_or_default();
+            return Err(self.error_of(status, &text));
+        }
+        let reader = std::io::BufReader::new(response.body_mut().as_reader());
+        let (mut event, mut data) = (String::new(), String::new());
+        for line in reader.lines() {
+            let line = line.context("the portal's event stream broke off")?;
+            if line.is_empty() {
+                if !data.is_empty()
+                    && !each(if event.is_empty() { "message" } else { &event }, &data)?
+                {
+                    return Ok(());
+                }
+                event.clear();
+                data.clear();
+            } else if let Some(v) = line.strip_prefix("event:") {
+                event = v.trim_start().to_string();
+            } else if let Some(v) = line.strip_prefix("data:") {
+                if !data.is_empty() {
+                    data.push('\n');
+                }
+                data.push_str(v.strip_prefix(' ').unwrap_or(v));
+            }
+        }
+        Ok(())
     }
 
     fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -378,6 +443,33 @@ impl Backend for Remote {
             Some(u) => self.get(&format!("/api/v1/users/{u}/status")),
             None => self.get("/api/v1/admin/status"),
         }
+    }
+
+    fn logs(
+        &self,
+        user: &UserId,
+        server: &ServerId,
+        query: LogsQuery,
+        each: &mut dyn FnMut(&LogLine),
+    ) -> Result<()> {
+        let mut path = format!(
+            "/api/v1/users/{user}/servers/{server}/logs?follow={}",
+            query.follow
+        );
+        if let Some(n) = query.tail {
+            path.push_str(&format!("&tail={n}"));
+        }
+        if let Some(t) = query.since {
+            path.push_str(&format!("&since={t}"));
+        }
+        self.sse(&path, &mut |event, data| match event {
+            "log" => {
+                each(&serde_json::from_str(data).context("unexpected log line from the portal")?);
+                Ok(true)
+            }
+            "error" => Err(self.error_of(500, data)),
+            _ => Ok(event != "end"),
+        })
     }
 }
 

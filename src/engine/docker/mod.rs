@@ -10,6 +10,7 @@ mod containers;
 mod errors;
 mod events;
 mod images;
+mod logs;
 mod networks;
 
 use std::collections::{BTreeMap, HashMap};
@@ -18,7 +19,8 @@ use bollard::Docker;
 use futures_util::stream::BoxStream;
 
 use super::{
-    Attached, ContainerInfo, Engine, EngineError, EngineEvent, NetworkInfo, VolumeInfo, MIN_API,
+    Attached, ContainerInfo, Engine, EngineError, EngineEvent, LogsQuery, NetworkInfo, Output,
+    VolumeInfo, MIN_API,
 };
 use crate::plan::{ContainerSpec, NetworkSpec};
 use crate::secrets::SecretValue;
@@ -136,6 +138,14 @@ impl Engine for DockerEngine {
 
     async fn attach(&self, name: &str) -> Result<Attached, EngineError> {
         attach::attach(&self.docker, name).await
+    }
+
+    fn logs(
+        &self,
+        name: &str,
+        query: &LogsQuery,
+    ) -> BoxStream<'static, Result<Output, EngineError>> {
+        logs::logs(&self.docker, name, query)
     }
 
     async fn stop_container(&self, name: &str, timeout_secs: i32) -> Result<(), EngineError> {

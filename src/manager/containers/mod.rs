@@ -6,6 +6,7 @@
 mod adopt;
 mod disable;
 mod enable;
+mod logs;
 mod network;
 mod replace;
 mod reserve;
@@ -28,6 +29,7 @@ use crate::plan::{
 
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
+pub use logs::{LogLine, LogStream};
 pub use status::{StatusRow, UNKNOWN_HEALTH};
 pub use user_data::UserRemoved;
 
