@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod ids;
 pub mod manager;
+pub mod metrics;
 pub mod plan;
 pub mod reconcile;
 pub mod secrets;

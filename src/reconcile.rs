@@ -69,6 +69,20 @@ pub enum Action {
     ClearOutdated { name: String },
 }
 
+impl Action {
+    /// The action's kind, as metrics count it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Recreate { .. } => "recreate",
+            Action::Restart { .. } => "restart",
+            Action::Remove { .. } => "remove",
+            Action::MarkOutdated { .. } => "mark_outdated",
+            Action::ClearOutdated { .. } => "clear_outdated",
+        }
+    }
+}
+
 /// The actions that make `have` match `want`. Containers in `hold` (failed, or waiting
 /// out a restart backoff) are not created, restarted or recreated. With the `manual`
 /// policy an outdated container is marked once, and kept running as it is.

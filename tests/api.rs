@@ -28,6 +28,7 @@ fn path_for(route: &Route, user: &str) -> String {
 const EXPECTED: &[(&str, &str, u16, u16)] = &[
     ("get", "/healthz", 200, 200),
     ("get", "/api/v1/openapi.json", 200, 200),
+    ("get", "/metrics", 403, 200),
     ("get", "/api/v1/users/{user}/catalog", 200, 200),
     ("get", "/api/v1/users/{user}/servers", 200, 200),
     ("get", "/api/v1/users/{user}/status", 200, 200),

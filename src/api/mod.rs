@@ -134,9 +134,33 @@ async fn guarded<E: Engine + 'static>(
     response
 }
 
+/// Counts each request by its route's pattern (`/api/v1/users/{user}/status`, never the
+/// path, which names users) and status, with its duration.
+async fn measured<E: Engine + 'static>(
+    State(state): State<Arc<ApiState<E>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(String::new, |m| m.as_str().to_string());
+    let response = next.run(req).await;
+    state
+        .portal
+        .metrics()
+        .api_request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
 pub fn router<E: Engine + 'static>(state: Arc<ApiState<E>>) -> Router {
     let root = paths::DataRoot::new(state.portal.store().root());
     routes::router()
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            measured::<E>,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response_with_state(
             root,
@@ -147,6 +171,26 @@ pub fn router<E: Engine + 'static>(state: Arc<ApiState<E>>) -> Router {
             guarded::<E>,
         ))
         .with_state(state)
+}
+
+/// Serves `GET /metrics` alone, open, on its own address (`serve --metrics-listen`), until
+/// `shutdown` completes.
+pub async fn serve_metrics<E: Engine + 'static>(
+    listener: tokio::net::TcpListener,
+    state: Arc<ApiState<E>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<Arc<ApiState<E>>>| async move {
+                routes::scrape(&state).await
+            }),
+        )
+        .with_state(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// How often the guard's pending audit lines are looked at.

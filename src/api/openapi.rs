@@ -37,6 +37,7 @@ const fn r(
 pub const ROUTES: &[Route] = &[
     r("get", "/healthz", Access::Public, "Liveness: 200 when the portal answers"),
     r("get", "/api/v1/openapi.json", Access::Public, "This document"),
+    r("get", "/metrics", Access::Admin, "Prometheus metrics (OpenMetrics text); open on `serve --metrics-listen` instead"),
     r("get", "/api/v1/users/{user}/catalog", Access::User, "The user's merged servers (query: category, enabled_only)"),
     r("get", "/api/v1/users/{user}/servers", Access::User, "The user's merged servers with the merge's warnings, as `portalctl servers` shows them (query: category)"),
     r("get", "/api/v1/users/{user}/status", Access::User, "The user's servers: state, health, port, limits, last error"),

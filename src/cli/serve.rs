@@ -22,6 +22,10 @@ pub struct ServeArgs {
     /// Also serve the HTTP API on this address, e.g. 127.0.0.1:8080
     #[arg(long, value_name = "ADDR")]
     listen: Option<std::net::SocketAddr>,
+    /// Serve GET /metrics (Prometheus) open on this address, e.g. 127.0.0.1:9464; on the
+    /// --listen address it needs an admin token
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// Serve the API over TLS with this certificate chain (PEM); needs --tls-key
     #[arg(long, value_name = "FILE", requires = "tls_key", requires = "listen")]
     tls_cert: Option<PathBuf>,
@@ -91,7 +95,7 @@ pub fn run(portal: &Portal, args: ServeArgs, json: bool) -> anyhow::Result<()> {
         if args.once {
             return once(&daemon, json).await;
         }
-        serve_until_stopped(portal, &daemon, args.listen, tls).await
+        serve_until_stopped(portal, &daemon, args.listen, args.metrics_listen, tls).await
     })
 }
 
@@ -129,6 +133,7 @@ async fn serve_until_stopped(
     portal: &Portal,
     daemon: &Daemon<DockerEngine>,
     listen: Option<std::net::SocketAddr>,
+    metrics_listen: Option<std::net::SocketAddr>,
     tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
 ) -> anyhow::Result<()> {
     let signal = shutdown_signal()?;
@@ -140,6 +145,24 @@ async fn serve_until_stopped(
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let per_sec = portal.config().api_rate_per_sec;
+    let state = std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
+    let metrics = match metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                PortalError::Usage(format!(
+                    "cannot listen on {addr}: {e}; choose another address with --metrics-listen"
+                ))
+            })?;
+            tracing::info!(%addr, "metrics listening (open: no token)");
+            Some(tokio::spawn(crate::api::serve_metrics(
+                listener,
+                std::sync::Arc::clone(&state),
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     let api = match listen {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
@@ -147,9 +170,6 @@ async fn serve_until_stopped(
                     "cannot listen on {addr}: {e}; choose another address with --listen"
                 ))
             })?;
-            let per_sec = portal.config().api_rate_per_sec;
-            let state =
-                std::sync::Arc::new(ApiState::new(portal.clone(), daemon.runtime(), per_sec));
             if tls.is_some() {
                 tracing::info!(%addr, "HTTP API listening with TLS");
             } else if addr.ip().is_loopback() {
@@ -169,6 +189,9 @@ async fn serve_until_stopped(
     daemon.run(stopped(stop_rx)).await?;
     if let Some(api) = api {
         api.await??;
+    }
+    if let Some(metrics) = metrics {
+        metrics.await??;
     }
     Ok(())
 }

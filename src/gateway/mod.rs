@@ -214,8 +214,34 @@ impl<E: Engine + 'static> Gateway<E> {
         (caps, text)
     }
 
-    /// Answers one request (not `initialize`, which the HTTP side handles).
+    /// Answers one request (not `initialize`, which the HTTP side handles), counted in
+    /// the metrics by method, server and outcome.
     pub async fn call(
+        &self,
+        caller: &Caller,
+        method: &str,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        let started = Instant::now();
+        let server = match &caller.only {
+            Some(s) => s.to_string(),
+            None => params
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|n| n.split_once(aggregate::SEPARATOR))
+                .map_or_else(|| "all".to_string(), |(s, _)| s.to_string()),
+        };
+        let r = self.answer(caller, method, params, progress).await;
+        let outcome = if r.is_ok() { "ok" } else { "error" };
+        self.rt
+            .portal()
+            .metrics()
+            .mcp_request(method, &server, outcome, started.elapsed());
+        r
+    }
+
+    async fn answer(
         &self,
         caller: &Caller,
         method: &str,

@@ -111,6 +111,7 @@ impl Portal {
         outcome: AuditResult,
         detail: Option<String>,
     ) {
+        self.metrics.action(action.as_str(), outcome.as_str());
         if let Err(e) = self.audit_outcome(user, action, resource, outcome, detail) {
             tracing::warn!(error = %e, action = action.as_str(), "cannot write the audit log");
         }

@@ -56,6 +56,8 @@ pub struct Portal {
     actor: String,
     /// The network address the actor called from (API calls), for the audit log.
     client: Option<String>,
+    /// This process's metrics, shared by every clone.
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// Warnings of an accepted change, for the command's output.
@@ -81,6 +83,7 @@ impl Portal {
             migrated,
             actor: "portal".into(),
             client: None,
+            metrics: Default::default(),
         })
     }
 
@@ -100,6 +103,10 @@ impl Portal {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
     }
 
     /// The same portal acting as `actor` in the audit log.

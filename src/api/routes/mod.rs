@@ -6,7 +6,10 @@ mod catalogs;
 mod events;
 mod logs;
 mod mcp;
+mod metrics;
 mod user;
+
+pub(crate) use metrics::scrape;
 
 pub(crate) use events::StreamCount;
 
@@ -46,6 +49,7 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
                 .get(mcp::get_one::<E>)
                 .delete(mcp::delete_one::<E>),
         )
+        .route("/metrics", get(metrics::metrics::<E>))
         .merge(user_routes())
         .merge(catalog_routes())
         .merge(admin_routes())

@@ -219,6 +219,12 @@ impl<E: Engine + 'static> Daemon<E> {
         let state = self.record(&want).await;
         self.portal().store.write_daemon_state(&state)?;
         report.millis = started.elapsed().as_millis();
+        let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
+        for a in &report.actions {
+            *kinds.entry(a.kind()).or_default() += 1;
+        }
+        let kinds: Vec<(&str, u64)> = kinds.into_iter().collect();
+        self.portal().metrics().reconcile(started.elapsed(), &kinds);
         Ok(report)
     }
 

@@ -68,6 +68,7 @@ impl<E: Engine + 'static> Daemon<E> {
             return false;
         }
         t.failures += 1;
+        self.portal().metrics().health_failure(name);
         if t.failures < p.check.retries.unwrap_or(3) {
             return false;
         }
