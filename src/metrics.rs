@@ -268,6 +268,7 @@ mod tests {
                 max_containers: 10,
                 ..Default::default()
             }],
+            mcp_sessions: 3,
         });
         for line in [
             "mcp_portal_actions_total{action=\"server.enable\",result=\"ok\"} 2",
@@ -277,6 +278,7 @@ mod tests {
             "mcp_portal_reconcile_duration_seconds_count 1",
             "mcp_portal_containers{user=\"u1\",state=\"running\"} 2.0",
             "mcp_portal_user_usage{user=\"u1\",what=\"max_containers\"} 10.0",
+            "mcp_portal_mcp_active_connections 3.0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
