@@ -10,6 +10,7 @@ mod custom;
 mod exit;
 mod input;
 mod mcp_config;
+mod migrate;
 mod output;
 mod overlay;
 mod secret;
@@ -120,6 +121,9 @@ pub enum Command {
     Restart(containers::ServerUserArgs),
     /// The state of users' servers: container state, health, port, image, limits, uptime, last error
     Status(containers::StatusArgs),
+    /// Move a user to the portal from elsewhere (docker-mcp: Docker Desktop's MCP Toolkit)
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCmd),
     /// Run the daemon: reconcile, watch, check health, restart what fails
     Serve(serve::ServeArgs),
     /// What to paste into an MCP client (IDE, agent) to reach a user's servers
@@ -272,6 +276,7 @@ fn dispatch(backend: &dyn Backend, command: Command, json: bool) -> anyhow::Resu
         Command::Disable(args) => containers::disable(backend, args, json),
         Command::Restart(args) => containers::restart(backend, args, json),
         Command::Status(args) => containers::status(backend, args, json),
+        Command::Migrate(cmd) => migrate::run(backend, cmd, json),
         Command::McpConfig(args) => mcp_config::run(backend, args, json),
         Command::Serve(_) | Command::CheckHealth { .. } | Command::Connect(_) => {
             unreachable_host_only()

@@ -10,6 +10,7 @@ mod custom;
 mod daemon;
 mod error;
 mod instance;
+mod migration;
 mod overlays;
 mod rotation;
 mod secrets;
@@ -30,6 +31,7 @@ pub use containers::{
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
+pub use migration::{CatalogStep, MigrationReport, MigrationRequest, SecretStep, ServerStep};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use rotation::RotateReport;
 pub use secrets::{OpenedSecret, SecretSummary};

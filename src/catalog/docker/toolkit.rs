@@ -67,7 +67,10 @@ pub fn catalog_file(name: &str) -> String {
         .to_lowercase()
         .chars()
         .map(|c| {
-            if matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0') {
+            if matches!(
+                c,
+                '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'
+            ) {
                 '_'
             } else {
                 c
@@ -191,7 +194,10 @@ fn enabled(v: &Value, d: &mut Diagnostics) -> Vec<String> {
                 REGISTRY,
                 Some(name),
                 None,
-                format!("must be a mapping such as {{ref: \"\"}}, found {}", kind(tile)),
+                format!(
+                    "must be a mapping such as {{ref: \"\"}}, found {}",
+                    kind(tile)
+                ),
             );
         }
     }
@@ -299,7 +305,9 @@ fn catalogs(files: &ToolkitFiles, listed: Vec<String>, d: &mut Diagnostics) -> V
                 file,
                 None,
                 None,
-                format!("is not listed in {CATALOGS}, so the Toolkit does not use it; not migrated"),
+                format!(
+                    "is not listed in {CATALOGS}, so the Toolkit does not use it; not migrated"
+                ),
             );
         }
     }

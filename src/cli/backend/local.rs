@@ -10,10 +10,10 @@ use crate::catalog::parse::RegistryEntries;
 use crate::engine::DockerEngine;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken,
-    OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RemovedReport,
-    RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
-    UserRemoved, UserSummary, ValidateReport,
+    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport,
+    MigrationRequest, NewToken, OverlayReport, OverlaySummary, Portal, PortalError, RegenReport,
+    RemovedReport, RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView,
+    UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -249,5 +249,17 @@ impl Backend for Local {
             eprintln!("note: no daemon runs on this data folder: health is unknown and nothing restarts failed servers; start one with `portalctl serve`");
         }
         Ok(rows)
+    }
+
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport> {
+        // A dry run changes nothing, so it needs no Docker.
+        if !req.apply {
+            return Ok(self.portal.plan_migration(&req)?);
+        }
+        let (user, dir) = (req.user.clone(), req.dir.clone());
+        let change = (&user, AuditAction::SystemMigrate, dir.as_str());
+        self.with_runtime(Some(change), async |rt| {
+            rt.migrate_by(rt.portal(), req, &progress).await
+        })
     }
 }

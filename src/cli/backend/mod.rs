@@ -15,9 +15,10 @@ use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport, MigrationRequest,
+    NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary,
+    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary,
+    ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -108,4 +109,8 @@ pub trait Backend {
     fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport>;
     /// Every enabled server and managed container, of one user or all, sorted.
     fn status(&self, user: Option<&UserId>) -> Result<Vec<StatusRow>>;
+
+    /// Plans the migration of a Docker Desktop MCP Toolkit folder, and carries it out
+    /// when the request says `apply`.
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport>;
 }

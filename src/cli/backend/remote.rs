@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Backend;
-use crate::api::RegistryBody;
+use crate::api::{MigrationBody, RegistryBody};
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::catalog::report::Diagnostic;
@@ -19,9 +19,10 @@ use crate::cli::transport::Transport;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, NewToken, OverlayReport,
-    OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary, ServersView,
-    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport, MigrationRequest,
+    NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary,
+    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary,
+    ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -370,6 +371,11 @@ impl Backend for Remote {
             Some(u) => self.get(&format!("/api/v1/users/{u}/status")),
             None => self.get("/api/v1/admin/status"),
         }
+    }
+
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport> {
+        let body = serde_json::to_value(MigrationBody::new(&req))?;
+        self.call("POST", "/api/v1/admin/system/migration", Body::Json(body))
     }
 }
 

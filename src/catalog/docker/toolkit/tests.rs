@@ -27,7 +27,10 @@ registry:
 fn registry_yaml_gives_the_enabled_servers_sorted() {
     let kit = read("mcp", &folder(&[(REGISTRY, REGISTRY_YAML)]), MAX).unwrap();
     assert_eq!(kit.enabled, ["github-official", "time"]);
-    assert!(kit.config.is_empty(), "registry.yaml's own config is not used");
+    assert!(
+        kit.config.is_empty(),
+        "registry.yaml's own config is not used"
+    );
     assert_eq!(kit.tools, None, "no tools.yaml: no tool lists");
 }
 
@@ -109,7 +112,8 @@ fn tools_yaml_gives_each_servers_enabled_tools() {
 
 #[test]
 fn catalogs_are_docker_s_own_then_those_catalog_json_lists() {
-    let catalog_json = r#"{"catalogs": {"My Team": {"displayName": "Team", "url": ""}, "gone": {}}}"#;
+    let catalog_json =
+        r#"{"catalogs": {"My Team": {"displayName": "Team", "url": ""}, "gone": {}}}"#;
     let kit = read(
         "mcp",
         &folder(&[

@@ -1,0 +1,159 @@
+//! `portalctl migrate docker-mcp DIR --user U [--apply]`: a Docker Desktop MCP Toolkit
+//! folder moved to the portal. The folder is read here and handed to the backend, so a
+//! remote run sends the same files; the plan is printed the same way for both.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::backend::Backend;
+use super::input::read_toolkit;
+use super::output::{self, plural, printable, table};
+use super::UserArg;
+use crate::manager::{MigrationReport, MigrationRequest};
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// From Docker Desktop's MCP Toolkit: its catalogs become base catalogs, and the
+    /// servers it enabled are enabled for U with its settings (a dry run unless --apply)
+    DockerMcp {
+        /// The Toolkit's folder (~/.docker/mcp): registry.yaml, config.yaml, tools.yaml,
+        /// catalog.json and catalogs/
+        dir: PathBuf,
+        #[command(flatten)]
+        user: UserArg,
+        /// Act: back up the portal's records, store the catalogs, enable the servers
+        #[arg(long)]
+        apply: bool,
+    },
+}
+
+pub fn run(backend: &dyn Backend, cmd: MigrateCmd, json: bool) -> anyhow::Result<()> {
+    let MigrateCmd::DockerMcp { dir, user, apply } = cmd;
+    let (shown, files) = read_toolkit(&dir, backend.max_upload_bytes())?;
+    let report = backend.migrate(MigrationRequest {
+        dir: shown,
+        user: user.user,
+        files,
+        apply,
+    })?;
+    print_report(&report, json)
+}
+
+pub(super) fn print_report(r: &MigrationReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        output::json(r)?;
+    } else {
+        print_text(r);
+    }
+    if !r.applied && !r.errors.is_empty() {
+        anyhow::bail!(
+            "the migration cannot be applied as it is; fix the errors above and run it again"
+        );
+    }
+    Ok(())
+}
+
+fn print_text(r: &MigrationReport) {
+    let user = r.user.as_ref().map_or("-", |u| u.as_str());
+    output::warnings(&r.warnings);
+    for e in &r.errors {
+        eprintln!("error: {}", printable(&e.to_string()));
+    }
+    if r.applied {
+        if let Some(b) = &r.backup {
+            println!("backed up the portal's records to {b}");
+        }
+    } else {
+        println!(
+            "migration of {} for {user}: a dry run, nothing was changed",
+            printable(&r.dir)
+        );
+    }
+    println!("catalogs, as base catalogs:");
+    let rows: Vec<Vec<String>> = r
+        .catalogs
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.to_string(),
+                c.file.clone(),
+                c.servers.to_string(),
+                c.change.clone(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("  none");
+    } else {
+        table(&["  NAME", "FILE", "SERVERS", "CHANGE"], &indent(rows));
+    }
+    println!("servers, enabled for {user}:");
+    let rows: Vec<Vec<String>> = r
+        .servers
+        .iter()
+        .map(|s| {
+            let settings: Vec<String> =
+                s.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            vec![
+                s.server.to_string(),
+                s.source.clone(),
+                output::or_dash(&settings.join(" ")),
+                s.tools
+                    .as_ref()
+                    .map_or_else(|| "all".to_string(), |t| output::or_dash(&t.join(","))),
+                if s.already_enabled { "yes" } else { "no" }.to_string(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("  none");
+    } else {
+        table(
+            &["  SERVER", "SOURCE", "SETTINGS", "TOOLS", "ENABLED BEFORE"],
+            &indent(rows),
+        );
+    }
+    let missing = r.secret_commands();
+    if !missing.is_empty() {
+        println!("secrets to set first (Docker Desktop's secrets cannot be read):");
+        for line in &missing {
+            println!("  {line}");
+        }
+    }
+    if r.servers.iter().any(|s| s.tools.is_some()) {
+        println!("note: the tool lists are recorded for the user; the gateway still serves every tool of a server");
+    }
+    if r.applied {
+        println!(
+            "migrated for {user}: {} stored, {} enabled",
+            plural(
+                r.catalogs
+                    .iter()
+                    .filter(|c| c.change != "unchanged")
+                    .count(),
+                "catalog",
+                "catalogs"
+            ),
+            plural(r.enabled.len(), "server", "servers")
+        );
+    } else if !r.errors.is_empty() {
+        println!("not ready: fix the errors above, then run again");
+    } else if !missing.is_empty() {
+        println!("not ready: set the secrets above, then run again with --apply");
+    } else {
+        println!("ready: run again with --apply to migrate");
+    }
+}
+
+/// The rows of a table printed under a heading, two spaces in.
+fn indent(rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    rows.into_iter()
+        .map(|mut r| {
+            if let Some(first) = r.first_mut() {
+                first.insert_str(0, "  ");
+            }
+            r
+        })
+        .collect()
+}
