@@ -98,10 +98,32 @@ pub struct SecretRef {
 pub struct Parameter {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Text, or a list for an `array` parameter (Docker's schemas give lists defaults).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default: Option<String>,
+    pub default: Option<ParamValue>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub required: bool,
+    #[serde(rename = "type", default, skip_serializing_if = "ParamKind::is_string")]
+    pub kind: ParamKind,
+}
+
+/// A parameter's value, as settings store it: see [`crate::catalog::template::Value`].
+pub type ParamValue = crate::catalog::template::Value;
+
+/// Whether a parameter takes one value or a list (`filesystem.paths`), in the words of
+/// the JSON schemas Docker's catalogs declare them with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    #[default]
+    String,
+    Array,
+}
+
+impl ParamKind {
+    pub fn is_string(&self) -> bool {
+        *self == ParamKind::String
+    }
 }
 
 /// Who may see a server. Every non-empty list must match (any entry of it); empty = everyone.

@@ -43,8 +43,10 @@ fn coerce_scalars_to_text(v: &mut Map<String, Value>) {
     }
     if let Some(params) = v.get_mut("parameters").and_then(Value::as_object_mut) {
         for p in params.values_mut() {
-            if let Some(default) = p.get_mut("default") {
-                scalar_text(default);
+            match p.get_mut("default") {
+                Some(Value::Array(items)) => items.iter_mut().for_each(scalar_text),
+                Some(default) => scalar_text(default),
+                None => {}
             }
         }
     }

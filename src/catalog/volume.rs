@@ -2,6 +2,10 @@
 //! own folder: `{USER_DATA}`, `{USER_CACHE}` and `{USER_CONFIG}` (seed 004) and relative
 //! paths resolve under the user's folder; an absolute host path is refused unless the
 //! admin allowed it; a named volume becomes per-user when planned.
+//!
+//! A path that comes from a template (a user's setting) is the user's own: [`Confined`]
+//! maps it into the user's data folder for the source and to the same path, made
+//! absolute, inside the container, so `projects` is `{USER_DATA}/projects:/projects`.
 
 use std::path::{Component, Path};
 
@@ -82,7 +86,111 @@ fn check_absolute(path: &str, what: &str, spec: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Container paths a user's path may not be mounted over: the kernel's and the
+/// portal's own secret files.
+const RESERVED_TARGETS: &[&str] = &["proc", "sys", "dev", "run/secrets"];
+
+/// The portal's [`PathMap`](crate::catalog::template::PathMap) for the volume filters: a
+/// user's path names a folder inside their data folder, unless it is an absolute path
+/// the admin allowed (`MCP_PORTAL_ALLOWED_HOST_PATHS`), which keeps Docker's meaning.
+#[derive(Debug)]
+pub struct Confined<'a> {
+    pub policy: &'a HostPathPolicy,
+}
+
+impl Confined<'_> {
+    /// `Ok(None)` for an admin-allowed host path, else the path inside the user's folder.
+    fn inside(&self, given: &str) -> Result<Option<String>, String> {
+        let path = crate::catalog::template::linux_path(given);
+        if path.contains(':') || path.contains('\0') {
+            return Err(format!("path {given:?} must not contain ':'"));
+        }
+        if path.starts_with('/') && self.policy.allows(&path) {
+            return Ok(None);
+        }
+        let mut parts = Vec::new();
+        for c in Path::new(&path).components() {
+            match c {
+                Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+                Component::CurDir | Component::RootDir => {}
+                _ => {
+                    return Err(format!(
+                        "path {given:?} leaves your folder: remove '..' from it"
+                    ))
+                }
+            }
+        }
+        let rel = parts.join("/");
+        if rel.is_empty() {
+            return Err(format!(
+                "path {given:?} names your whole folder: name a folder inside it, such as projects"
+            ));
+        }
+        Ok(Some(rel))
+    }
+}
+
+impl crate::catalog::template::PathMap for Confined<'_> {
+    fn source(&self, path: &str) -> Result<String, String> {
+        Ok(match self.inside(path)? {
+            Some(rel) => format!("{}/{rel}", UserDir::Data.placeholder()),
+            None => path.to_string(),
+        })
+    }
+
+    fn target(&self, path: &str) -> Result<String, String> {
+        let Some(rel) = self.inside(path)? else {
+            return Ok(path.to_string());
+        };
+        if let Some(r) = RESERVED_TARGETS
+            .iter()
+            .find(|r| rel == **r || rel.starts_with(&format!("{r}/")))
+        {
+            return Err(format!(
+                "path {path:?} would cover the container's /{r}: choose another folder name"
+            ));
+        }
+        Ok(format!("/{rel}"))
+    }
+}
+
+/// Whether the source side of volume text `raw` holds a template: the part before the
+/// first ':' outside `{{...}}`, or all of it when there is none.
+pub fn source_is_templated(raw: &str) -> bool {
+    let mut depth = 0usize;
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i..].starts_with(b"{{") {
+            depth += 1;
+            i += 2;
+        } else if b[i..].starts_with(b"}}") && depth > 0 {
+            depth -= 1;
+            i += 2;
+        } else if b[i] == b':' && depth == 0 {
+            return raw[..i].contains("{{");
+        } else {
+            i += 1;
+        }
+    }
+    raw.contains("{{")
+}
+
 impl VolumeSpec {
+    /// A source that came from a template is the user's: a host path the admin did not
+    /// allow, or a bare name, is a folder inside the user's data folder instead.
+    pub fn confine_source(&mut self, policy: &HostPathPolicy) -> Result<(), String> {
+        let inside = match &self.source {
+            Source::Host(p) if !policy.allows(p) => p.clone(),
+            Source::Named(n) => n.clone(),
+            _ => return Ok(()),
+        };
+        if let Some(rel) = (Confined { policy }).inside(&inside)? {
+            self.source = Source::User(UserDir::Data, rel);
+        }
+        Ok(())
+    }
+
     pub fn parse(spec: &str) -> Result<Self, String> {
         if spec.contains('\0') || spec.contains('\n') {
             return Err(format!("volume {spec:?} contains a control character"));

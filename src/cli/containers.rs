@@ -1,10 +1,13 @@
 //! `portalctl enable | disable | restart | status`: users' containers.
 
+use std::collections::BTreeMap;
+
 use clap::Args;
 
 use super::backend::Backend;
 use super::output::{self, table};
 use super::UserArg;
+use crate::catalog::model::ParamValue;
 use crate::ids::{ServerId, UserId};
 use crate::manager::{DisableReport, EnableOutcome, EnableReport, StatusRow};
 use crate::plan::Settings;
@@ -18,7 +21,8 @@ pub struct EnableArgs {
     /// An environment variable for the container (user-configurable servers; repeatable)
     #[arg(long = "env", value_name = "K=V", value_parser = key_value)]
     env: Vec<(String, String)>,
-    /// A value for a `{{server.param}}` template parameter (repeatable)
+    /// A value for a `{{server.param}}` template parameter, named `param` or
+    /// `server.param`; give a list parameter once per item (repeatable)
     #[arg(long = "set", value_name = "PARAM=V", value_parser = key_value)]
     set: Vec<(String, String)>,
 }
@@ -42,6 +46,22 @@ fn key_value(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
     }
+}
+
+/// `--set` values by parameter: a parameter given twice or more is a list.
+fn params_of(set: Vec<(String, String)>) -> BTreeMap<String, ParamValue> {
+    let mut out: BTreeMap<String, ParamValue> = BTreeMap::new();
+    for (k, v) in set {
+        match out.remove(&k) {
+            None => out.insert(k, ParamValue::Text(v)),
+            Some(ParamValue::Text(first)) => out.insert(k, ParamValue::List(vec![first, v])),
+            Some(ParamValue::List(mut l)) => {
+                l.push(v);
+                out.insert(k, ParamValue::List(l))
+            }
+        };
+    }
+    out
 }
 
 pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
@@ -68,7 +88,7 @@ pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
 pub fn enable(backend: &dyn Backend, args: EnableArgs, json: bool) -> anyhow::Result<()> {
     let settings = (!args.env.is_empty() || !args.set.is_empty()).then(|| Settings {
         env: args.env.into_iter().collect(),
-        params: args.set.into_iter().collect(),
+        params: params_of(args.set),
     });
     print_enable(
         &backend.enable(&args.user.user, &args.server, settings)?,

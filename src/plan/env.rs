@@ -86,7 +86,7 @@ mod tests {
     use super::*;
 
     fn env_of(i: &PlanInput<'_>, network: Option<&str>) -> Result<Vec<String>, PlanError> {
-        let params = Params::new(i.server, &i.settings.params)?;
+        let params = Params::new(i.server, &i.settings.params, &i.hardening.host_paths)?;
         let env = environment(i, &params, network)?;
         Ok(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
     }

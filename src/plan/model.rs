@@ -18,7 +18,7 @@ pub struct Settings {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub params: BTreeMap<String, String>,
+    pub params: BTreeMap<String, crate::catalog::model::ParamValue>,
 }
 
 /// A user's ceilings (seed 004's per-user resource limits).

@@ -1,31 +1,44 @@
 //! Template parameters: a definition's declared defaults overlaid with the user's
 //! values, checked against what the definition declares, and the `{{server.param}}`
-//! resolution of the fields that may use them.
+//! evaluation of the fields that may use them, with the user's paths confined to their
+//! folder (`catalog::volume::Confined`).
 
 use std::collections::BTreeMap;
 
 use super::{refuse, PlanError};
-use crate::catalog::model::ServerDef;
-use crate::catalog::template;
+use crate::catalog::model::{ParamKind, ParamValue, ServerDef};
+use crate::catalog::template::{self, ResolveError};
+use crate::catalog::volume::{Confined, HostPathPolicy};
 
 /// A definition's parameters, resolved for one user.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct Params<'a> {
     server: &'a ServerDef,
-    values: BTreeMap<String, String>,
+    values: BTreeMap<String, ParamValue>,
+    paths: Confined<'a>,
 }
 
 impl<'a> Params<'a> {
     /// The declared defaults, then the user's values; refuses a value for a parameter
-    /// the definition does not declare, and a required parameter left without one.
-    pub fn new(server: &'a ServerDef, given: &BTreeMap<String, String>) -> Result<Self, PlanError> {
-        let mut values: BTreeMap<String, String> = server
+    /// the definition does not declare, and a required parameter left without one. A
+    /// value may name its parameter as templates do, `server.param`.
+    pub fn new(
+        server: &'a ServerDef,
+        given: &BTreeMap<String, ParamValue>,
+        host_paths: &'a HostPathPolicy,
+    ) -> Result<Self, PlanError> {
+        let mut values: BTreeMap<String, ParamValue> = server
             .parameters
             .iter()
             .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
             .collect();
+        let prefix = format!("{}.", server.id);
         for (k, v) in given {
-            if !server.parameters.contains_key(k) {
+            let name = match k.strip_prefix(&prefix) {
+                Some(rest) if !server.parameters.contains_key(k) => rest,
+                _ => k.as_str(),
+            };
+            let Some(declared) = server.parameters.get(name) else {
                 let declared: Vec<&str> = server.parameters.keys().map(String::as_str).collect();
                 return Err(refuse(
                     server,
@@ -38,8 +51,25 @@ impl<'a> Params<'a> {
                         }
                     ),
                 ));
-            }
-            values.insert(k.clone(), v.clone());
+            };
+            let value = match (declared.kind, v) {
+                // One value given for a list is a list of one; none is an empty list.
+                (ParamKind::Array, ParamValue::Text(t)) if t.is_empty() => {
+                    ParamValue::List(Vec::new())
+                }
+                (ParamKind::Array, ParamValue::Text(t)) => ParamValue::List(vec![t.clone()]),
+                (ParamKind::String, ParamValue::List(l)) => {
+                    return Err(refuse(
+                        server,
+                        format!(
+                            "parameter {name:?} takes one value, not the {} given",
+                            l.len()
+                        ),
+                    ))
+                }
+                (_, v) => v.clone(),
+            };
+            values.insert(name.to_string(), value);
         }
         let missing: Vec<&str> = server
             .parameters
@@ -58,22 +88,43 @@ impl<'a> Params<'a> {
                 ),
             ));
         }
-        Ok(Self { server, values })
+        for (k, p) in &server.parameters {
+            if p.kind == ParamKind::Array {
+                values
+                    .entry(k.clone())
+                    .or_insert_with(|| ParamValue::List(Vec::new()));
+            }
+        }
+        Ok(Self {
+            server,
+            values,
+            paths: Confined { policy: host_paths },
+        })
     }
 
-    /// `text` with its parameters filled in; `field` names it in the refusal.
+    fn refuse(&self, field: &str, e: ResolveError) -> PlanError {
+        let hint = match e {
+            ResolveError::Path(_) => "; give another with --set",
+            _ => "",
+        };
+        refuse(self.server, format!("{field}: {e}{hint}"))
+    }
+
+    /// `text` with its parameters filled in, as one string; `field` names it in a refusal.
     pub fn resolve(&self, field: &str, text: &str) -> Result<String, PlanError> {
-        template::resolve(text, &self.values)
-            .map_err(|e| refuse(self.server, format!("{field}: {e}; give it with --set")))
+        template::resolve(text, &self.values, &self.paths).map_err(|e| self.refuse(field, e))
     }
 
-    /// Each item resolved, named `field[i]` in a refusal.
+    /// `text` evaluated with its type: a whole `{{...}}` may be a list.
+    pub fn evaluate(&self, field: &str, text: &str) -> Result<ParamValue, PlanError> {
+        template::evaluate(text, &self.values, &self.paths).map_err(|e| self.refuse(field, e))
+    }
+
+    /// The items of a list field, lists expanded and empty items dropped; a refusal
+    /// names the item `field[i]`.
     pub fn resolve_each(&self, field: &str, items: &[String]) -> Result<Vec<String>, PlanError> {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, a)| self.resolve(&format!("{field}[{i}]"), a))
-            .collect()
+        template::resolve_list(items, &self.values, &self.paths)
+            .map_err(|(i, e)| self.refuse(&format!("{field}[{i}]"), e))
     }
 }
 
@@ -123,6 +174,10 @@ mod tests {
             .contains("has no parameter \"nope\"; its parameters are: level, timezone"));
     }
 
+    static NO_HOST_PATHS: HostPathPolicy = HostPathPolicy {
+        allowed: Vec::new(),
+    };
+
     fn server_with(params: &[(&str, Parameter)]) -> ServerDef {
         let mut s = ServerDef::new(ServerId::parse("p").unwrap(), "mcp/p:1");
         for (k, p) in params {
@@ -140,19 +195,21 @@ mod tests {
                 ..Default::default()
             },
         )]);
-        let given = BTreeMap::from([("level".to_string(), "debug".to_string())]);
-        let p = Params::new(&s, &given).unwrap();
+        let given = BTreeMap::from([("level".to_string(), ParamValue::text("debug"))]);
+        let p = Params::new(&s, &given, &NO_HOST_PATHS).unwrap();
         assert_eq!(p.resolve("env.L", "{{p.level}}").unwrap(), "debug");
-        let p = Params::new(&s, &BTreeMap::new()).unwrap();
+        let p = Params::new(&s, &BTreeMap::new(), &NO_HOST_PATHS).unwrap();
         assert_eq!(p.resolve("env.L", "{{p.level}}").unwrap(), "info");
     }
 
     #[test]
     fn a_value_for_a_server_without_parameters_says_it_has_none() {
         let s = server_with(&[]);
-        let given = BTreeMap::from([("x".to_string(), "1".to_string())]);
+        let given = BTreeMap::from([("x".to_string(), ParamValue::text("1"))]);
         assert_eq!(
-            Params::new(&s, &given).unwrap_err().to_string(),
+            Params::new(&s, &given, &NO_HOST_PATHS)
+                .unwrap_err()
+                .to_string(),
             "server p: has no parameter \"x\"; its parameters are: none"
         );
     }
@@ -165,7 +222,9 @@ mod tests {
         };
         let s = server_with(&[("a", req.clone()), ("b", req)]);
         assert_eq!(
-            Params::new(&s, &BTreeMap::new()).unwrap_err().to_string(),
+            Params::new(&s, &BTreeMap::new(), &NO_HOST_PATHS)
+                .unwrap_err()
+                .to_string(),
             "server p: missing required parameter(s) a, b: give --set a=VALUE --set b=VALUE"
         );
     }
@@ -173,10 +232,13 @@ mod tests {
     #[test]
     fn an_unresolvable_field_is_named_by_its_index() {
         let s = server_with(&[("a", Parameter::default())]);
-        let p = Params::new(&s, &BTreeMap::new()).unwrap();
-        let items = vec!["ok".to_string(), "{{p.a}}".to_string()];
+        let given = BTreeMap::from([("a".to_string(), ParamValue::text("../up"))]);
+        let p = Params::new(&s, &given, &NO_HOST_PATHS).unwrap();
+        let items = vec!["ok".to_string(), "{{p.a|volume-target}}".to_string()];
         let err = p.resolve_each("command", &items).unwrap_err().to_string();
-        assert!(err.starts_with("server p: command[1]: "), "{err}");
-        assert!(err.ends_with("; give it with --set"), "{err}");
+        assert_eq!(
+            err,
+            "server p: command[1]: path \"../up\" leaves your folder: remove '..' from it; give another with --set"
+        );
     }
 }

@@ -42,7 +42,10 @@ mod tests {
     use crate::ids::ServerId;
 
     fn user_of(i: &PlanInput<'_>) -> Result<String, PlanError> {
-        user(i, &Params::new(i.server, &i.settings.params)?)
+        user(
+            i,
+            &Params::new(i.server, &i.settings.params, &i.hardening.host_paths)?,
+        )
     }
 
     #[test]
@@ -78,7 +81,7 @@ mod tests {
         let mut s = ServerDef::new(ServerId::parse("x").unwrap(), "mcp/x:latest");
         s.user = Some("{{x.uid}}".into());
         s.parameters.insert("uid".into(), Parameter::default());
-        f.settings.params.insert("uid".into(), String::new());
+        f.settings.params.insert("uid".into(), "".into());
         assert_eq!(user_of(&input(&f, &s, None)).unwrap(), "200003:200003");
         for root in ["0", "00", "-0", "000:000"] {
             f.settings.params.insert("uid".into(), root.into());

@@ -88,7 +88,7 @@ pub(super) struct EnableBody {
     #[serde(default)]
     env: BTreeMap<String, String>,
     #[serde(default)]
-    set: BTreeMap<String, String>,
+    set: BTreeMap<String, crate::catalog::model::ParamValue>,
 }
 
 pub(super) async fn enable<E: Engine + 'static>(

@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(at(&["health_check"]).unwrap()[0], "type");
         assert_eq!(
             at(&["parameters", "any-name"]),
-            Some(&["description", "default", "required"][..])
+            Some(&["description", "default", "required", "type"][..])
         );
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::catalog::model::{Parameter, SecretRef};
+use crate::catalog::model::{ParamKind, ParamValue, Parameter, SecretRef};
 use crate::catalog::report::Diagnostics;
 use crate::ids::SecretName;
 
@@ -149,11 +149,23 @@ impl Entry<'_> {
         }
     }
 
-    /// A JSON-schema object (`properties`, `required`) as template parameters.
+    /// A JSON-schema object (`properties`, `required`) as template parameters. An
+    /// `object` property with its own `properties` gives dotted names (`jira.url`), as
+    /// Docker's `{{atlassian.jira.url}}` digs into it.
     pub(super) fn parameters(
         &mut self,
         schema: &Value,
         field: &str,
+        out: &mut BTreeMap<String, Parameter>,
+    ) {
+        self.parameters_under(schema, field, "", out);
+    }
+
+    fn parameters_under(
+        &mut self,
+        schema: &Value,
+        field: &str,
+        prefix: &str,
         out: &mut BTreeMap<String, Parameter>,
     ) {
         let required: Vec<String> =
@@ -167,23 +179,43 @@ impl Entry<'_> {
         };
         for (name, p) in props {
             let f = format!("{field}.properties.{name}");
+            let kind = p.get("type").and_then(Value::as_str);
+            if kind == Some("object") && p.get("properties").is_some() {
+                self.parameters_under(p, &f, &format!("{prefix}{name}."), out);
+                continue;
+            }
             let default = match p.get("default") {
-                Some(Value::Array(_) | Value::Object(_)) => {
+                Some(Value::Object(_)) => {
                     self.warning(
                         &format!("{f}.default"),
-                        "a list or mapping default is not supported; set the parameter per user",
+                        "a mapping default is not supported; set the parameter per user",
                     );
                     None
                 }
-                other => self.text(other, &format!("{f}.default")),
+                Some(Value::Array(items)) => Some(ParamValue::List(
+                    items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, x)| self.text(Some(x), &format!("{f}.default[{i}]")))
+                        .collect(),
+                )),
+                other => self
+                    .text(other, &format!("{f}.default"))
+                    .map(ParamValue::Text),
+            };
+            let kind = if kind == Some("array") || matches!(default, Some(ParamValue::List(_))) {
+                ParamKind::Array
+            } else {
+                ParamKind::String
             };
             let description = self.text(p.get("description"), &format!("{f}.description"));
             out.insert(
-                name.clone(),
+                format!("{prefix}{name}"),
                 Parameter {
                     description,
                     default,
                     required: required.contains(name),
+                    kind,
                 },
             );
         }

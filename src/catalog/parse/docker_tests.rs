@@ -34,7 +34,11 @@ registry:
     type: poci
   time:
     image: mcp/time
-    command: ["--local-timezone={{time.timezone|shout}}"]
+    command: ["--local-timezone={{time.timezone|or:UTC}}"]
+    config:
+      - name: time
+        properties:
+          timezone: {type: string}
     oauth: [{provider: x}]
     sparkle: true
 "#;
@@ -58,7 +62,6 @@ fn maps_a_gateway_catalog_and_reports_what_it_cannot_honour() {
                 "docker.yaml: server notion: remote: remote servers are not run by the portal; server skipped",
                 "docker.yaml: server time: oauth: OAuth sign-in is not supported; set the token as a secret instead",
                 "docker.yaml: server time: sparkle: is not supported by the portal and is ignored",
-                "docker.yaml: server time: command[0]: unknown template filter \"shout\" is not honoured; enabling this server will fail until it is removed",
             ]
         );
 }

@@ -39,23 +39,42 @@ pub fn image_ref(def: &ServerDef) -> Result<ImageRef, String> {
     Ok(image.pinned())
 }
 
-fn check_text(d: &mut Diagnostics, file: &str, id: &str, field: &str, value: &str) {
+/// A text field's templates: their syntax, their filters (Docker's), and that each names
+/// a parameter the server declares, by its own name (`{{server.param}}`).
+fn check_text(r: &mut Report<'_>, field: &str, value: &str) {
     if value.contains('\0') {
-        d.error(file, Some(id), Some(field), "contains a NUL character");
+        r.err(field, "contains a NUL character");
         return;
     }
-    match template::unknown_filters(value) {
-        Ok(unknown) => {
-            for f in unknown {
-                d.warning(
-                    file,
-                    Some(id),
-                    Some(field),
-                    format!("unknown template filter {f:?} is not honoured; enabling this server will fail until it is removed"),
-                );
-            }
+    let (refs, unknown) = match template::references(value) {
+        Ok(found) => found,
+        Err(e) => return r.err(field, e),
+    };
+    for f in unknown {
+        r.err(
+            field,
+            format!(
+                "unknown template filter {f:?}: use volume, volume-target, into, first, last, or:DEFAULT or mount_as:PATH"
+            ),
+        );
+    }
+    for path in refs {
+        let (prefix, param) = path.split_once('.').unwrap_or(("", path.as_str()));
+        if r.declared.contains(&path) || (prefix == r.id && r.declared.contains(param)) {
+            continue;
         }
-        Err(e) => d.error(file, Some(id), Some(field), e),
+        let hint = if r.declared.contains(param) {
+            format!(
+                "write {{{{{}.{param}}}}}: a template names its own server",
+                r.id
+            )
+        } else {
+            format!("declare {param:?} under parameters")
+        };
+        r.err(
+            field,
+            format!("template {{{{{path}}}}} names no parameter of this server; {hint}"),
+        );
     }
 }
 
@@ -63,6 +82,8 @@ fn check_text(d: &mut Diagnostics, file: &str, id: &str, field: &str, value: &st
 struct Report<'a> {
     file: &'a str,
     id: &'a str,
+    /// The parameters the definition declares, which its templates may name.
+    declared: BTreeSet<String>,
     undecoded: &'a BTreeSet<String>,
     d: &'a mut Diagnostics,
 }
@@ -78,7 +99,7 @@ impl Report<'_> {
     }
 
     fn text(&mut self, field: &str, value: &str) {
-        check_text(self.d, self.file, self.id, field, value);
+        check_text(self, field, value);
     }
 }
 
@@ -107,6 +128,7 @@ pub fn validate_decoded(
     let mut r = Report {
         file,
         id: name,
+        declared: def.parameters.keys().cloned().collect(),
         undecoded,
         d,
     };
@@ -232,6 +254,11 @@ fn check_secrets<'a>(def: &'a ServerDef, mut env_names: BTreeSet<&'a str>, r: &m
 fn check_volumes(def: &ServerDef, policy: &Policy, r: &mut Report<'_>) {
     for (i, spec) in def.volumes.iter().enumerate() {
         let field = format!("volumes[{i}]");
+        // One whole `{{...}}` may be a list of mounts: its items are checked at enable.
+        if template::is_whole_reference(spec) {
+            r.text(&field, spec);
+            continue;
+        }
         match VolumeSpec::parse(spec) {
             Ok(v) => {
                 if let Err(e) = v.check_policy(&policy.host_paths, spec) {

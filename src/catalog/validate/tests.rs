@@ -95,18 +95,42 @@ fn tag_replaces_the_images_tag() {
 }
 
 #[test]
-fn unknown_template_filters_are_warnings_naming_the_filter() {
+fn unknown_filters_and_undeclared_parameters_are_errors_naming_them() {
     let mut s = def();
     s.env.insert("P".into(), "{{demo.path|shout}}".into());
+    s.env.insert("Q".into(), "{{other.level}}".into());
+    s.command = vec!["{{level}}".into()];
+    s.parameters.insert("path".into(), Default::default());
     let mut d = Diagnostics::new();
     validate_server(&s, &Policy::default(), "c.yaml", &mut d);
-    assert!(!d.has_errors());
-    let w: Vec<String> = d.warnings().map(ToString::to_string).collect();
-    assert_eq!(w.len(), 1);
-    assert!(
-        w[0].contains("env.P: unknown template filter \"shout\""),
-        "{w:?}"
+    let e: Vec<String> = d.errors().map(ToString::to_string).collect();
+    assert_eq!(
+        e,
+        [
+            "c.yaml: server demo: command[0]: template {{level}} names no parameter of this server; declare \"level\" under parameters",
+            "c.yaml: server demo: env.P: unknown template filter \"shout\": use volume, volume-target, into, first, last, or:DEFAULT or mount_as:PATH",
+            "c.yaml: server demo: env.Q: template {{other.level}} names no parameter of this server; declare \"level\" under parameters",
+        ]
     );
+    s.parameters.insert("level".into(), Default::default());
+    let mut d = Diagnostics::new();
+    validate_server(&s, &Policy::default(), "c.yaml", &mut d);
+    let e: Vec<String> = d.errors().map(ToString::to_string).collect();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[1].ends_with("write {{demo.level}}: a template names its own server"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_whole_template_volume_may_be_a_list_and_is_checked_at_enable() {
+    let mut s = def();
+    s.volumes = vec!["{{demo.paths|volume|into}}".into()];
+    s.parameters.insert("paths".into(), Default::default());
+    let mut d = Diagnostics::new();
+    validate_server(&s, &Policy::default(), "c.yaml", &mut d);
+    assert!(!d.has_errors(), "{:?}", d.errors().collect::<Vec<_>>());
 }
 
 #[test]
