@@ -10,6 +10,7 @@ use super::backend::Backend;
 use super::input::read_toolkit;
 use super::output::{self, plural, printable, table};
 use super::UserArg;
+use crate::catalog::model::ParamValue;
 use crate::manager::{MigrationReport, MigrationRequest};
 
 #[derive(Debug, Subcommand)]
@@ -93,8 +94,14 @@ fn print_text(r: &MigrationReport) {
         .servers
         .iter()
         .map(|s| {
-            let settings: Vec<String> =
-                s.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let settings: Vec<String> = s
+                .settings
+                .iter()
+                .map(|(k, v)| match v {
+                    ParamValue::Text(t) => format!("{k}={t}"),
+                    ParamValue::List(l) => format!("{k}=[{}]", l.join(", ")),
+                })
+                .collect();
             vec![
                 s.server.to_string(),
                 s.source.clone(),
@@ -114,6 +121,7 @@ fn print_text(r: &MigrationReport) {
             &indent(rows),
         );
     }
+    print_paths(r, user);
     let missing = r.secret_commands();
     if !missing.is_empty() {
         println!("secrets to set first (Docker Desktop's secrets cannot be read):");
@@ -144,6 +152,41 @@ fn print_text(r: &MigrationReport) {
     } else {
         println!("ready: run again with --apply to migrate");
     }
+}
+
+/// The Toolkit's host paths, and the folders of the user's own they now mean.
+fn print_paths(r: &MigrationReport, user: &str) {
+    let rows: Vec<Vec<String>> = r
+        .servers
+        .iter()
+        .flat_map(|s| {
+            s.paths.iter().map(move |p| {
+                vec![
+                    format!("{}.{}", s.server, p.param),
+                    p.given.clone(),
+                    if p.host_path_allowed {
+                        format!("{} (a host path the admin allows)", p.folder)
+                    } else {
+                        p.folder.clone()
+                    },
+                    p.mounted_at.clone(),
+                ]
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    println!("paths: each now names a folder of {user}'s own in the portal's data folder, which starts empty; copy there what the server should see:");
+    table(
+        &[
+            "  SETTING",
+            "ON DOCKER DESKTOP",
+            "FOLDER",
+            "THE SERVER SEES",
+        ],
+        &indent(rows),
+    );
 }
 
 /// The rows of a table printed under a heading, two spaces in.

@@ -21,8 +21,11 @@ use super::snapshot::Snapshot;
 use super::{AuditAction, Portal, PortalError, Result};
 use crate::catalog::docker::toolkit::{self, Toolkit, ToolkitFiles, CONFIG, REGISTRY, TOOLS};
 use crate::catalog::merge::MergedServer;
+use crate::catalog::model::{ParamKind, ParamValue};
 use crate::catalog::parse::parse_catalog;
 use crate::catalog::report::{Diagnostic, Diagnostics, Severity};
+use crate::catalog::template::{self, PathMap};
+use crate::catalog::volume::{Confined, HostPathPolicy};
 use crate::engine::Engine;
 use crate::ids::{CatalogName, SecretName, ServerId, UserId};
 use crate::plan::Settings;
@@ -76,12 +79,33 @@ pub struct ServerStep {
     /// Where the user's definition comes from, as `portalctl servers` says.
     pub source: String,
     /// Template parameters, from config.yaml.
-    pub settings: BTreeMap<String, String>,
+    pub settings: BTreeMap<String, ParamValue>,
+    /// The Toolkit's host paths among them, which now name folders of the user's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<PathStep>,
     /// The tools tools.yaml enables; `None` for all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
     /// Enabled in the portal already: its settings are replaced by the Toolkit's.
     pub already_enabled: bool,
+}
+
+/// A path a volume setting gives. On Docker Desktop it was a path of the user's host;
+/// in the portal it names a folder inside the user's own data folder (unless the admin
+/// allowed that host path), which starts empty: what the server should see is to be
+/// copied there.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PathStep {
+    pub param: String,
+    /// As config.yaml gives it.
+    pub given: String,
+    /// The folder it now means, relative to the data folder (`volumes/U/data/...`), or
+    /// the host path itself when the admin allows it.
+    pub folder: String,
+    /// Where the server sees it.
+    pub mounted_at: String,
+    /// The admin allows the host path itself (`MCP_PORTAL_ALLOWED_HOST_PATHS`).
+    pub host_path_allowed: bool,
 }
 
 /// A secret the migrated servers need. Docker Desktop's cannot be read, so each one the
@@ -211,6 +235,7 @@ impl Portal {
                 continue;
             };
             let settings = server_settings(&kit, def, &mut report.warnings, &mut errors);
+            let paths = path_steps(&req.user, def, &settings, &policy.host_paths, &mut errors);
             for s in &def.def.secrets {
                 secrets
                     .entry(s.name.clone())
@@ -221,6 +246,7 @@ impl Portal {
                 server: def.def.id.clone(),
                 source: def.source.to_string(),
                 settings,
+                paths,
                 tools: tools_of(&kit, name, &mut report.warnings),
                 already_enabled: enabled.servers.contains_key(&def.def.id),
             });
@@ -257,7 +283,7 @@ fn server_settings(
     server: &MergedServer,
     warnings: &mut Vec<Diagnostic>,
     errors: &mut Diagnostics,
-) -> BTreeMap<String, String> {
+) -> BTreeMap<String, ParamValue> {
     let id = server.def.id.as_str();
     let (mut values, problems) = kit
         .config
@@ -268,9 +294,8 @@ fn server_settings(
         errors.error(CONFIG, Some(id), Some(&key), problem);
     }
     let params = &server.def.parameters;
-    values.retain(|key, _| {
-        let known = params.contains_key(key);
-        if !known {
+    values.retain(|key, value| {
+        let Some(p) = params.get(key) else {
             warnings.push(Diagnostic {
                 severity: Severity::Warning,
                 file: CONFIG.into(),
@@ -279,8 +304,20 @@ fn server_settings(
                 message: "is not a parameter of the server's definition in the portal; left out"
                     .into(),
             });
+            return false;
+        };
+        if let (ParamKind::String, ParamValue::List(l)) = (p.kind, &*value) {
+            errors.error(
+                CONFIG,
+                Some(id),
+                Some(key),
+                format!(
+                    "is a list of {}, but the parameter takes one value; give one in config.yaml",
+                    l.len()
+                ),
+            );
         }
-        known
+        true
     });
     for (key, p) in params {
         if p.required && p.default.is_none() && !values.contains_key(key) {
@@ -293,6 +330,57 @@ fn server_settings(
         }
     }
     values
+}
+
+/// The values of the parameters the definition's volumes take from templates, each
+/// with the folder it now means: a template's path is the user's, never the host's.
+fn path_steps(
+    user: &UserId,
+    server: &MergedServer,
+    settings: &BTreeMap<String, ParamValue>,
+    policy: &HostPathPolicy,
+    errors: &mut Diagnostics,
+) -> Vec<PathStep> {
+    let id = server.def.id.as_str();
+    let mut mounted: Vec<String> = Vec::new();
+    for v in &server.def.volumes {
+        for seg in template::parse(v).unwrap_or_default() {
+            if let template::Segment::Ref(r) = seg {
+                mounted.push(r.param().to_string());
+            }
+        }
+    }
+    mounted.sort();
+    mounted.dedup();
+    let confined = Confined { policy };
+    let data = format!("volumes/{user}/data");
+    let mut out = Vec::new();
+    for param in mounted {
+        let given = match settings.get(&param) {
+            Some(ParamValue::Text(t)) => vec![t.clone()],
+            Some(ParamValue::List(l)) => l.clone(),
+            None => continue,
+        };
+        for path in given {
+            let mapped = confined
+                .source(&path)
+                .and_then(|s| confined.target(&path).map(|t| (s, t)));
+            match mapped {
+                Ok((source, target)) => {
+                    let allowed = !source.starts_with("{USER_DATA}");
+                    out.push(PathStep {
+                        param: param.clone(),
+                        folder: source.replacen("{USER_DATA}", &data, 1),
+                        mounted_at: target,
+                        host_path_allowed: allowed,
+                        given: path,
+                    });
+                }
+                Err(e) => errors.error(CONFIG, Some(id), Some(&param), e),
+            }
+        }
+    }
+    out
 }
 
 fn tools_of(kit: &Toolkit, server: &str, warnings: &mut Vec<Diagnostic>) -> Option<Vec<String>> {

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::catalog::model::ParamValue;
 use crate::catalog::parse::load_document;
 use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
 
@@ -314,9 +315,13 @@ fn catalogs(files: &ToolkitFiles, listed: Vec<String>, d: &mut Diagnostics) -> V
     out
 }
 
+/// The parameters of one server, as config.yaml sets them.
+pub type Settings = BTreeMap<String, ParamValue>;
+
 /// A server's config.yaml settings as template parameters (`KEY`, nested maps as
-/// `A.B`), each value converted by [`setting_value`]; the problems name their key.
-pub fn settings(values: &Map<String, Value>) -> (BTreeMap<String, String>, Vec<(String, String)>) {
+/// `A.B`, as the portal names the parameters of nested schemas), each value converted
+/// by [`setting_value`]; the problems name their key.
+pub fn settings(values: &Map<String, Value>) -> (Settings, Vec<(String, String)>) {
     let mut out = BTreeMap::new();
     let mut problems = Vec::new();
     flatten("", values, &mut out, &mut problems);
@@ -326,7 +331,7 @@ pub fn settings(values: &Map<String, Value>) -> (BTreeMap<String, String>, Vec<(
 fn flatten(
     prefix: &str,
     values: &Map<String, Value>,
-    out: &mut BTreeMap<String, String>,
+    out: &mut Settings,
     problems: &mut Vec<(String, String)>,
 ) {
     for (k, v) in values {
@@ -349,20 +354,42 @@ fn flatten(
 }
 
 /// The one conversion of a config.yaml value into a parameter value: text, numbers and
-/// true/false as text; nothing (`~`, `""`) as no value, which the Toolkit treats as
-/// unset (`isEmptyValue` in cmd/docker-mcp/server/registry_config.go).
-pub fn setting_value(v: &Value) -> Result<Option<String>, String> {
+/// true/false as text, a list of them as a list; nothing (`~`, `""`) as no value, which
+/// the Toolkit treats as unset (`isEmptyValue` in cmd/docker-mcp/server/registry_config.go).
+pub fn setting_value(v: &Value) -> Result<Option<ParamValue>, String> {
+    Ok(match v {
+        Value::Array(items) => Some(ParamValue::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    scalar(item).map_err(|found| {
+                        format!(
+                            "[{i}] is {found}; a list setting holds text, numbers or true/false"
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect(),
+        )),
+        Value::Object(_) => return Err("is a mapping; give its keys one by one".into()),
+        other => scalar(other)
+            .map_err(|found| format!("is {found}"))?
+            .map(ParamValue::Text),
+    })
+}
+
+/// A scalar as text (`None` for nothing), or what was found instead.
+fn scalar(v: &Value) -> Result<Option<String>, &'static str> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
         Value::Number(n) => Ok(Some(n.to_string())),
         Value::Bool(b) => Ok(Some(b.to_string())),
-        Value::Array(_) => Err(
-            "is a list, and list values are not supported yet; give it with `portalctl enable --set` once they are"
-                .into(),
-        ),
-        Value::Object(_) => Err("is a mapping; give its keys one by one".into()),
+        other => Err(kind(other)),
     }
 }
 

@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::catalog::model::ParamValue;
 
 const MAX: u64 = 1 << 20;
 
@@ -65,9 +66,9 @@ orphan:
     assert_eq!(
         params.into_iter().collect::<Vec<_>>(),
         [
-            ("retries".to_string(), "3".to_string()),
-            ("timezone".into(), "Europe/Paris".into()),
-            ("verbose".into(), "true".into()),
+            ("retries".to_string(), ParamValue::text("3")),
+            ("timezone".into(), ParamValue::text("Europe/Paris")),
+            ("verbose".into(), ParamValue::text("true")),
         ]
     );
     let w: Vec<String> = kit.warnings.iter().map(ToString::to_string).collect();
@@ -83,17 +84,47 @@ fn nested_settings_become_dotted_keys_and_empty_ones_are_unset() {
     let (params, problems) = settings(values.as_object().unwrap());
     assert!(problems.is_empty());
     assert_eq!(params.len(), 1);
-    assert_eq!(params["confluence.url"], "https://wiki");
+    assert_eq!(params["confluence.url"], ParamValue::text("https://wiki"));
 }
 
 #[test]
-fn a_list_setting_is_reported_as_not_supported_yet_by_key() {
-    let values = json!({"paths": ["/Users/me/src", "/Users/me/notes"]});
+fn a_list_setting_is_a_list_value() {
+    let config = "filesystem:\n  paths:\n    - /Users/me/src\n    - /Users/me/notes\n";
+    let kit = read(
+        "mcp",
+        &folder(&[
+            (REGISTRY, "registry: {filesystem: {ref: \"\"}}\n"),
+            (CONFIG, config),
+        ]),
+        MAX,
+    )
+    .unwrap();
+    let (params, problems) = settings(&kit.config["filesystem"]);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        params["paths"],
+        ParamValue::List(vec!["/Users/me/src".into(), "/Users/me/notes".into()])
+    );
+}
+
+#[test]
+fn a_list_of_mappings_is_reported_by_key_and_item() {
+    let values = json!({"paths": ["/a", {"b": 1}], "deep": {"x": [[1]]}});
     let (params, problems) = settings(values.as_object().unwrap());
     assert!(params.is_empty());
-    assert_eq!(problems.len(), 1);
-    assert_eq!(problems[0].0, "paths");
-    assert!(problems[0].1.contains("not supported yet"), "{problems:?}");
+    assert_eq!(
+        problems,
+        [
+            (
+                "deep.x".to_string(),
+                "[0] is a list; a list setting holds text, numbers or true/false".to_string()
+            ),
+            (
+                "paths".to_string(),
+                "[1] is a mapping; a list setting holds text, numbers or true/false".to_string()
+            ),
+        ]
+    );
 }
 
 #[test]
