@@ -2,7 +2,8 @@
 //! `portalctl migrate docker-mcp` on the real Docker Engine, from a Toolkit folder
 //! written here in docker/mcp-gateway's formats: the dry run changes nothing, `--apply`
 //! refuses while a secret is missing and then runs the servers with the Toolkit's
-//! settings, audited and backed up; the same through `--remote` and the API route.
+//! settings, audited and backed up; the same through `--remote` and the API route, and
+//! the gateway then serves only the tools the Toolkit enabled.
 
 mod common;
 
@@ -353,4 +354,61 @@ fn the_migration_runs_the_same_through_remote_and_the_api_route() {
         "migrated for {user}: 1 catalog stored, 2 servers enabled\n"
     )));
     migrated(&d, user, "api:migr-admin");
+
+    // tools.yaml enabled only echo's `echo`: the gateway serves that and hides the rest
+    // of echo's tools, while files (not in tools.yaml) keeps all of its own.
+    let mcp = d.ok(&["token", "create", "--user", user, "--scope", "mcp"]);
+    let url = format!("{}/mcp", served.url);
+    let seen = sdk(mcp.trim(), &["aggregate", &url, "legacy"]);
+    let tools: Vec<&str> = seen["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tools.contains(&"echo__echo"), "{seen}");
+    assert!(!tools.contains(&"echo__sleep"), "{seen}");
+    assert!(
+        tools.contains(&"files__echo") && tools.contains(&"files__sleep"),
+        "{seen}"
+    );
+    assert_eq!(seen["calls"]["echo__echo"], "via echo__echo");
+    let refused = sdk(
+        mcp.trim(),
+        &["call", &url, "legacy", "echo__sleep", r#"{"ms": 1}"#],
+    );
+    let message = refused["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("tool sleep of server echo is not enabled for user migr-a"),
+        "{refused}"
+    );
+}
+
+/// The official MCP Python SDK as the gateway's client (tests/mcp/gateway_client.py):
+/// what it printed last.
+fn sdk(token: &str, args: &[&str]) -> Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let venv = std::process::Command::new("bash")
+        .arg(format!("{root}/scripts/mcp-venv.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        venv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&venv.stderr)
+    );
+    let out = std::process::Command::new(format!("{root}/target/mcp-venv/bin/python"))
+        .arg(format!("{root}/tests/mcp/gateway_client.py"))
+        .args(args)
+        .env("MCP_TOKEN", token)
+        .env_remove("PORTALCTL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "gateway_client.py {args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
 }

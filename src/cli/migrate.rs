@@ -129,9 +129,6 @@ fn print_text(r: &MigrationReport) {
             println!("  {line}");
         }
     }
-    if r.servers.iter().any(|s| s.tools.is_some()) {
-        println!("note: the tool lists are recorded for the user; the gateway still serves every tool of a server");
-    }
     if r.applied {
         println!(
             "migrated for {user}: {} stored, {} enabled",

@@ -7,8 +7,9 @@
 //! checked against its definition, without storing anything or calling Docker. Applying
 //! refuses a plan with errors or missing secrets, so nothing changes until all of it can;
 //! then it backs the records up, uploads the catalogs, enables the servers (the same
-//! manager calls as `catalog upload` and `enable`, each audited), records the tools, and
-//! checks that every server is enabled with its settings and running.
+//! manager calls as `catalog upload` and `enable`, each audited), records the tool lists
+//! (which the gateway applies, see `McpTarget::tools`), and checks that every server is
+//! enabled with its settings and running.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,7 +84,7 @@ pub struct ServerStep {
     /// The Toolkit's host paths among them, which now name folders of the user's own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<PathStep>,
-    /// The tools tools.yaml enables; `None` for all of them.
+    /// The tools tools.yaml enables, the only ones the gateway will serve; `None`: all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<Vec<String>>,
     /// Enabled in the portal already: its settings are replaced by the Toolkit's.
@@ -391,7 +392,9 @@ fn tools_of(kit: &Toolkit, server: &str, warnings: &mut Vec<Diagnostic>) -> Opti
             file: TOOLS.into(),
             server: Some(server.into()),
             field: None,
-            message: "enables no tools: the server is migrated, and the gateway does not yet hide tools, so all of them are served".into(),
+            message:
+                "enables no tools: the server is migrated, and the gateway serves none of its tools"
+                    .into(),
         });
     }
     Some(list)
@@ -484,23 +487,31 @@ impl<E: Engine> Runtime<E> {
                 Err(e) => return Err(stopped(e, &done)),
             }
         }
-        let tools: Vec<(ServerId, Vec<String>)> = plan
+        // A migrated server has the Toolkit's tool list, or none (all its tools).
+        let tools: Vec<(ServerId, Option<Vec<String>>)> = plan
             .servers
             .iter()
-            .filter_map(|s| s.tools.clone().map(|t| (s.server.clone(), t)))
+            .map(|s| (s.server.clone(), s.tools.clone()))
             .collect();
-        if !tools.is_empty() {
-            let (store, u) = (self.portal().store.clone(), user.clone());
-            let r = super::containers::blocking(move || {
-                let _lock = store.lock()?;
-                let mut record = store.read_tools(&u)?;
-                record.servers.extend(tools);
-                Ok(store.write_tools(&u, &record)?)
-            })
-            .await;
-            if let Err(e) = r {
-                return Err(stopped(e, &done));
+        let (store, u) = (self.portal().store.clone(), user.clone());
+        let r = super::containers::blocking(move || {
+            let _lock = store.lock()?;
+            let mut record = store.read_tools(&u)?;
+            let before = record.clone();
+            for (server, list) in tools {
+                match list {
+                    Some(list) => record.servers.insert(server, list),
+                    None => record.servers.remove(&server),
+                };
             }
+            if record != before {
+                store.write_tools(&u, &record)?;
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(e) = r {
+            return Err(stopped(e, &done));
         }
         if let Err(e) = self.verify_migration(&plan).await {
             return Err(stopped(e, &done));

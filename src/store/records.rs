@@ -86,7 +86,7 @@ pub struct StoredEnabled {
 }
 
 /// The tools a user enabled per server, as Docker's MCP Toolkit recorded them (its
-/// `tools.yaml`), kept for the gateway; a server not listed has all its tools.
+/// `tools.yaml`): the gateway serves only those; a server not listed has all its tools.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredTools {
     #[serde(default)]
