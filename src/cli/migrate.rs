@@ -11,7 +11,8 @@ use super::input::read_toolkit;
 use super::output::{self, plural, printable, table};
 use super::UserArg;
 use crate::catalog::model::ParamValue;
-use crate::manager::{MigrationReport, MigrationRequest};
+use crate::catalog::report::{Diagnostics, Invalid};
+use crate::manager::{CatalogChange, MigrationReport, MigrationRequest, PortalError};
 
 #[derive(Debug, Subcommand)]
 pub enum MigrateCmd {
@@ -47,20 +48,21 @@ pub(super) fn print_report(r: &MigrationReport, json: bool) -> anyhow::Result<()
     } else {
         print_text(r);
     }
-    if !r.applied && !r.errors.is_empty() {
-        anyhow::bail!(
-            "the migration cannot be applied as it is; fix the errors above and run it again"
-        );
+    if r.errors.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // Printed once, with the exit code of invalid input, by the CLI's error report.
+    let diagnostics: Diagnostics = r.errors.iter().cloned().collect();
+    Err(PortalError::Invalid(Invalid {
+        file: r.dir.clone(),
+        diagnostics,
+    })
+    .into())
 }
 
 fn print_text(r: &MigrationReport) {
-    let user = r.user.as_ref().map_or("-", |u| u.as_str());
+    let user = r.user.as_str();
     output::warnings(&r.warnings);
-    for e in &r.errors {
-        eprintln!("error: {}", printable(&e.to_string()));
-    }
     if r.applied {
         if let Some(b) = &r.backup {
             println!("backed up the portal's records to {b}");
@@ -80,7 +82,7 @@ fn print_text(r: &MigrationReport) {
                 c.name.to_string(),
                 c.file.clone(),
                 c.servers.to_string(),
-                c.change.clone(),
+                c.change.as_str().to_string(),
             ]
         })
         .collect();
@@ -135,7 +137,7 @@ fn print_text(r: &MigrationReport) {
             plural(
                 r.catalogs
                     .iter()
-                    .filter(|c| c.change != "unchanged")
+                    .filter(|c| c.change != CatalogChange::Unchanged)
                     .count(),
                 "catalog",
                 "catalogs"
@@ -143,7 +145,7 @@ fn print_text(r: &MigrationReport) {
             plural(r.enabled.len(), "server", "servers")
         );
     } else if !r.errors.is_empty() {
-        println!("not ready: fix the errors above, then run again");
+        println!("not ready: fix the errors below, then run again");
     } else if !missing.is_empty() {
         println!("not ready: set the secrets above, then run again with --apply");
     } else {

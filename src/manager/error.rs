@@ -82,8 +82,8 @@ pub enum PortalError {
         server: String,
         commands: String,
     },
-    #[error("the migration of {dir} was not applied, and nothing was changed; fix these first (a dry run, without --apply, shows the whole plan):\n{reasons}")]
-    MigrationNotReady { dir: String, reasons: String },
+    #[error("the migration was not applied, and nothing was changed: its servers need secrets that user {user} has not set (Docker Desktop's cannot be read); set them with:\n{commands}")]
+    MigrationSecretsMissing { user: UserId, commands: String },
     #[error("the migration of {dir} stopped: {cause}; done before it: {done}; the records as they were before the migration are in {backup}")]
     MigrationStopped {
         dir: String,
@@ -188,7 +188,7 @@ impl Classify for PortalError {
             | P::KeyFileMissing { .. }
             | P::SameKey { .. }
             | P::DaemonRunning { .. }
-            | P::MigrationNotReady { .. } => ErrorClass::Conflict,
+            | P::MigrationSecretsMissing { .. } => ErrorClass::Conflict,
             P::MigrationUnverified { .. } => ErrorClass::Engine,
             P::MigrationStopped { cause, .. } => cause.class(),
             P::Secret(e) => e.class(),

@@ -31,7 +31,9 @@ pub use containers::{
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
-pub use migration::{CatalogStep, MigrationReport, MigrationRequest, SecretStep, ServerStep};
+pub use migration::{
+    CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
+};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use rotation::RotateReport;
 pub use secrets::{OpenedSecret, SecretSummary};

@@ -121,7 +121,8 @@ pub fn read(dir: &str, files: &ToolkitFiles, max_bytes: u64) -> Result<Toolkit, 
     let listed = doc(CATALOGS, &mut d).map_or_else(Vec::new, |v| listed(&v, &mut d));
     kit.catalogs = catalogs(files, listed, &mut d);
     for name in kit.config.keys() {
-        if !kit.enabled.contains(name) {
+        // Without registry.yaml the folder is refused: nothing is enabled to compare with.
+        if files.contains_key(REGISTRY) && !kit.enabled.contains(name) {
             d.warning(
                 CONFIG,
                 Some(name),
