@@ -239,6 +239,25 @@ fn a_toolkit_folder_is_planned_then_migrated_with_its_settings() {
     assert!(d.containers().is_empty());
 
     set_secret(&d, user);
+    // An image that cannot be had stops the migration before anything changes.
+    d.env.file(
+        "ghost/catalogs/docker-mcp.yaml",
+        "registry:\n  ghost:\n    type: server\n    image: mcp-portal-test/never-built:none\n",
+    );
+    d.env
+        .file("ghost/registry.yaml", "registry:\n  ghost: {ref: \"\"}\n");
+    let ghost = d.env.path(&d.env.dir.path().join("ghost"));
+    let failed = d.run(&["migrate", "docker-mcp", &ghost, "--user", user, "--apply"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("mcp-portal-test/never-built:none"),
+        "{}",
+        failed.stderr
+    );
+    assert_eq!(d.ok(&["catalog", "ls", "--json"]).trim(), "[]");
+    assert!(!d.env.data().join("backups").exists());
+    assert!(d.containers().is_empty());
+
     let done = d.ok(&["migrate", "docker-mcp", &dir, "--user", user, "--apply"]);
     assert!(
         done.ends_with(&format!(

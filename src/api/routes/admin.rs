@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{blocking, body, ok, parse, required_body, ApiResult, S};
+use super::{blocking, body, file_label, ok, parse, required_body, ApiResult, S};
 use crate::api::auth::Need;
 use crate::api::{ApiError, MigrationBody};
 use crate::engine::Engine;
@@ -173,7 +173,9 @@ pub(super) async fn migrate<E: Engine + 'static>(
     bytes: Bytes,
 ) -> ApiResult {
     let token = state.authorize(&headers, Need::Admin)?;
-    let b: MigrationBody = required_body(&bytes)?;
+    let mut b: MigrationBody = required_body(&bytes)?;
+    // The folder's name is only a label for messages, never a path on this host.
+    b.dir = file_label(Some(b.dir), String::new)?;
     let req = b.into_request().map_err(ApiError::usage)?;
     let caller = state.as_caller(&token);
     ok(state.rt.migrate_by(&caller, req, &|_| {}).await?)

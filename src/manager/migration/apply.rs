@@ -1,7 +1,7 @@
 //! Applying a planned migration, in seed 004's order: back up, convert the catalogs,
 //! migrate the user's settings, update the containers, validate. It acts only on a plan
-//! with no errors and no missing secret, and a step that fails stops it, saying what
-//! was done and where the backup is.
+//! with no errors and no missing secret, once every image is there (pulled if need be);
+//! a step that fails after that stops it, saying what was done and where the backup is.
 
 use std::collections::BTreeMap;
 
@@ -63,6 +63,13 @@ impl<E: Engine> Runtime<E> {
                     .collect::<Vec<_>>()
                     .join("\n"),
             });
+        }
+        // An image that cannot be had stops the migration before it changes anything.
+        let mut images: Vec<&str> = plan.servers.iter().map(|s| s.image.as_str()).collect();
+        images.sort_unstable();
+        images.dedup();
+        for image in images {
+            self.ensure_image(image, progress).await?;
         }
         let store = self.portal().store.clone();
         let stamp = Portal::now().strftime("%Y%m%dT%H%M%S%.3fZ").to_string();

@@ -92,6 +92,8 @@ pub struct ServerStep {
     pub server: ServerId,
     /// Where the user's definition comes from, as `portalctl servers` says.
     pub source: String,
+    /// The image it runs, pulled before anything changes.
+    pub image: String,
     /// Template parameters, from config.yaml.
     pub settings: BTreeMap<String, ParamValue>,
     /// The Toolkit's host paths among them, which now name folders of the user's own.

@@ -138,6 +138,7 @@ impl Portal {
             report.servers.push(ServerStep {
                 server: def.def.id.clone(),
                 source: def.source.to_string(),
+                image: def.def.image.clone(),
                 settings,
                 paths,
                 tools: tools_of(&kit, name, &mut report.warnings),
