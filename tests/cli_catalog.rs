@@ -301,6 +301,135 @@ fn import_reads_a_docker_registry_folder() {
         .ends_with("is valid: docker-registry catalog, 1 server\n"));
 }
 
+/// Docker's filesystem entry, as the public registry has it: list-valued templates.
+const FILESYSTEM: &str = r#"
+name: filesystem
+image: mcp/filesystem
+type: server
+meta: {category: devops}
+run:
+  command: ['{{filesystem.paths|volume-target|into}}']
+  volumes: ['{{filesystem.paths|volume|into}}']
+  disableNetwork: true
+config:
+  description: The directories the server may use
+  parameters:
+    type: object
+    properties:
+      paths:
+        type: array
+        items: {type: string}
+        default: [/Users/local-test]
+    required: [paths]
+"#;
+
+/// openapi-schema's template: an empty-list default, then volumes.
+const OPENAPI: &str = r#"
+name: openapi-schema
+image: mcp/openapi-schema
+type: server
+run:
+  volumes: ['{{openapi-schema.SchemaPath|or:[]|volume|into}}']
+config:
+  parameters:
+    type: object
+    properties:
+      SchemaPath: {type: string}
+"#;
+
+#[test]
+fn list_templates_of_the_public_registry_import_without_a_flag() {
+    let env = Env::new();
+    env.file("reg/servers/filesystem/server.yaml", FILESYSTEM);
+    env.file("reg/servers/openapi-schema/server.yaml", OPENAPI);
+    env.file(
+        "reg/servers/neo4j/server.yaml",
+        "name: neo4j\nimage: mcp/neo4j\ntype: server\nrequirement: neo4j\n",
+    );
+    for (name, kind) in [("notion", "remote"), ("linear", "remote"), ("curl", "poci")] {
+        env.file(
+            &format!("reg/servers/{name}/server.yaml"),
+            &format!("name: {name}\ntype: {kind}\n"),
+        );
+    }
+    let reg = env.dir.path().join("reg");
+    let out = env.run(&["catalog", "import", &env.path(&reg)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .ends_with("imported 3 of 3 container servers; 2 remote and 1 poci listed\n"),
+        "{}",
+        out.stdout
+    );
+    // The two remote entries' warning is one line; --verbose names each.
+    assert!(out.stderr.contains(
+        "warning: 2 servers: type: remote servers are not run by the portal; server skipped (--verbose names them)\n"
+    ), "{}", out.stderr);
+    env.ok(&["user", "add", "u1"]);
+    let servers = env.ok(&["servers", "--user", "u1"]);
+    let neo = servers.lines().find(|l| l.starts_with("neo4j")).unwrap();
+    assert!(neo.ends_with("neo4j (companion service)"), "{servers}");
+    assert!(
+        servers.lines().next().unwrap().ends_with("NEEDS"),
+        "{servers}"
+    );
+    let verbose = env.run(&["catalog", "import", "--verbose", &env.path(&reg)]);
+    assert!(
+        verbose.stderr.contains("server linear: type: remote"),
+        "{}",
+        verbose.stderr
+    );
+    assert!(
+        verbose.stderr.contains("server notion: type: remote"),
+        "{}",
+        verbose.stderr
+    );
+}
+
+#[test]
+fn skip_invalid_stores_the_rest_and_lists_each_entry_left_out() {
+    let env = Env::new();
+    env.file("reg/servers/filesystem/server.yaml", FILESYSTEM);
+    env.file(
+        "reg/servers/typo/server.yaml",
+        "name: typo\nimage: mcp/typo\ntype: server\nrun:\n  command: ['{{typo.level|shout}}']\n",
+    );
+    let reg = env.dir.path().join("reg");
+    let refused = env.run(&["catalog", "import", &env.path(&reg)]);
+    assert_eq!(refused.code, 3, "without the flag, all or nothing");
+    assert!(
+        refused.stderr.contains("unknown template filter \"shout\""),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        env.ok(&["catalog", "ls"]),
+        "NAME  REVISION  VERSION  SERVERS  FORMAT  UPLOADED\n",
+        "nothing was stored"
+    );
+    let out = env.run(&["catalog", "import", "--skip-invalid", &env.path(&reg)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let file = format!("{}/servers/typo/server.yaml", env.path(&reg));
+    assert_eq!(
+        out.stderr,
+        format!(
+            "left out: {file}: server typo: command[0]: unknown template filter \"shout\": use volume, volume-target, into, first, last, or:DEFAULT or mount_as:PATH\n\
+             left out: {file}: server typo: command[0]: template {{{{typo.level}}}} names no parameter of this server; declare \"level\" under parameters\n"
+        )
+    );
+    assert!(
+        out.stdout.ends_with("imported 1 of 2 container servers\n"),
+        "{}",
+        out.stdout
+    );
+    env.ok(&["user", "add", "u1"]);
+    let servers = env.ok(&["servers", "--user", "u1"]);
+    assert!(
+        servers.contains("filesystem") && !servers.contains("typo"),
+        "{servers}"
+    );
+}
+
 #[test]
 fn regenerate_needs_a_user_or_all() {
     let env = Env::new();

@@ -256,6 +256,10 @@ pub struct ServerDef {
     /// The server writes outside /tmp and its volumes, so its root filesystem stays writable.
     #[serde(default, skip_serializing_if = "is_false")]
     pub writable_rootfs: bool,
+    /// What the server needs that the portal does not start or provide (Docker's
+    /// `requirement:` companion services, `run.ports`), shown where servers are listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<String>,
 }
 
 impl ServerDef {
@@ -284,6 +288,7 @@ impl ServerDef {
             allow_hosts: Vec::new(),
             cap_add: Vec::new(),
             writable_rootfs: false,
+            requirements: Vec::new(),
         }
     }
 }

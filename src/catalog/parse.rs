@@ -4,12 +4,14 @@
 //! which knows nothing of files. Catalogs, registry folders, overlays and custom-server
 //! files all enter here.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{Map, Value};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::catalog::decode::sorted_unique;
 use crate::catalog::model::{Catalog, Format, Overlay, ServerDef};
-use crate::catalog::report::{Diagnostic, Diagnostics, Invalid};
+use crate::catalog::report::{Diagnostic, Diagnostics, Invalid, Severity};
 use crate::catalog::validate::Policy;
 use crate::catalog::{docker, native};
 
@@ -21,6 +23,9 @@ pub const DEFAULT_MAX_BYTES: u64 = 8 * 1024 * 1024;
 pub struct Limits {
     pub max_bytes: u64,
     pub policy: Policy,
+    /// Leave out the entries with errors instead of refusing the whole input
+    /// (`--skip-invalid`); errors of the file itself still refuse it.
+    pub skip_invalid: bool,
 }
 
 impl Default for Limits {
@@ -28,6 +33,7 @@ impl Default for Limits {
         Self {
             max_bytes: DEFAULT_MAX_BYTES,
             policy: Policy::default(),
+            skip_invalid: false,
         }
     }
 }
@@ -38,6 +44,10 @@ pub struct Parsed {
     pub catalog: Catalog,
     pub format: Format,
     pub warnings: Vec<Diagnostic>,
+    /// The errors of the entries left out under `skip_invalid`.
+    pub left_out: Vec<Diagnostic>,
+    /// How many entries of each `type` the input held (`server`, `remote`, `poci`).
+    pub kinds: BTreeMap<String, usize>,
 }
 
 fn refuse(file: &str, message: String) -> Invalid {
@@ -257,6 +267,21 @@ pub fn parse_catalog(file: &str, bytes: &[u8], limits: &Limits) -> Result<Parsed
         )
     })?;
     let mut d = Diagnostics::new();
+    let mut kinds = BTreeMap::new();
+    match format {
+        Format::Native => {}
+        Format::DockerCatalog => {
+            for entry in doc
+                .get("registry")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flat_map(|r| r.values())
+            {
+                *kinds.entry(docker::kind(entry)).or_default() += 1;
+            }
+        }
+        Format::DockerRegistry => *kinds.entry(docker::kind(&doc)).or_default() += 1,
+    }
     let catalog = match format {
         Format::Native => native::catalog(file, doc, &limits.policy, &mut d),
         Format::DockerCatalog => docker::catalog(file, doc, &limits.policy, &mut d),
@@ -273,7 +298,7 @@ pub fn parse_catalog(file: &str, bytes: &[u8], limits: &Limits) -> Result<Parsed
             })
         }
     };
-    finish(file, catalog, format, d)
+    finish(file, catalog, format, d, kinds, limits.skip_invalid)
 }
 
 /// A Docker MCP registry folder's entries: `(server folder name, server.yaml bytes)`.
@@ -287,6 +312,7 @@ pub fn parse_registry(
 ) -> Result<Parsed, Invalid> {
     let mut d = Diagnostics::new();
     let mut servers = Vec::new();
+    let mut kinds = BTreeMap::new();
     let mut total: u64 = 0;
     for (folder, bytes) in entries {
         let file = format!("{dir}/servers/{folder}/server.yaml");
@@ -304,7 +330,10 @@ pub fn parse_registry(
             break;
         }
         match load_document(&file, &bytes, limits.max_bytes) {
-            Ok(doc) => servers.extend(docker::registry_server(&file, doc, &limits.policy, &mut d)),
+            Ok(doc) => {
+                *kinds.entry(docker::kind(&doc)).or_default() += 1;
+                servers.extend(docker::registry_server(&file, doc, &limits.policy, &mut d))
+            }
             Err(invalid) => d.extend(invalid.diagnostics),
         }
     }
@@ -323,21 +352,51 @@ pub fn parse_registry(
         metadata: Default::default(),
         servers,
     });
-    finish(dir, catalog, Format::DockerRegistry, d)
+    finish(
+        dir,
+        catalog,
+        Format::DockerRegistry,
+        d,
+        kinds,
+        limits.skip_invalid,
+    )
 }
 
+/// The parsed catalog, or all of its errors. Under `skip_invalid`, an entry with errors
+/// is left out and its errors kept as `left_out`; an error that names no entry still
+/// refuses the input.
 fn finish(
     file: &str,
     catalog: Option<Catalog>,
     format: Format,
     d: Diagnostics,
+    kinds: BTreeMap<String, usize>,
+    skip_invalid: bool,
 ) -> Result<Parsed, Invalid> {
+    let entry_errors_only = d.errors().all(|e| e.server.is_some());
     match catalog {
         Some(catalog) if !d.has_errors() => Ok(Parsed {
             catalog,
             format,
             warnings: d.into_warnings(),
+            left_out: Vec::new(),
+            kinds,
         }),
+        Some(mut catalog) if skip_invalid && entry_errors_only => {
+            let bad: BTreeSet<String> = d.errors().filter_map(|e| e.server.clone()).collect();
+            catalog.servers.retain(|s| !bad.contains(s.id.as_str()));
+            let (left_out, warnings) = d
+                .iter()
+                .cloned()
+                .partition(|x| x.severity == Severity::Error);
+            Ok(Parsed {
+                catalog,
+                format,
+                warnings,
+                left_out,
+                kinds,
+            })
+        }
         _ => Err(Invalid {
             file: file.to_string(),
             diagnostics: d,

@@ -7,11 +7,24 @@ use clap::{ArgGroup, Args, Subcommand};
 use super::backend::Backend;
 use super::input::{read_file, read_registry};
 use super::output::{self, plural, short, table, time};
+use crate::catalog::report::Diagnostic;
 use crate::ids::{CatalogName, UserId};
 use crate::manager::{
-    CatalogSummary, PortalError, RegenReport, RemovedReport, RevisionSummary, UploadReport,
-    ValidateReport,
+    CatalogSummary, ImportOptions, PortalError, RegenReport, RemovedReport, RevisionSummary,
+    UploadReport, ValidateReport,
 };
+
+/// How `upload` and `import` treat entries at fault and report what they could not honour.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct ImportArgs {
+    /// Leave out the entries with errors, each listed with its reason, and store the
+    /// rest (default: any error refuses the whole input)
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Name every server of a warning shared by several (default: one line per kind)
+    #[arg(long, short)]
+    verbose: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum CatalogCmd {
@@ -22,6 +35,8 @@ pub enum CatalogCmd {
         /// Store under this name (default: the catalog's own name)
         #[arg(long)]
         name: Option<CatalogName>,
+        #[command(flatten)]
+        import: ImportArgs,
     },
     /// Import a Docker MCP registry folder (servers/<name>/server.yaml)
     Import {
@@ -29,6 +44,8 @@ pub enum CatalogCmd {
         /// Store under this name (default: the folder's name)
         #[arg(long)]
         name: Option<CatalogName>,
+        #[command(flatten)]
+        import: ImportArgs,
     },
     /// List the stored catalogs with their current revision
     Ls,
@@ -85,11 +102,103 @@ fn regen_line(r: &RegenReport) -> Option<String> {
     Some(line)
 }
 
+impl ImportArgs {
+    fn options(self) -> ImportOptions {
+        ImportOptions {
+            skip_invalid: self.skip_invalid,
+        }
+    }
+}
+
+/// An upload or import: warnings shared by several servers as one line each unless
+/// `verbose`, the entries left out with their reasons, then the counts by kind.
+fn print_import(r: &UploadReport, verb: &str, verbose: bool, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(r);
+    }
+    if verbose {
+        output::warnings(&r.warnings);
+    } else {
+        for line in grouped(&r.warnings) {
+            eprintln!("warning: {}", output::printable(&line));
+        }
+    }
+    for e in &r.left_out {
+        eprintln!("left out: {}", output::printable(&e.to_string()));
+    }
+    print_stored(r, verb);
+    if let Some(line) = kinds_line(r) {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// One line per (field, message) shared by several servers, naming how many; a warning
+/// of one server alone is shown whole.
+fn grouped(warnings: &[Diagnostic]) -> Vec<String> {
+    let mut groups: Vec<(&Diagnostic, Vec<&str>)> = Vec::new();
+    for w in warnings {
+        let same = groups
+            .iter_mut()
+            .find(|(g, _)| g.field == w.field && g.message == w.message && g.server.is_some());
+        match (same, &w.server) {
+            (Some((_, names)), Some(s)) => names.push(s),
+            _ => groups.push((w, w.server.as_deref().into_iter().collect())),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(w, names)| match names.len() {
+            0 | 1 => w.to_string(),
+            n => format!(
+                "{n} servers: {}{} (--verbose names them)",
+                w.field
+                    .as_deref()
+                    .map(|f| format!("{f}: "))
+                    .unwrap_or_default(),
+                w.message
+            ),
+        })
+        .collect()
+}
+
+/// `imported 249 of 249 container servers; 76 remote and 3 poci listed`, for an input
+/// whose entries have kinds (Docker's formats).
+fn kinds_line(r: &UploadReport) -> Option<String> {
+    if r.kinds.is_empty() {
+        return None;
+    }
+    let total = r.kinds.get("server").copied().unwrap_or(0);
+    let mut others: Vec<(&String, &usize)> = r
+        .kinds
+        .iter()
+        .filter(|(k, _)| k.as_str() != "server")
+        .collect();
+    others.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let others: Vec<String> = others.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let mut line = format!("imported {} of {total} container servers", r.servers);
+    if !others.is_empty() {
+        let (last, rest) = others.split_last()?;
+        let listed = if rest.is_empty() {
+            last.clone()
+        } else {
+            format!("{} and {last}", rest.join(", "))
+        };
+        line.push_str(&format!("; {listed} listed"));
+    }
+    Some(line)
+}
+
 pub(super) fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(r);
     }
     output::warnings(&r.warnings);
+    print_stored(r, verb);
+    Ok(())
+}
+
+fn print_stored(r: &UploadReport, verb: &str) {
     if r.changed {
         let version = if r.version.is_empty() {
             String::new()
@@ -113,27 +222,24 @@ pub(super) fn print_upload(r: &UploadReport, verb: &str, json: bool) -> anyhow::
     for f in &r.regenerated.failed {
         eprintln!("error: {f}");
     }
-    Ok(())
 }
 
 pub fn run(backend: &dyn Backend, cmd: CatalogCmd, json: bool) -> anyhow::Result<()> {
     let max = backend.max_upload_bytes();
     match cmd {
-        CatalogCmd::Upload { file, name } => {
+        CatalogCmd::Upload { file, name, import } => {
             let (file, bytes) = read_file(&file, max)?;
-            print_upload(&backend.upload_catalog(&file, bytes, name)?, "stored", json)
+            let r = backend.upload_catalog(&file, bytes, name, import.options())?;
+            print_import(&r, "stored", import.verbose, json)
         }
-        CatalogCmd::Import { dir, name } => {
+        CatalogCmd::Import { dir, name, import } => {
             let (shown, entries) = read_registry(&dir, max)?;
             let name = match name {
                 Some(n) => n,
                 None => folder_name(&dir)?,
             };
-            print_upload(
-                &backend.import_registry(&shown, entries, name)?,
-                "imported",
-                json,
-            )
+            let r = backend.import_registry(&shown, entries, name, import.options())?;
+            print_import(&r, "imported", import.verbose, json)
         }
         CatalogCmd::Ls => print_catalogs(&backend.list_catalogs()?, json),
         CatalogCmd::History { name } => print_history(&backend.catalog_history(&name)?, json),

@@ -27,23 +27,30 @@ pub(super) fn print_servers(view: &ServersView, json: bool) -> anyhow::Result<()
         return output::json(&view.servers);
     }
     output::warnings(&view.warnings);
+    // NEEDS only when a server has needs the portal does not meet, as most have none.
+    let needs = view.servers.iter().any(|s| !s.def.requirements.is_empty());
     let rows = view
         .servers
         .iter()
         .map(|s| {
-            vec![
+            let mut row = vec![
                 s.def.id.to_string(),
                 s.def.image.clone(),
                 s.def.transport.as_str().to_string(),
                 s.def.category.clone().unwrap_or_else(|| "-".into()),
                 s.def.secrets.len().to_string(),
                 s.source.to_string(),
-            ]
+            ];
+            if needs {
+                row.push(output::or_dash(&s.def.requirements.join("; ")));
+            }
+            row
         })
         .collect::<Vec<_>>();
-    table(
-        &["ID", "IMAGE", "TRANSPORT", "CATEGORY", "SECRETS", "SOURCE"],
-        &rows,
-    );
+    let mut head = vec!["ID", "IMAGE", "TRANSPORT", "CATEGORY", "SECRETS", "SOURCE"];
+    if needs {
+        head.push("NEEDS");
+    }
+    table(&head, &rows);
     Ok(())
 }

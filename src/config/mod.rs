@@ -287,6 +287,7 @@ impl Config {
                 },
                 bounds: self.runtime.hardening.bounds.clone(),
             },
+            skip_invalid: false,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! Base catalogs: validate, upload (a new revision), import a Docker MCP registry folder,
 //! list, history, rollback and removal.
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
+
 use serde::{Deserialize, Serialize};
 
 use super::servers::RegenReport;
@@ -25,7 +28,21 @@ pub struct UploadReport {
     /// False when the same bytes were already the current revision.
     pub changed: bool,
     pub warnings: Vec<Diagnostic>,
+    /// The entries left out for their errors (`--skip-invalid`), with those errors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<Diagnostic>,
+    /// How many entries of each kind the input held (`server`, `remote`, `poci`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: BTreeMap<String, usize>,
     pub regenerated: RegenReport,
+}
+
+/// How an upload or import treats entries with errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ImportOptions {
+    /// Leave them out, listed with their reasons, and store the rest.
+    #[serde(default)]
+    pub skip_invalid: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,7 +120,18 @@ impl Portal {
         bytes: &[u8],
         name: Option<CatalogName>,
     ) -> Result<UploadReport> {
-        let r = self.upload_catalog_unaudited(file, bytes, name);
+        self.upload_catalog_with(file, bytes, name, ImportOptions::default())
+    }
+
+    /// [`Self::upload_catalog`], with entries at fault left out if `opts` says so.
+    pub fn upload_catalog_with(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        name: Option<CatalogName>,
+        opts: ImportOptions,
+    ) -> Result<UploadReport> {
+        let r = self.upload_catalog_unaudited(file, bytes, name, opts);
         // Uploading the same bytes again changes nothing: not an entry (the daemon's
         // folder sync uploads every file it watches on each change).
         if matches!(&r, Ok(rep) if !rep.changed) {
@@ -117,8 +145,9 @@ impl Portal {
         file: &str,
         bytes: &[u8],
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
-        let parsed = parse_catalog(file, bytes, &self.config.limits())?;
+        let parsed = parse_catalog(file, bytes, &self.limits_for(opts))?;
         self.store_catalog(file, sha256_hex(bytes), parsed, name)
     }
 
@@ -129,8 +158,25 @@ impl Portal {
         entries: RegistryEntries,
         name: Option<CatalogName>,
     ) -> Result<UploadReport> {
-        let r = self.import_registry_unaudited(dir, entries, name);
+        self.import_registry_with(dir, entries, name, ImportOptions::default())
+    }
+
+    /// [`Self::import_registry`], with entries at fault left out if `opts` says so.
+    pub fn import_registry_with(
+        &self,
+        dir: &str,
+        entries: RegistryEntries,
+        name: Option<CatalogName>,
+        opts: ImportOptions,
+    ) -> Result<UploadReport> {
+        let r = self.import_registry_unaudited(dir, entries, name, opts);
         self.audited(None, AuditAction::CatalogImport, dir, r)
+    }
+
+    fn limits_for(&self, opts: ImportOptions) -> crate::catalog::parse::Limits {
+        let mut limits = self.config.limits();
+        limits.skip_invalid = opts.skip_invalid;
+        limits
     }
 
     fn import_registry_unaudited(
@@ -138,6 +184,7 @@ impl Portal {
         dir: &str,
         entries: RegistryEntries,
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
         let mut digest_input = Vec::new();
         for (n, bytes) in &entries {
@@ -145,7 +192,7 @@ impl Portal {
             digest_input.push(0);
             digest_input.extend_from_slice(sha256_hex(bytes).as_bytes());
         }
-        let parsed = parse_registry(dir, entries, &self.config.limits())?;
+        let parsed = parse_registry(dir, entries, &self.limits_for(opts))?;
         self.store_catalog(dir, sha256_hex(&digest_input), parsed, name)
     }
 
@@ -180,6 +227,8 @@ impl Portal {
                     sha256,
                     changed: false,
                     warnings: c.warnings.clone(),
+                    left_out: parsed.left_out,
+                    kinds: parsed.kinds,
                     regenerated: RegenReport::default(),
                 });
             }
@@ -191,6 +240,7 @@ impl Portal {
             .copied()
             .unwrap_or(0)
             + 1;
+        let (left_out, kinds) = (parsed.left_out, parsed.kinds);
         let record = StoredCatalog {
             revision,
             uploaded_at: Self::now(),
@@ -220,6 +270,8 @@ impl Portal {
             sha256,
             changed: true,
             warnings,
+            left_out,
+            kinds,
             regenerated,
         })
     }
@@ -325,6 +377,8 @@ impl Portal {
             sha256: record.value.sha256,
             changed,
             warnings,
+            left_out: Vec::new(),
+            kinds: BTreeMap::new(),
             regenerated,
         })
     }

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 pub use audit::AuditAction;
-pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
+pub use catalogs::{CatalogSummary, ImportOptions, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
     DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH,
 };

@@ -92,7 +92,7 @@ pub struct DockerEnv {
 }
 
 impl DockerEnv {
-    /// `slot` (0..40) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
+    /// `slot` (0..46) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
     /// (clear of the default pool 10.201.0.0/16 a demo may be using).
     pub fn new(name: &str, slot: u16) -> Self {
         echo_image();

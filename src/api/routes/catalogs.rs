@@ -12,7 +12,7 @@ use crate::api::ApiError;
 use crate::api::RegistryBody;
 use crate::engine::Engine;
 use crate::ids::CatalogName;
-use crate::manager::{RemovedReport, ValidateReport};
+use crate::manager::{ImportOptions, RemovedReport, ValidateReport};
 
 fn catalog_name(name: &str) -> Result<CatalogName, ApiError> {
     parse("catalog name", name, CatalogName::parse)
@@ -23,6 +23,9 @@ pub(super) struct NameQuery {
     name: Option<String>,
     /// The file name to report problems against (the remote CLI sends its own).
     file: Option<String>,
+    /// Leave out the entries with errors and store the rest (`--skip-invalid`).
+    #[serde(default)]
+    skip_invalid: bool,
 }
 
 pub(super) async fn list<E: Engine + 'static>(state: S<E>, headers: HeaderMap) -> ApiResult {
@@ -37,6 +40,7 @@ async fn store<E: Engine + 'static>(
     name: Option<String>,
     file: Option<String>,
     bytes: Bytes,
+    opts: ImportOptions,
 ) -> ApiResult {
     let token = state.authorize(headers, Need::Admin)?;
     let name = name.map(|n| catalog_name(&n)).transpose()?;
@@ -44,7 +48,7 @@ async fn store<E: Engine + 'static>(
         format!("api:{}", name.as_ref().map_or("catalog", |n| n.as_str()))
     })?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.upload_catalog(&file, &bytes, name)).await?)
+    ok(blocking(move || caller.upload_catalog_with(&file, &bytes, name, opts)).await?)
 }
 
 pub(super) async fn upload<E: Engine + 'static>(
@@ -53,7 +57,10 @@ pub(super) async fn upload<E: Engine + 'static>(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
-    store(state, &headers, q.name, q.file, bytes).await
+    let opts = ImportOptions {
+        skip_invalid: q.skip_invalid,
+    };
+    store(state, &headers, q.name, q.file, bytes, opts).await
 }
 
 pub(super) async fn update<E: Engine + 'static>(
@@ -63,7 +70,10 @@ pub(super) async fn update<E: Engine + 'static>(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult {
-    store(state, &headers, Some(name), q.file, bytes).await
+    let opts = ImportOptions {
+        skip_invalid: q.skip_invalid,
+    };
+    store(state, &headers, Some(name), q.file, bytes, opts).await
 }
 
 pub(super) async fn history<E: Engine + 'static>(
@@ -148,6 +158,9 @@ pub(super) async fn validate_registry<E: Engine + 'static>(
 pub(super) struct ImportQuery {
     /// Required; optional here so that a missing token answers 401 before this is checked.
     name: Option<String>,
+    /// Leave out the entries with errors and store the rest (`--skip-invalid`).
+    #[serde(default)]
+    skip_invalid: bool,
 }
 
 pub(super) async fn import<E: Engine + 'static>(
@@ -165,7 +178,10 @@ pub(super) async fn import<E: Engine + 'static>(
         .into_entries()
         .map_err(ApiError::usage)?;
     let caller = state.as_caller(&token);
-    ok(blocking(move || caller.import_registry(&dir, entries, Some(name))).await?)
+    let opts = ImportOptions {
+        skip_invalid: q.skip_invalid,
+    };
+    ok(blocking(move || caller.import_registry_with(&dir, entries, Some(name), opts)).await?)
 }
 
 pub(super) async fn list_overlays<E: Engine + 'static>(

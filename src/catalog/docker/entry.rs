@@ -29,6 +29,18 @@ const INFORMATIONAL: &[&str] = &[
     "description",
 ];
 
+/// An entry's kind as Docker's catalogs give it: `remote` when it has a remote URL,
+/// else its `type` (`server` when absent).
+pub(super) fn kind_of(obj: &Map<String, Value>) -> String {
+    if obj.get("remote").is_some_and(|r| !r.is_null()) {
+        return "remote".into();
+    }
+    match obj.get("type") {
+        Some(Value::String(t)) => t.clone(),
+        _ => "server".into(),
+    }
+}
+
 /// Reads fields off one entry, reporting wrong types with the field's path.
 pub(super) struct Entry<'a> {
     pub(super) file: &'a str,
@@ -224,10 +236,10 @@ impl Entry<'_> {
     /// Whether the portal skips the entry: remote and per-tool (`poci`) entries are
     /// reported, under `remote_field`, and not run.
     pub(super) fn skipped(&mut self, obj: &Map<String, Value>, remote_field: &str) -> bool {
-        let kind = self
-            .text(obj.get("type"), "type")
-            .unwrap_or_else(|| "server".into());
-        if obj.get("remote").is_some_and(|r| !r.is_null()) || kind == "remote" {
+        // Read for its type error; the kind itself is `kind`'s, as the import counts it.
+        self.text(obj.get("type"), "type");
+        let kind = kind_of(obj);
+        if kind == "remote" {
             self.warning(
                 remote_field,
                 "remote servers are not run by the portal; server skipped",

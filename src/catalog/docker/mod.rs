@@ -13,6 +13,14 @@ pub mod toolkit;
 pub use gateway::catalog;
 pub use registry::registry_server;
 
+/// The kind of a catalog entry (`server`, `remote`, `poci`), for counting what an
+/// import held; an entry that is not a mapping counts as `server`, whose error it gets.
+pub fn kind(entry: &serde_json::Value) -> String {
+    entry
+        .as_object()
+        .map_or_else(|| "server".into(), entry::kind_of)
+}
+
 use crate::catalog::report::Diagnostics;
 use crate::ids::ServerId;
 

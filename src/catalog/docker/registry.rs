@@ -46,11 +46,13 @@ pub fn registry_server(
         read_config(&mut e, config, def);
     }
     e.no_oauth(&obj);
-    if obj.contains_key("requirement") {
+    if let Some(req) = obj.get("requirement") {
         e.warning(
             "requirement",
             "companion services are not started by the portal",
         );
+        let what = e.text(Some(req), "requirement").unwrap_or_default();
+        def.requirements.push(format!("{what} (companion service)"));
     }
     e.unknown_fields(
         &obj,
@@ -99,6 +101,14 @@ fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) {
     def.disable_network = e.flag(run.get("disableNetwork"), "run.disableNetwork");
     def.allow_hosts = e.texts(run.get("allowHosts"), "run.allowHosts");
     run_env(e, run.get("env"), def);
+    if let Some(ports) = run.get("ports") {
+        e.warning(
+            "run.ports",
+            "published ports are not honoured: the portal reaches a server through its transport",
+        );
+        let ports = e.texts(Some(ports), "run.ports");
+        def.requirements.push(format!("ports {}", ports.join(", ")));
+    }
     e.unknown_fields(
         run,
         &[
@@ -108,6 +118,7 @@ fn read_run(e: &mut Entry<'_>, run: &Value, def: &mut ServerDef) {
             "disableNetwork",
             "allowHosts",
             "env",
+            "ports",
         ],
         "run.",
     );

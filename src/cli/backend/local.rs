@@ -10,10 +10,10 @@ use crate::catalog::parse::RegistryEntries;
 use crate::engine::DockerEngine;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport,
-    MigrationRequest, NewToken, OverlayReport, OverlaySummary, Portal, PortalError, RegenReport,
-    RemovedReport, RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView,
-    UploadReport, UserRemoved, UserSummary, ValidateReport,
+    AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions,
+    MigrationReport, MigrationRequest, NewToken, OverlayReport, OverlaySummary, Portal,
+    PortalError, RegenReport, RemovedReport, RevisionSummary, Runtime, SecretSummary, ServersView,
+    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -75,8 +75,9 @@ impl Backend for Local {
         file: &str,
         bytes: Vec<u8>,
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
-        Ok(self.portal.upload_catalog(file, &bytes, name)?)
+        Ok(self.portal.upload_catalog_with(file, &bytes, name, opts)?)
     }
 
     fn import_registry(
@@ -84,8 +85,11 @@ impl Backend for Local {
         dir: &str,
         entries: RegistryEntries,
         name: CatalogName,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
-        Ok(self.portal.import_registry(dir, entries, Some(name))?)
+        Ok(self
+            .portal
+            .import_registry_with(dir, entries, Some(name), opts)?)
     }
 
     fn validate_catalog(&self, file: &str, bytes: Vec<u8>) -> Result<ValidateReport> {

@@ -15,10 +15,10 @@ use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport, MigrationRequest,
-    NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary,
-    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary,
-    ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, MigrationReport,
+    MigrationRequest, NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport,
+    RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved,
+    UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -34,12 +34,14 @@ pub trait Backend {
         file: &str,
         bytes: Vec<u8>,
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport>;
     fn import_registry(
         &self,
         dir: &str,
         entries: RegistryEntries,
         name: CatalogName,
+        opts: ImportOptions,
     ) -> Result<UploadReport>;
     fn validate_catalog(&self, file: &str, bytes: Vec<u8>) -> Result<ValidateReport>;
     fn validate_registry(&self, dir: &str, entries: RegistryEntries) -> Result<ValidateReport>;

@@ -19,10 +19,10 @@ use crate::cli::transport::Transport;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, MigrationReport, MigrationRequest,
-    NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary,
-    SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary,
-    ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, MigrationReport,
+    MigrationRequest, NewToken, OverlayReport, OverlaySummary, RegenReport, RemovedReport,
+    RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView, UploadReport, UserRemoved,
+    UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -183,10 +183,14 @@ impl Backend for Remote {
         file: &str,
         bytes: Vec<u8>,
         name: Option<CatalogName>,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
         let mut path = format!("/api/v1/admin/catalogs?file={}", enc(file));
         if let Some(n) = name {
             path.push_str(&format!("&name={n}"));
+        }
+        if opts.skip_invalid {
+            path.push_str("&skip_invalid=true");
         }
         self.call("POST", &path, Body::Raw(bytes))
     }
@@ -196,9 +200,13 @@ impl Backend for Remote {
         dir: &str,
         entries: RegistryEntries,
         name: CatalogName,
+        opts: ImportOptions,
     ) -> Result<UploadReport> {
         let body = registry_body(dir, entries)?;
-        let path = format!("/api/v1/admin/registry/import?name={name}");
+        let mut path = format!("/api/v1/admin/registry/import?name={name}");
+        if opts.skip_invalid {
+            path.push_str("&skip_invalid=true");
+        }
         self.call("POST", &path, Body::Json(body))
     }
 
