@@ -84,7 +84,7 @@ pub enum PortalError {
     },
     #[error("the migration was not applied, and nothing was changed: its servers need secrets that user {user} has not set (Docker Desktop's cannot be read); set them with:\n{commands}")]
     MigrationSecretsMissing { user: UserId, commands: String },
-    #[error("the migration of {dir} stopped: {cause}; done before it: {done}; the records as they were before the migration are in {backup}")]
+    #[error("the migration of {dir} stopped: {cause}; done before it: {done}; the records as they were before the migration are in {backup} in the data folder")]
     MigrationStopped {
         dir: String,
         backup: String,
