@@ -87,6 +87,7 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
     ("get", "/api/v1/admin/tokens", 403, 200),
     ("post", "/api/v1/admin/tokens", 403, 400),
     ("delete", "/api/v1/admin/tokens/{id}", 403, 404),
+    ("post", "/api/v1/admin/system/migration", 403, 400),
 ];
 
 #[test]

@@ -27,7 +27,7 @@ use axum::Router;
 pub use error::ApiError;
 pub use listener::Listener;
 pub use openapi::{openapi, Access, Route, ROUTES};
-pub use wire::{RegistryBody, RegistryEntry};
+pub use wire::{MigrationBody, RegistryBody, RegistryEntry, ToolkitFile};
 
 use crate::engine::Engine;
 use crate::gateway::Gateway;

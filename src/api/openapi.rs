@@ -76,6 +76,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/admin/tokens", Access::Admin, "The tokens (never their values)"),
     r("post", "/api/v1/admin/tokens", Access::Admin, "Create a token (body: {user, role, scope, expires_at}); its value is shown once"),
     r("delete", "/api/v1/admin/tokens/{id}", Access::Admin, "Revoke a token"),
+    r("post", "/api/v1/admin/system/migration", Access::Admin, "Migrate a Docker Desktop MCP Toolkit folder for a user (body: {dir, user, apply, files: [{path, base64}]}); a dry run unless apply"),
 ];
 
 fn params(path: &str) -> Vec<Value> {

@@ -128,6 +128,14 @@ impl Diagnostics {
     }
 }
 
+impl FromIterator<Diagnostic> for Diagnostics {
+    fn from_iter<I: IntoIterator<Item = Diagnostic>>(items: I) -> Self {
+        Self {
+            items: items.into_iter().collect(),
+        }
+    }
+}
+
 /// An input refused with all of its errors (and any warnings found on the way).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{} refused with {} error(s); nothing was stored", file, diagnostics.errors().count())]

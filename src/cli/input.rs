@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 
+use crate::catalog::docker::toolkit::{self, ToolkitFiles};
 use crate::catalog::parse::{check_size, RegistryEntries};
 
 /// A value typed on the command line that must never be printed: a token, a secret.
@@ -81,4 +82,50 @@ pub fn read_registry(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, Regi
         entries.push((folder_name, bytes));
     }
     Ok((name.trim_end_matches('/').to_string(), entries))
+}
+
+/// Reads a Docker Desktop MCP Toolkit folder: the files the migration uses
+/// (`registry.yaml`, `config.yaml`, `tools.yaml`, `catalog.json`, `catalogs/*.yaml`),
+/// keyed by their path inside it. Nothing else of the folder is read.
+pub fn read_toolkit(dir: &Path, max_bytes: u64) -> anyhow::Result<(String, ToolkitFiles)> {
+    let shown = dir.display().to_string();
+    if !dir.is_dir() {
+        bail!("{shown} is not a folder; give the Toolkit's folder (~/.docker/mcp)");
+    }
+    let mut wanted: Vec<String> = [
+        toolkit::REGISTRY,
+        toolkit::CONFIG,
+        toolkit::TOOLS,
+        toolkit::CATALOGS,
+    ]
+    .iter()
+    .map(|f| f.to_string())
+    .collect();
+    let catalogs = dir.join("catalogs");
+    if catalogs.is_dir() {
+        let entries = fs::read_dir(&catalogs)
+            .with_context(|| format!("cannot list {}", catalogs.display()))?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".yaml") && e.path().is_file() {
+                wanted.push(format!("catalogs/{name}"));
+            }
+        }
+    }
+    let mut files = ToolkitFiles::new();
+    for rel in wanted {
+        let path = dir.join(&rel);
+        if !path.is_file() {
+            continue;
+        }
+        let file = path.display().to_string();
+        let len = fs::metadata(&path)
+            .with_context(|| format!("cannot read {file}"))?
+            .len();
+        check_size(&file, len, max_bytes)?;
+        let bytes = fs::read(&path).with_context(|| format!("cannot read {file}"))?;
+        check_size(&file, bytes.len() as u64, max_bytes)?;
+        files.insert(rel, bytes);
+    }
+    Ok((shown.trim_end_matches('/').to_string(), files))
 }

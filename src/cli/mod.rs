@@ -11,6 +11,7 @@ mod exit;
 mod input;
 mod logs;
 mod mcp_config;
+mod migrate;
 mod output;
 mod overlay;
 mod secret;
@@ -123,6 +124,9 @@ pub enum Command {
     Status(containers::StatusArgs),
     /// What a user's server printed (stdout and stderr), with the user's secret values masked
     Logs(logs::LogsArgs),
+    /// Move a user to the portal from elsewhere (docker-mcp: Docker Desktop's MCP Toolkit)
+    #[command(subcommand)]
+    Migrate(migrate::MigrateCmd),
     /// Run the daemon: reconcile, watch, check health, restart what fails
     Serve(serve::ServeArgs),
     /// What to paste into an MCP client (IDE, agent) to reach a user's servers
@@ -276,6 +280,7 @@ fn dispatch(backend: &dyn Backend, command: Command, json: bool) -> anyhow::Resu
         Command::Restart(args) => containers::restart(backend, args, json),
         Command::Status(args) => containers::status(backend, args, json),
         Command::Logs(args) => logs::run(backend, args, json),
+        Command::Migrate(cmd) => migrate::run(backend, cmd, json),
         Command::McpConfig(args) => mcp_config::run(backend, args, json),
         Command::Serve(_) | Command::CheckHealth { .. } | Command::Connect(_) => {
             unreachable_host_only()

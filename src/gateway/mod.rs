@@ -342,7 +342,7 @@ impl<E: Engine + 'static> Gateway<E> {
             };
             let page = up.request(method, params, None).await?;
             if let Some(list) = page.get(kind.field()).and_then(Value::as_array) {
-                items.extend(list.iter().cloned());
+                items.extend(list.iter().filter(|item| offered(t, kind, item)).cloned());
             }
             cursor = page.get("nextCursor").filter(|c| !c.is_null()).cloned();
             if cursor.is_none() {
@@ -429,6 +429,22 @@ impl<E: Engine + 'static> Gateway<E> {
         up.request("completion/complete", params, None).await
     }
 
+    /// Refuses a tool the user did not enable (a migrated Toolkit's tool list).
+    async fn check_tool(&self, caller: &Caller, route: &Route) -> Result<(), RpcError> {
+        let targets = self.targets(caller).await?;
+        let hidden = targets
+            .iter()
+            .find(|t| t.server.as_str() == route.server)
+            .is_some_and(|t| !t.offers_tool(&route.name));
+        if hidden {
+            return Err(RpcError::invalid_params(format!(
+                "tool {} of server {} is not enabled for user {}: the tool list migrated from their Docker Desktop MCP Toolkit leaves it out",
+                route.name, route.server, caller.user
+            )));
+        }
+        Ok(())
+    }
+
     /// `tools/call`, routed by name and written to the audit log.
     async fn tool_call(
         &self,
@@ -445,6 +461,7 @@ impl<E: Engine + 'static> Gateway<E> {
         let arguments = params.get("arguments").cloned();
         let result = async {
             let route = self.route(caller, Kind::Tools, &name).await?;
+            self.check_tool(caller, &route).await?;
             let mut params = params;
             params["name"] = Value::String(route.name.clone());
             let up = self.upstream(caller, &route.server).await?;
@@ -500,4 +517,10 @@ impl<E: Engine + 'static> Gateway<E> {
         });
         result?.1
     }
+}
+
+/// Whether a listed item is one the user may see: every item but a tool they did not
+/// enable.
+fn offered(t: &McpTarget, kind: Kind, item: &Value) -> bool {
+    kind != Kind::Tools || item["name"].as_str().is_none_or(|n| t.offers_tool(n))
 }

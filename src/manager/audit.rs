@@ -35,6 +35,8 @@ pub enum AuditAction {
     /// A container an earlier version named, renamed to today's name.
     ContainerRename,
     McpToolCall,
+    /// A Docker Desktop MCP Toolkit folder migrated for a user.
+    SystemMigrate,
 }
 
 impl AuditAction {
@@ -69,6 +71,7 @@ impl AuditAction {
             A::ReconcileRemoveOrphan => "reconcile.remove-orphan",
             A::ContainerRename => "container.rename",
             A::McpToolCall => "mcp.tools-call",
+            A::SystemMigrate => "system.migrate",
         }
     }
 }

@@ -82,6 +82,17 @@ pub enum PortalError {
         server: String,
         commands: String,
     },
+    #[error("the migration was not applied, and nothing was changed: its servers need secrets that user {user} has not set (Docker Desktop's cannot be read); set them with:\n{commands}")]
+    MigrationSecretsMissing { user: UserId, commands: String },
+    #[error("the migration of {dir} stopped: {cause}; done before it: {done}; the records as they were before the migration are in {backup} in the data folder")]
+    MigrationStopped {
+        dir: String,
+        backup: String,
+        done: String,
+        cause: Box<PortalError>,
+    },
+    #[error("the migrated servers of {user} are not as planned: {problems}; see `portalctl status --user {user}`")]
+    MigrationUnverified { user: UserId, problems: String },
     #[error("the secret key file {} is missing but sealed secrets exist; restore the file (or set MCP_PORTAL_SECRET_ENCRYPTION_KEY)", path.display())]
     KeyFileMissing { path: PathBuf },
     #[error("{} holds the current key {key}; give a file with a new key, or a path where one should be made", file.display())]
@@ -176,7 +187,10 @@ impl Classify for PortalError {
             | P::MissingSecrets { .. }
             | P::KeyFileMissing { .. }
             | P::SameKey { .. }
-            | P::DaemonRunning { .. } => ErrorClass::Conflict,
+            | P::DaemonRunning { .. }
+            | P::MigrationSecretsMissing { .. } => ErrorClass::Conflict,
+            P::MigrationUnverified { .. } => ErrorClass::Engine,
+            P::MigrationStopped { cause, .. } => cause.class(),
             P::Secret(e) => e.class(),
             P::ContainerExited { .. } | P::ContainerVanished { .. } | P::NetworkVanished { .. } => {
                 ErrorClass::Engine

@@ -10,6 +10,7 @@ mod custom;
 mod daemon;
 mod error;
 mod instance;
+mod migration;
 mod overlays;
 mod rotation;
 mod secrets;
@@ -31,6 +32,9 @@ pub use containers::{
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
+pub use migration::{
+    CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
+};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use rotation::RotateReport;
 pub use secrets::{OpenedSecret, SecretSummary};

@@ -1,6 +1,6 @@
 //! What the MCP gateway may reach for a user: their enabled servers, each with its
-//! container and transport. Never another user's: the list comes from the user's own
-//! enabled file and merged catalog.
+//! container, transport and the tools the user enabled. Never another user's: the list
+//! comes from the user's own enabled file, tool lists and merged catalog.
 
 use super::{Portal, Result};
 use crate::catalog::model::Transport;
@@ -13,6 +13,17 @@ pub struct McpTarget {
     pub server: ServerId,
     pub container: String,
     pub transport: Transport,
+    /// The only tools the user enabled (a migrated Toolkit's tools.yaml); `None`: all.
+    pub tools: Option<Vec<String>>,
+}
+
+impl McpTarget {
+    /// Whether the user enabled the server's tool `name`.
+    pub fn offers_tool(&self, name: &str) -> bool {
+        self.tools
+            .as_ref()
+            .is_none_or(|t| t.iter().any(|n| n == name))
+    }
 }
 
 impl Portal {
@@ -22,6 +33,7 @@ impl Portal {
         if enabled.servers.is_empty() {
             return Ok(Vec::new());
         }
+        let mut tools = self.store.read_tools(user)?.servers;
         let merged = self.servers(user)?;
         Ok(enabled
             .servers
@@ -32,6 +44,7 @@ impl Portal {
                     server: id.clone(),
                     container: container_name(user, id.as_str()),
                     transport: def.def.transport,
+                    tools: tools.remove(id),
                 })
             })
             .collect())

@@ -11,6 +11,7 @@
 //! <data>/users/<id>/custom-servers.json      the user's own server definitions
 //! <data>/users/<id>/enabled.json             the servers the user enabled, with their settings
 //! <data>/users/<id>/secrets.json             the user's sealed secrets (0600)
+//! <data>/users/<id>/tools.json               the tools the user enabled per server (from a migration)
 //! <data>/secret.key                          the secret key, unless set elsewhere (0600)
 //! <data>/secret.key.next                     the new key while a key rotation runs (0600)
 //! <data>/tokens.json                         API token hashes (0600)
@@ -23,6 +24,7 @@
 //! <data>/locks/.daemon.lock                   held by the running daemon (`portalctl serve`)
 //! <data>/audit/audit.log                     the audit log, rotated to audit.log.1 .. audit.log.N
 //! <data>/audit/.lock                         the audit log's own lock
+//! <data>/backups/<time>-<what>/              the records copied before a migration (0700)
 //! <tmpfs>/...                                secret files for containers (outside the data folder)
 //! ```
 //!
@@ -101,6 +103,10 @@ impl Store {
 
     pub(super) fn secrets_path(&self, id: &UserId) -> PathBuf {
         self.user_dir(id).join("secrets.json")
+    }
+
+    pub(super) fn tools_path(&self, id: &UserId) -> PathBuf {
+        self.user_dir(id).join("tools.json")
     }
 
     pub(super) fn pending_key_path(&self) -> PathBuf {

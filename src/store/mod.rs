@@ -4,6 +4,7 @@
 
 mod atomic;
 mod audit;
+mod backup;
 mod beneath;
 mod catalogs;
 mod files;
@@ -28,8 +29,8 @@ pub use layout::default_key_file;
 pub use lock::Lock;
 pub use records::{
     ContainerHealth, DaemonState, EnabledServer, QuotaOverride, StoredCatalog, StoredCustom,
-    StoredEnabled, StoredOverlay, StoredSecrets, StoredTokens, StoredUser, TokenRecord, TokenRole,
-    TokenScope,
+    StoredEnabled, StoredOverlay, StoredSecrets, StoredTokens, StoredTools, StoredUser,
+    TokenRecord, TokenRole, TokenScope,
 };
 
 #[derive(Debug, thiserror::Error)]

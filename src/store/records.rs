@@ -85,6 +85,14 @@ pub struct StoredEnabled {
     pub servers: BTreeMap<ServerId, EnabledServer>,
 }
 
+/// The tools a user enabled per server, as Docker's MCP Toolkit recorded them (its
+/// `tools.yaml`): the gateway serves only those; a server not listed has all its tools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredTools {
+    #[serde(default)]
+    pub servers: BTreeMap<ServerId, Vec<String>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoredCustom {
     /// Sorted by id.

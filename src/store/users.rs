@@ -1,6 +1,8 @@
 //! Each user's records: profile, custom servers, enabled servers and sealed secrets.
 
-use super::{Loaded, Store, StoreError, StoredCustom, StoredEnabled, StoredSecrets, StoredUser};
+use super::{
+    Loaded, Store, StoreError, StoredCustom, StoredEnabled, StoredSecrets, StoredTools, StoredUser,
+};
 use crate::ids::UserId;
 
 impl Store {
@@ -73,6 +75,14 @@ impl Store {
     /// Private: it holds the values of the user's `--env` settings.
     pub fn write_enabled(&self, id: &UserId, record: &StoredEnabled) -> Result<(), StoreError> {
         self.write_private_json(&self.enabled_path(id), record)
+    }
+
+    pub fn read_tools(&self, id: &UserId) -> Result<StoredTools, StoreError> {
+        self.read_json_or_default(&self.tools_path(id))
+    }
+
+    pub fn write_tools(&self, id: &UserId, record: &StoredTools) -> Result<(), StoreError> {
+        self.write_json(&self.tools_path(id), record)
     }
 
     pub fn read_secrets(&self, id: &UserId) -> Result<StoredSecrets, StoreError> {

@@ -7,8 +7,9 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{blocking, body, ok, parse, required_body, ApiResult, S};
+use super::{blocking, body, file_label, ok, parse, required_body, ApiResult, S};
 use crate::api::auth::Need;
+use crate::api::{ApiError, MigrationBody};
 use crate::engine::Engine;
 use crate::ids::{Label, UserId};
 use crate::store::{QuotaOverride, TokenRole, TokenScope};
@@ -162,4 +163,20 @@ pub(super) async fn revoke_token<E: Engine + 'static>(
     let token = state.authorize(&headers, Need::Admin)?;
     let caller = state.as_caller(&token);
     ok(blocking(move || caller.revoke_token(&id).map(|()| json!({"revoked": id}))).await?)
+}
+
+/// Migrates a Docker Desktop MCP Toolkit folder for a user (body: the folder's files);
+/// a dry run unless `apply`.
+pub(super) async fn migrate<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult {
+    let token = state.authorize(&headers, Need::Admin)?;
+    let mut b: MigrationBody = required_body(&bytes)?;
+    // The folder's name is only a label for messages, never a path on this host.
+    b.dir = file_label(Some(b.dir), String::new)?;
+    let req = b.into_request().map_err(ApiError::usage)?;
+    let caller = state.as_caller(&token);
+    ok(state.rt.migrate_by(&caller, req, &|_| {}).await?)
 }

@@ -151,6 +151,7 @@ fn admin_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
             get(a::list_tokens::<E>).post(a::create_token::<E>),
         )
         .route("/api/v1/admin/tokens/{id}", delete(a::revoke_token::<E>))
+        .route("/api/v1/admin/system/migration", post(a::migrate::<E>))
 }
 
 /// An id from the path or query, refused as a usage error naming what it is.

@@ -8,6 +8,7 @@
 mod entry;
 mod gateway;
 mod registry;
+pub mod toolkit;
 
 pub use gateway::catalog;
 pub use registry::registry_server;

@@ -12,9 +12,9 @@ use crate::engine::{DockerEngine, LogsQuery};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
     AuditAction, CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine,
-    NewToken, OverlayReport, OverlaySummary, Portal, PortalError, RegenReport, RemovedReport,
-    RevisionSummary, Runtime, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
-    UserRemoved, UserSummary, ValidateReport,
+    MigrationReport, MigrationRequest, NewToken, OverlayReport, OverlaySummary, Portal,
+    PortalError, RegenReport, RemovedReport, RevisionSummary, Runtime, SecretSummary, ServersView,
+    StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -269,6 +269,18 @@ impl Backend for Local {
                 each(&line?);
             }
             Ok(())
+        })
+    }
+
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport> {
+        // A dry run changes nothing, so it needs no Docker.
+        if !req.apply {
+            return Ok(self.portal.plan_migration(&req)?);
+        }
+        let (user, dir) = (req.user.clone(), req.dir.clone());
+        let change = (&user, AuditAction::SystemMigrate, dir.as_str());
+        self.with_runtime(Some(change), async |rt| {
+            rt.migrate_by(rt.portal(), req, &progress).await
         })
     }
 }

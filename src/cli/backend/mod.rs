@@ -16,9 +16,10 @@ use crate::catalog::parse::RegistryEntries;
 use crate::engine::LogsQuery;
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine, NewToken,
-    OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary,
-    ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine,
+    MigrationReport, MigrationRequest, NewToken, OverlayReport, OverlaySummary, RegenReport,
+    RemovedReport, RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
+    UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -120,4 +121,8 @@ pub trait Backend {
         query: LogsQuery,
         each: &mut dyn FnMut(&LogLine),
     ) -> Result<()>;
+
+    /// Plans the migration of a Docker Desktop MCP Toolkit folder, and carries it out
+    /// when the request says `apply`.
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport>;
 }

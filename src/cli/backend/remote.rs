@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::Backend;
-use crate::api::RegistryBody;
+use crate::api::{MigrationBody, RegistryBody};
 use crate::catalog::model::ServerDef;
 use crate::catalog::parse::RegistryEntries;
 use crate::catalog::report::Diagnostic;
@@ -20,9 +20,10 @@ use crate::engine::LogsQuery;
 use crate::error::{Classify, ErrorClass};
 use crate::ids::{CatalogName, Label, SecretName, ServerId, UserId};
 use crate::manager::{
-    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine, NewToken,
-    OverlayReport, OverlaySummary, RegenReport, RemovedReport, RevisionSummary, SecretSummary,
-    ServersView, StatusRow, TokenView, UploadReport, UserRemoved, UserSummary, ValidateReport,
+    CatalogSummary, CustomReport, DisableReport, EnableReport, ImportOptions, LogLine,
+    MigrationReport, MigrationRequest, NewToken, OverlayReport, OverlaySummary, RegenReport,
+    RemovedReport, RevisionSummary, SecretSummary, ServersView, StatusRow, TokenView, UploadReport,
+    UserRemoved, UserSummary, ValidateReport,
 };
 use crate::plan::{Quota, Settings};
 use crate::secrets::SecretValue;
@@ -470,6 +471,11 @@ impl Backend for Remote {
             "error" => Err(self.error_of(500, data)),
             _ => Ok(event != "end"),
         })
+    }
+
+    fn migrate(&self, req: MigrationRequest) -> Result<MigrationReport> {
+        let body = serde_json::to_value(MigrationBody::new(&req))?;
+        self.call("POST", "/api/v1/admin/system/migration", Body::Json(body))
     }
 }
 

@@ -235,7 +235,11 @@ impl<E: Engine> Runtime<E> {
     }
 
     /// The image's declared `USER`, pulling the image first when it is missing.
-    async fn ensure_image(&self, image: &str, progress: &(dyn Fn(&str) + Sync)) -> Result<String> {
+    pub(in crate::manager) async fn ensure_image(
+        &self,
+        image: &str,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<String> {
         if let Some(u) = self.engine.image_user(image).await? {
             return Ok(u);
         }
