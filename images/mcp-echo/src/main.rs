@@ -9,6 +9,13 @@
 //!   the environment variables it received), `sleep` (waits `ms` milliseconds, sending
 //!   `notifications/progress` four times when the call has a progress token) and
 //!   `changed` (sends `notifications/tools/list_changed`, then answers).
+//! - Egress tools, to test `allow_hosts`: `fetch` (an HTTP GET of `url` through
+//!   `HTTP_PROXY`, or directly without one), `tunnel` (a `CONNECT host:port` through
+//!   `HTTPS_PROXY`, then a GET of `path` through the tunnel) and `connect` (a direct TCP
+//!   connection to `host:port`, bypassing any proxy). Each answers with what happened:
+//!   the reply's status line and body, or the error.
+//! - `GET /name` answers `MCP_ECHO_NAME` (default `mcp-echo`), so a test can tell which
+//!   of several servers answered.
 //! - On stdio each request is served on a thread of its own, so a `sleep` holds up no
 //!   other call, and `notifications/cancelled` stops a `sleep` with no answer (the server
 //!   says so on stderr). Over HTTP, a call's notifications turn its answer into an SSE
@@ -33,6 +40,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+mod egress;
 
 const PROTOCOL_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
@@ -63,6 +72,21 @@ fn tools() -> Value {
             "name": "changed",
             "description": "Sends notifications/tools/list_changed, then answers",
             "inputSchema": {"type": "object", "properties": {}}
+        },
+        {
+            "name": "fetch",
+            "description": "GETs an http:// URL through HTTP_PROXY (directly without one); returns the status line and body",
+            "inputSchema": {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}
+        },
+        {
+            "name": "tunnel",
+            "description": "Opens CONNECT host:port through HTTPS_PROXY, then GETs path through the tunnel",
+            "inputSchema": {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}, "path": {"type": "string"}}, "required": ["host", "port"]}
+        },
+        {
+            "name": "connect",
+            "description": "Connects directly (no proxy) to host:port over TCP; says whether it could",
+            "inputSchema": {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}, "required": ["host", "port"]}
         }
     ])
 }
@@ -155,6 +179,20 @@ fn call_tool(params: &Value, call: &Call) -> Result<Value, Failure> {
         "changed" => {
             (call.notify)(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
             Ok(text_result("sent notifications/tools/list_changed".into()))
+        }
+        "fetch" => Ok(text_result(egress::fetch(
+            args.get("url").and_then(Value::as_str).unwrap_or_default(),
+        ))),
+        "tunnel" | "connect" => {
+            let host = args.get("host").and_then(Value::as_str).unwrap_or_default();
+            let port = args.get("port").and_then(Value::as_u64).unwrap_or(0);
+            let port = u16::try_from(port).unwrap_or(0);
+            let path = args.get("path").and_then(Value::as_str).unwrap_or("/");
+            Ok(text_result(if name == "tunnel" {
+                egress::tunnel(host, port, path)
+            } else {
+                egress::connect(host, port)
+            }))
         }
         other => Err(Failure::Rpc(-32602, format!("unknown tool {other:?}"))),
     }
@@ -394,6 +432,10 @@ fn serve_connection(mut stream: TcpStream) {
         .and_then(|n| n.parse::<u64>().ok());
     match (method, path) {
         ("GET", "/healthz") => respond(&mut stream, "200 OK", "text/plain", "ok\n"),
+        ("GET", "/name") => {
+            let name = std::env::var("MCP_ECHO_NAME").unwrap_or_else(|_| "mcp-echo".into());
+            respond(&mut stream, "200 OK", "text/plain", &format!("{name}\n"))
+        }
         ("GET", "/sse") => serve_sse_stream(stream),
         ("POST", _) if session.is_some() => {
             let mut body = vec![0u8; length.min(1 << 20)];
