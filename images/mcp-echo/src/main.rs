@@ -9,7 +9,8 @@
 //!   the environment variables it received), `sleep` (waits `ms` milliseconds, sending
 //!   `notifications/progress` four times when the call has a progress token) and
 //!   `changed` (sends `notifications/tools/list_changed`, then answers).
-//! - Egress tools, to test `allow_hosts`: `fetch` (an HTTP GET of `url` through
+//! - Egress tools, listed and served only with `MCP_ECHO_EGRESS=1`, to test
+//!   `allow_hosts`: `fetch` (an HTTP GET of `url` through
 //!   `HTTP_PROXY`, or directly without one), `tunnel` (a `CONNECT host:port` through
 //!   `HTTPS_PROXY`, then a GET of `path` through the tunnel) and `connect` (a direct TCP
 //!   connection to `host:port`, bypassing any proxy). Each answers with what happened:
@@ -52,6 +53,20 @@ const MAX_SLEEP_MS: u64 = 60_000;
 const SLEEP_STEPS: u64 = 4;
 
 fn tools() -> Value {
+    let mut all = base_tools();
+    if egress_tools() {
+        if let (Some(list), Value::Array(more)) = (all.as_array_mut(), egress_tool_list()) {
+            list.extend(more);
+        }
+    }
+    all
+}
+
+fn egress_tools() -> bool {
+    std::env::var("MCP_ECHO_EGRESS").as_deref() == Ok("1")
+}
+
+fn base_tools() -> Value {
     json!([
         {
             "name": "echo",
@@ -72,7 +87,12 @@ fn tools() -> Value {
             "name": "changed",
             "description": "Sends notifications/tools/list_changed, then answers",
             "inputSchema": {"type": "object", "properties": {}}
-        },
+        }
+    ])
+}
+
+fn egress_tool_list() -> Value {
+    json!([
         {
             "name": "fetch",
             "description": "GETs an http:// URL through HTTP_PROXY (directly without one); returns the status line and body",
@@ -179,6 +199,9 @@ fn call_tool(params: &Value, call: &Call) -> Result<Value, Failure> {
         "changed" => {
             (call.notify)(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
             Ok(text_result("sent notifications/tools/list_changed".into()))
+        }
+        "fetch" | "tunnel" | "connect" if !egress_tools() => {
+            Err(Failure::Rpc(-32602, format!("unknown tool {name:?}")))
         }
         "fetch" => Ok(text_result(egress::fetch(
             args.get("url").and_then(Value::as_str).unwrap_or_default(),
