@@ -52,7 +52,10 @@ fn refuse(entry: &str, why: &str) -> EntryError {
 pub fn parse_entry(entry: &str) -> Result<Rule, EntryError> {
     let text = entry.trim();
     if text.is_empty() {
-        return Err(refuse(entry, "is empty; write host:port, as in api.example.com:443"));
+        return Err(refuse(
+            entry,
+            "is empty; write host:port, as in api.example.com:443",
+        ));
     }
     let target = match text.split_once('/') {
         Some((t, "http" | "https" | "tcp")) => t,

@@ -81,7 +81,11 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                     tport.parse().map_err(|_| bad())?,
                 ));
             }
-            other => return Err(format!("unknown option {other}; use --allow, --client, --listen or --forward")),
+            other => {
+                return Err(format!(
+                    "unknown option {other}; use --allow, --client, --listen or --forward"
+                ))
+            }
         }
     }
     Ok(Config {
@@ -255,7 +259,12 @@ async fn serve(mut client: TcpStream, peer: SocketAddr, config: &Config) -> Resu
     let mut out = format!("{} {path} HTTP/1.1\r\n", head.method);
     for h in &head.headers {
         let name = h.split(':').next().unwrap_or_default().trim();
-        let hop = ["connection", "proxy-connection", "proxy-authorization", "keep-alive"];
+        let hop = [
+            "connection",
+            "proxy-connection",
+            "proxy-authorization",
+            "keep-alive",
+        ];
         if hop.iter().any(|x| name.eq_ignore_ascii_case(x)) {
             continue;
         }

@@ -69,9 +69,8 @@ pub fn fetch(url: &str) -> String {
     let via = proxy_var("HTTP_PROXY");
     let result = match &via {
         Some(proxy) => open(&proxy_address(proxy)).and_then(|mut s| {
-            let req = format!(
-                "GET {url} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-            );
+            let req =
+                format!("GET {url} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
             exchange(&mut s, &req)
         }),
         None => {
@@ -81,8 +80,9 @@ pub fn fetch(url: &str) -> String {
                 format!("{authority}:80")
             };
             open(&address).and_then(|mut s| {
-                let req =
-                    format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+                let req = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+                );
                 exchange(&mut s, &req)
             })
         }

@@ -148,6 +148,8 @@ impl<E: Engine> Runtime<E> {
                         .portal
                         .store
                         .remove_secret_files(&self.secret_dir(user, server));
+                    // Its proxy goes with it; a kept container keeps the proxy it has.
+                    let _ = self.remove_proxy(user, server).await;
                 }
                 let portal = self.portal.clone();
                 let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
@@ -190,6 +192,9 @@ impl<E: Engine> Runtime<E> {
             spec_hash: hash.clone(),
         };
 
+        // The proxy first: the server's first request may go through it.
+        self.ensure_egress(user, r.block, &def.def.id, &spec, progress)
+            .await?;
         let existing = self.pair_container(user, &def.def.id).await?;
         if let Some(c) = &existing {
             if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
@@ -256,7 +261,8 @@ impl<E: Engine> Runtime<E> {
         opened: &[OpenedSecret],
         secret_dir: &std::path::Path,
     ) -> Result<Vec<(String, SecretValue)>> {
-        if spec.network.is_some() {
+        // An egress server's network is its user's internal one, made with its proxy.
+        if spec.network.is_some() && spec.egress.is_none() {
             self.ensure_network(user, block).await?;
         }
         let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();

@@ -5,6 +5,7 @@
 
 mod adopt;
 mod disable;
+mod egress;
 mod enable;
 mod network;
 mod replace;
@@ -27,6 +28,7 @@ use crate::plan::{
 };
 
 pub use disable::DisableReport;
+pub(crate) use egress::{is_proxy, proxy_pair};
 pub use enable::{EnableOutcome, EnableReport};
 pub use status::{StatusRow, UNKNOWN_HEALTH};
 pub use user_data::UserRemoved;
