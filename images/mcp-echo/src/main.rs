@@ -15,6 +15,8 @@
 //!   `HTTPS_PROXY`, then a GET of `path` through the tunnel) and `connect` (a direct TCP
 //!   connection to `host:port`, bypassing any proxy). Each answers with what happened:
 //!   the reply's status line and body, or the error.
+//!   `mcp-echo fetch URL` prints what the `fetch` tool would answer, for a one-off
+//!   container of a test.
 //! - `GET /name` answers `MCP_ECHO_NAME` (default `mcp-echo`), so a test can tell which
 //!   of several servers answered.
 //! - On stdio each request is served on a thread of its own, so a `sleep` holds up no
@@ -571,6 +573,7 @@ fn main() {
         .as_slice()
     {
         ["probe", host, port] => std::process::exit(probe(host, port)),
+        ["fetch", url] => println!("{}", egress::fetch(url)),
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
         ["exit", code, after_ms] => {
             std::thread::sleep(Duration::from_millis(after_ms.parse().unwrap_or(0)));
