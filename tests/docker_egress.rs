@@ -8,6 +8,8 @@
 
 mod common;
 
+use std::process::{Child, Command, Stdio};
+
 use common::docker::{call_echo, docker, DockerEnv};
 use mcp_portal::engine::DockerEngine;
 use mcp_portal::gateway::stdio::StdioUpstream;
@@ -140,6 +142,81 @@ fn post_mcp(port: u16, body: &str) -> String {
     let mut reply = String::new();
     stream.read_to_string(&mut reply).expect("reply");
     reply
+}
+
+/// `portalctl serve` on a free port, stopped by its own pid when the test ends, failed
+/// or not.
+struct Serve {
+    child: Child,
+    url: String,
+}
+
+impl Serve {
+    fn start(d: &DockerEnv) -> Self {
+        let port = common::free_port();
+        let log = std::fs::File::create(d.env.dir.path().join("serve.log")).unwrap();
+        let child = d
+            .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let s = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..300 {
+            if ureq::get(&format!("{}/healthz", s.url)).call().is_ok() {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("portalctl serve did not answer on {}", s.url);
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The venv's python with the official MCP Python SDK (scripts/mcp-venv.sh).
+fn python() -> String {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("bash")
+        .arg(format!("{root}/scripts/mcp-venv.sh"))
+        .output()
+        .expect("run scripts/mcp-venv.sh");
+    assert!(
+        out.status.success(),
+        "scripts/mcp-venv.sh could not make the MCP Python SDK's venv:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    format!("{root}/target/mcp-venv/bin/python")
+}
+
+/// A tool called through the portal's MCP gateway by the SDK: the text it answered.
+fn sdk_call(url: &str, token: &str, tool: &str, args: Value) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp/gateway_client.py");
+    let out = Command::new(python())
+        .args([script, "call", url, "legacy", tool, &args.to_string()])
+        .env("MCP_TOKEN", token)
+        .env_remove("PORTALCTL")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "gateway_client.py failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    v["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {v}"))
+        .to_string()
 }
 
 /// Waits (up to 10 s) until the published port answers MCP through the relay.
@@ -284,6 +361,31 @@ fn an_allow_hosts_server_reaches_only_its_hosts_and_only_through_its_proxy() {
         stranger.stdout,
         stranger.stderr
     );
+
+    // Through the portal's MCP gateway, with the official SDK as the client, as a user's
+    // MCP client calls the server. Stopped before the daemon's own pass is tested below.
+    {
+        let serve = Serve::start(&d);
+        let token = d.ok(&["token", "create", "--user", USER, "--scope", "mcp"]);
+        let url = format!("{}/mcp/fetcher", serve.url);
+        let a = sdk_call(
+            &url,
+            token.trim(),
+            "fetch",
+            json!({"url": "http://outside-a:8080/name"}),
+        );
+        assert_eq!(a, "HTTP/1.1 200 OK\noutside-a");
+        let b = sdk_call(
+            &url,
+            token.trim(),
+            "tunnel",
+            json!({"host": "outside-b", "port": 8080}),
+        );
+        assert!(
+            b.contains("outside-b:8080 is not on this server's allow_hosts"),
+            "{b}"
+        );
+    }
 
     // A changed list recreates the proxy with it: now b is allowed and a is not.
     let changed = CATALOG.replace("[\"outside-a:8080\"]", "[\"outside-b:8080\"]");
