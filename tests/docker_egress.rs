@@ -420,6 +420,36 @@ fn an_allow_hosts_server_reaches_only_its_hosts_and_only_through_its_proxy() {
         pass.stdout
     );
 
+    // Without allow_hosts the server is back on its user's network, publishing its port
+    // itself; with them again, behind a proxy that takes the port over.
+    let open = CATALOG.replace("    allow_hosts: [\"outside-a:8080\"]\n", "");
+    let catalog = d.env.file("egress.yaml", &open);
+    d.ok(&["catalog", "upload", &d.env.path(&catalog)]);
+    let out = d.ok(&["enable", "fetcher", "--user", USER, "--json"]);
+    assert!(out.contains("\"recreated\""), "{out}");
+    assert!(answers(port));
+    assert_eq!(
+        d.inspect(
+            server,
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        "mcp-net-egress-u"
+    );
+    assert!(
+        !d.containers().contains(&proxy.to_string()),
+        "{:?}",
+        d.containers()
+    );
+    let env = d.inspect(server, "{{range .Config.Env}}{{println .}}{{end}}");
+    assert!(!env.contains("HTTP_PROXY"), "{env}");
+    let catalog = d.env.file("egress.yaml", CATALOG);
+    d.ok(&["catalog", "upload", &d.env.path(&catalog)]);
+    let out = d.ok(&["enable", "fetcher", "--user", USER, "--json"]);
+    assert!(out.contains("\"recreated\""), "{out}");
+    assert!(answers(port), "the proxy took the port over");
+    let a = tool(port, "fetch", json!({"url": "http://outside-a:8080/name"}));
+    assert_eq!(a, "HTTP/1.1 200 OK\noutside-a", "{a}");
+
     // Disabling the last server that needs them removes the proxy and the network.
     d.ok(&["disable", "fetcher", "--user", USER]);
     assert!(
