@@ -10,10 +10,32 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use common::docker::{call_echo, docker, DockerEnv};
+use common::docker::{docker, DockerEnv};
 use mcp_portal::engine::DockerEngine;
 use mcp_portal::gateway::stdio::StdioUpstream;
 use serde_json::{json, Value};
+
+/// The tag this test builds its images under (`scripts/build-images.sh TAG`): other
+/// checkouts on the same engine rebuild `:latest` from their own sources, which may lack
+/// the egress tools.
+const TAG: &str = "t-egress";
+
+fn images() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/build-images.sh");
+        let out = Command::new("bash")
+            .args([script, TAG])
+            .env("ECHO_ONLY", "1")
+            .output()
+            .expect("run build-images.sh");
+        assert!(
+            out.status.success(),
+            "building the images failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
 
 /// Each test's own user: names of containers and networks hold no instance.
 const USER: &str = "egress-u";
@@ -25,14 +47,14 @@ name: egress
 version: "1"
 servers:
   - id: fetcher
-    image: mcp-echo:latest
+    image: mcp-echo:t-egress
     transport: streamable-http
     port: 8080
     resources: {memory: 32m, cpus: 0.25, pids: 32}
     env: {MCP_ECHO_EGRESS: "1"}
     allow_hosts: ["outside-a:8080"]
   - id: fetcher-cli
-    image: mcp-echo:latest
+    image: mcp-echo:t-egress
     resources: {memory: 32m, cpus: 0.25, pids: 32}
     env: {MCP_ECHO_EGRESS: "1"}
     allow_hosts: ["outside-a:8080"]
@@ -70,7 +92,7 @@ impl Outside {
                 "MCP_TRANSPORT=streamable-http",
                 "-e",
                 &format!("MCP_ECHO_NAME={host}"),
-                "mcp-echo:latest",
+                "mcp-echo:t-egress",
             ]);
             assert_eq!(ran.code, 0, "{host}: {}", ran.stderr);
         }
@@ -99,6 +121,7 @@ fn setup(
     internal: &str,
     outside: &str,
 ) -> (DockerEnv, Outside) {
+    images();
     let mut d = DockerEnv::new(name, slot);
     let world = Outside::new(&d, outside);
     d.vars
@@ -107,6 +130,7 @@ fn setup(
         ("MCP_PORTAL_USER_NETWORK_SUBNET_BASE", users),
         ("MCP_PORTAL_EGRESS_SUBNET_BASE", internal),
         ("MCP_PORTAL_EGRESS_NETWORK", world.network.as_str()),
+        ("MCP_PORTAL_EGRESS_IMAGE", "mcp-egress-proxy:t-egress"),
     ] {
         d.vars.push((k.into(), v.into()));
     }
@@ -219,10 +243,23 @@ fn sdk_call(url: &str, token: &str, tool: &str, args: Value) -> String {
         .to_string()
 }
 
-/// Waits (up to 10 s) until the published port answers MCP through the relay.
+/// Waits (up to 10 s) until the published port answers MCP through the relay (a
+/// connection the relay resets while the server starts counts as not yet).
 fn answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     for _ in 0..100 {
-        if call_echo(port, "up").contains("up") {
+        let reply = std::net::TcpStream::connect(("127.0.0.1", port)).and_then(|mut s| {
+            write!(
+                s,
+                "POST /mcp HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )?;
+            let mut reply = String::new();
+            s.read_to_string(&mut reply)?;
+            Ok(reply)
+        });
+        if reply.is_ok_and(|r| r.starts_with("HTTP/1.1 200")) {
             return true;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -339,28 +376,38 @@ fn an_allow_hosts_server_reaches_only_its_hosts_and_only_through_its_proxy() {
         "an address is matched as written: {no_proxy}"
     );
 
-    // Another container on the internal network cannot borrow this server's proxy.
-    let stranger = docker(&[
+    // Another container on the internal network cannot borrow this server's proxy. (Its
+    // output is read from its log: an attached `docker run` of a container that exits
+    // at once may lose it.)
+    let stranger = format!("{}-stranger", d.instance);
+    let ran = docker(&[
         "run",
-        "--rm",
+        "-d",
+        "--name",
+        &stranger,
         "--label",
         &d.label(),
         "--network",
         internal,
         "-e",
         "HTTP_PROXY=http://fetcher.egress:3128",
-        "mcp-echo:latest",
+        "mcp-echo:t-egress",
         "fetch",
         "http://outside-a:8080/name",
     ]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert_eq!(docker(&["wait", &stranger]).stdout, "0");
+    let said = docker(&["logs", &stranger]);
     assert!(
-        stranger
-            .stdout
-            .starts_with("HTTP/1.1 403 Forbidden\negress proxy: this proxy serves fetcher only"),
-        "{}\n{}",
-        stranger.stdout,
-        stranger.stderr
+        said.stdout.starts_with(
+            "HTTP/1.1 403 Forbidden\negress proxy: this proxy serves mcp-egress-u.fetcher only"
+        ),
+        "{} / {}\nproxy: {}",
+        said.stdout,
+        said.stderr,
+        docker(&["logs", proxy]).stderr
     );
+    docker(&["rm", "-f", &stranger]);
 
     // Through the portal's MCP gateway, with the official SDK as the client, as a user's
     // MCP client calls the server. Stopped before the daemon's own pass is tested below.

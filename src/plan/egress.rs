@@ -4,7 +4,8 @@
 //! container, the variables that point the server at it, and the internal network.
 //!
 //! One proxy per server, so each server reaches exactly its own list: the proxy serves
-//! only the address its server's name resolves to. An HTTP server's published port is
+//! only the addresses its server's container names resolve to (names are unique on an
+//! engine, so no other container can take them). An HTTP server's published port is
 //! published on the proxy, which relays it: ports published on an internal network are
 //! not reachable.
 
@@ -87,11 +88,12 @@ pub(super) fn proxy_spec(
     log_opts: &BTreeMap<String, String>,
 ) -> ContainerSpec {
     let s = input.server;
+    let server = super::labels::container_name(input.user, s.id.as_str());
     let mut cmd = vec![
         "--allow".to_string(),
         allow.to_arg(),
         "--client".to_string(),
-        s.id.to_string(),
+        format!("{server},{}", super::labels::replacement_name(&server)),
         "--listen".to_string(),
         proxy_port(s).to_string(),
     ];
@@ -182,7 +184,7 @@ mod tests {
                 "--allow",
                 "api.example.com:443,files.example.com:80",
                 "--client",
-                "echo",
+                "mcp-u1.echo,mcp-u1.echo.next",
                 "--listen",
                 "3128",
                 "--forward",

@@ -8,16 +8,17 @@
 //! - anything else, or a destination not on the list, gets `403` with the reason;
 //! - the proxy resolves the allowed name and connects itself: the client never picks the
 //!   address, so a name that resolves elsewhere later cannot widen the list;
-//! - only the server it was made for may use it (`--client NAME`: a peer whose address
-//!   is not one `NAME` resolves to is refused), so a user's servers cannot borrow each
-//!   other's lists;
+//! - only the server it was made for may use it (`--client NAME,...`: a peer whose
+//!   address is not one these container names resolve to is refused), so a user's
+//!   servers cannot borrow each other's lists. Container names are unique on an engine,
+//!   so nothing on the outbound network can pass for the server either;
 //! - request heads are bounded (`MAX_HEAD`), a slow head times out, and an idle
 //!   connection is closed after `IDLE`;
 //! - `--forward PORT=HOST:PORT` also relays a published port to the server: a port
 //!   published on an internal network is not reachable, so an HTTP server's port is
 //!   published on the proxy, which has a route.
 //!
-//! Usage: `egress-proxy --allow host:port,... [--client NAME] [--listen PORT]
+//! Usage: `egress-proxy --allow host:port,... [--client NAME,...] [--listen PORT]
 //! [--forward PORT=HOST:PORT]`. It logs one line per refusal or failure on stderr and
 //! exits on SIGTERM.
 
@@ -45,14 +46,16 @@ const MAX_CONNECTIONS: usize = 256;
 #[derive(Debug)]
 struct Config {
     allow: AllowList,
-    client: Option<String>,
+    /// The names the one client may be known by (its container, and the name its
+    /// replacement has until it is renamed).
+    client: Vec<String>,
     listen: u16,
     forward: Option<(u16, String, u16)>,
 }
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut allow = None;
-    let mut client = None;
+    let mut client = Vec::new();
     let mut listen = 3128;
     let mut forward = None;
     let mut it = args.iter();
@@ -65,7 +68,13 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 let entries: Vec<&str> = value.split(',').filter(|e| !e.is_empty()).collect();
                 allow = Some(AllowList::parse(&entries).map_err(|e| format!("--allow: {e}"))?);
             }
-            "--client" => client = Some(value.clone()),
+            "--client" => {
+                client = value
+                    .split(',')
+                    .filter(|n| !n.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
             "--listen" => {
                 listen = value
                     .parse()
@@ -191,8 +200,8 @@ struct Head {
 }
 
 async fn serve(mut client: TcpStream, peer: SocketAddr, config: &Config) -> Result<(), String> {
-    if let Some(name) = &config.client {
-        if !is_client(name, peer.ip()).await {
+    if let Some(name) = config.client.first() {
+        if !is_client(&config.client, peer.ip()).await {
             refuse(&mut client, &format!("this proxy serves {name} only")).await;
             return Err(format!("refused: not {name}"));
         }
@@ -315,13 +324,17 @@ fn authority(auth: &str, default: Option<u16>) -> Option<(String, u16)> {
     (!host.is_empty()).then(|| (normalize_host(host), port))
 }
 
-/// Whether `ip` is one of the addresses `name` resolves to now (the server's, through
-/// the network's DNS).
-async fn is_client(name: &str, ip: IpAddr) -> bool {
-    match tokio::net::lookup_host((name, 0)).await {
-        Ok(addrs) => addrs.map(|a| a.ip()).any(|a| a == ip),
-        Err(_) => false,
+/// Whether `ip` is one of the addresses the names resolve to now (the server's, through
+/// the network's DNS; a name no container has resolves to nothing).
+async fn is_client(names: &[String], ip: IpAddr) -> bool {
+    for name in names {
+        if let Ok(mut addrs) = tokio::net::lookup_host((name.as_str(), 0)).await {
+            if addrs.any(|a| a.ip() == ip) {
+                return true;
+            }
+        }
     }
+    false
 }
 
 async fn read_head(client: &mut TcpStream) -> Result<Head, String> {
@@ -459,9 +472,12 @@ mod tests {
     #[test]
     fn options_are_parsed_and_a_bad_list_is_refused() {
         let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-        let c = parse_args(&args("--allow a:1,b:2 --client srv --forward 8080=srv:80")).unwrap();
+        let c = parse_args(&args(
+            "--allow a:1,b:2 --client srv,srv.next --forward 8080=srv:80",
+        ))
+        .unwrap();
         assert!(c.allow.allows("a", 1));
-        assert_eq!(c.client.as_deref(), Some("srv"));
+        assert_eq!(c.client, ["srv", "srv.next"]);
         assert_eq!(c.forward, Some((8080, "srv".into(), 80)));
         assert_eq!(c.listen, 3128);
         assert!(parse_args(&args("--allow a")).is_err());
