@@ -29,7 +29,7 @@ use self::policy::{Decision, RestartPolicy, Seen};
 use self::probe::Probe;
 use self::record::Tracked;
 use super::containers::{is_proxy, proxy_pair, Runtime};
-use super::{Portal, PortalError, Result};
+use super::{AuditAction, Portal, PortalError, Result};
 use crate::engine::Engine;
 use crate::plan::{LABEL_EGRESS, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER};
 use crate::reconcile::{self, Action, Have, Want};
@@ -242,8 +242,13 @@ impl<E: Engine + 'static> Daemon<E> {
                     .get(name)
                     .is_some_and(|u| wants.unreadable.contains(u));
                 if unwanted && readable {
-                    if let Err(e) = self.rt.remove_orphan(name).await {
-                        report.errors.push(e.to_string());
+                    let removed = match self.rt.remove_orphan(name).await {
+                        Ok(false) => continue,
+                        r => r.map(drop).map_err(act::Failure::from),
+                    };
+                    self.audit(None, AuditAction::ReconcileRemoveOrphan, name, &removed);
+                    if let Err(e) = removed {
+                        report.errors.push(e.message);
                     }
                 }
             }
