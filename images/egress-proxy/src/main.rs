@@ -401,10 +401,28 @@ async fn bad_gateway(client: &mut TcpStream, why: &str) {
 }
 
 /// Resolves and connects to a destination: the proxy picks the address, never the client.
+/// An address that would be the proxy's own (loopback, unspecified) or a multicast one is
+/// skipped, whatever name resolved to it.
 async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
-    match timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) => Err(format!("cannot connect to {host}:{port}: {e}")),
+    let attempt = async {
+        let addrs = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+        let mut last = format!("{host} resolves to no address outside the proxy");
+        for addr in addrs {
+            let ip = addr.ip();
+            if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() {
+                continue;
+            }
+            match TcpStream::connect(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = format!("cannot connect to {host}:{port}: {e}"),
+            }
+        }
+        Err(last)
+    };
+    match timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(r) => r,
         Err(_) => Err(format!("cannot connect to {host}:{port}: timed out")),
     }
 }
