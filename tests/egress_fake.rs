@@ -102,6 +102,12 @@ async fn the_daemon_makes_a_missing_proxy_again_and_removes_one_nobody_wants() {
     daemon.reconcile().await.unwrap();
     assert_eq!(rt.engine().state_of(PROXY).as_deref(), Some("running"));
 
+    // `restart` of the server makes a removed proxy again, too.
+    rt.engine().containers.lock().unwrap().remove(PROXY);
+    rt.restart(&u, &f).await.unwrap();
+    assert_eq!(rt.engine().state_of(PROXY).as_deref(), Some("running"));
+    let proxy = rt.engine().containers.lock().unwrap()[PROXY].clone();
+
     // A proxy whose server is neither enabled nor there is an orphan.
     let mut stray = proxy;
     stray.name = "mcp-u1.g.egress".into();

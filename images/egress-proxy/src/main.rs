@@ -191,6 +191,7 @@ async fn relay_forever(listener: TcpListener, host: String, port: u16, slots: Ar
 }
 
 /// A request head, read whole: the method, the target, and the header lines.
+#[derive(Debug)]
 struct Head {
     method: String,
     target: String,
@@ -337,7 +338,7 @@ async fn is_client(names: &[String], ip: IpAddr) -> bool {
     false
 }
 
-async fn read_head(client: &mut TcpStream) -> Result<Head, String> {
+async fn read_head(client: &mut (impl AsyncRead + Unpin)) -> Result<Head, String> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let end = loop {
@@ -485,6 +486,49 @@ mod tests {
         assert_eq!(authority("[::2]:8", None), Some(("::2".into(), 8)));
         assert_eq!(authority("u@a.b:81", Some(80)), None, "no user info");
         assert_eq!(authority(":81", Some(80)), None);
+    }
+
+    async fn head_of(bytes: &[u8]) -> Result<Head, String> {
+        let (mut client, mut proxy) = tokio::io::duplex(64 * 1024);
+        client.write_all(bytes).await.unwrap();
+        drop(client);
+        read_head(&mut proxy).await
+    }
+
+    #[tokio::test]
+    async fn a_head_is_read_whole_with_what_follows_it() {
+        let h = head_of(b"CONNECT a.b:443 HTTP/1.1\r\nHost: a.b:443\r\n\r\n\x16\x03")
+            .await
+            .unwrap();
+        assert_eq!(
+            (h.method.as_str(), h.target.as_str()),
+            ("CONNECT", "a.b:443")
+        );
+        assert_eq!(h.headers, ["Host: a.b:443"]);
+        assert_eq!(h.rest, b"\x16\x03", "a tunnel's first bytes are kept");
+    }
+
+    #[tokio::test]
+    async fn a_head_too_large_or_malformed_or_cut_short_is_refused() {
+        let mut big = b"GET http://a.b/ HTTP/1.1\r\nX: ".to_vec();
+        big.extend(std::iter::repeat_n(b'x', MAX_HEAD + 1));
+        big.extend(b"\r\n\r\n");
+        assert!(head_of(&big)
+            .await
+            .unwrap_err()
+            .contains("larger than 16384"));
+        assert!(head_of(b"GET http://a.b/\r\n\r\n")
+            .await
+            .unwrap_err()
+            .contains("malformed"));
+        assert!(head_of(b"GET / SMTP/1\r\n\r\n")
+            .await
+            .unwrap_err()
+            .contains("malformed"));
+        assert!(head_of(b"GET http://a.b/ HTTP/1.1\r\n")
+            .await
+            .unwrap_err()
+            .contains("closed"));
     }
 
     #[test]
