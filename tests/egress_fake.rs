@@ -82,8 +82,7 @@ async fn the_daemon_makes_a_missing_proxy_again_and_removes_one_nobody_wants() {
     assert!(daemon.reconcile().await.unwrap().actions.is_empty());
 
     // Gone: made again, and the server, which runs as planned, is left as it is.
-    let proxy = rt
-        .engine()
+    rt.engine()
         .containers
         .lock()
         .unwrap()
