@@ -43,7 +43,7 @@ pub struct EgressSettings {
 
 /// Whether the server gets an egress proxy: it names hosts and has a network at all
 /// (`disable_network` keeps meaning no network, whatever `allow_hosts` says).
-pub fn needs_egress(s: &ServerDef) -> bool {
+pub(super) fn needs_egress(s: &ServerDef) -> bool {
     !s.allow_hosts.is_empty() && !s.disable_network
 }
 

@@ -21,7 +21,7 @@ mod params;
 mod user;
 mod volumes;
 
-pub use egress::{needs_egress, EgressSettings};
+pub use egress::EgressSettings;
 pub use hash::spec_hash;
 pub use labels::{
     base_labels, container_name, egress_network_name, egress_network_spec, legacy_container_name,
