@@ -3,8 +3,10 @@
 //! "outside" network stand for hosts on the internet (no test traffic leaves the
 //! machine); a server allowed one of them reaches it through its egress proxy, by plain
 //! HTTP and by a CONNECT tunnel, gets the proxy's refusal for the other, and cannot
-//! connect to either directly. The server's tools are called the way the gateway calls
-//! them: over its published port (relayed by the proxy) and over a stdio attachment.
+//! connect to either directly. The server's tools are called over its published port
+//! (relayed by the proxy), through the portal's MCP gateway with the official MCP Python
+//! SDK as the client, and over a stdio attachment. A changed list, a removed proxy (the
+//! daemon's pass), allow_hosts taken away and given back, and disable follow.
 
 mod common;
 
