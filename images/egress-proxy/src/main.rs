@@ -13,7 +13,7 @@
 //!   servers cannot borrow each other's lists. Container names are unique on an engine,
 //!   so nothing on the outbound network can pass for the server either;
 //! - request heads are bounded (`MAX_HEAD`), a slow head times out, and an idle
-//!   connection is closed after `IDLE`;
+//!   proxied connection is closed after `IDLE`;
 //! - `--forward PORT=HOST:PORT` also relays a published port to the server: a port
 //!   published on an internal network is not reachable, so an HTTP server's port is
 //!   published on the proxy, which has a route.
@@ -142,6 +142,8 @@ async fn main() {
     let serve = async {
         loop {
             let Ok((stream, peer)) = proxy.accept().await else {
+                // Out of descriptors, say: let connections end before trying again.
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let (config, slots) = (config.clone(), slots.clone());
@@ -166,7 +168,8 @@ async fn terminated() {
         Ok(mut s) => {
             s.recv().await;
         }
-        // Without a handler the default action (exit) applies anyway.
+        // No handler: as PID 1 it ignores SIGTERM, and the engine kills it after the
+        // stop timeout instead.
         Err(_) => std::future::pending().await,
     }
 }
@@ -175,6 +178,7 @@ async fn terminated() {
 async fn relay_forever(listener: TcpListener, host: String, port: u16, slots: Arc<Semaphore>) {
     loop {
         let Ok((client, peer)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
         let (host, slots) = (host.clone(), slots.clone());
@@ -183,7 +187,7 @@ async fn relay_forever(listener: TcpListener, host: String, port: u16, slots: Ar
                 return;
             };
             match connect(&host, port).await {
-                Ok(server) => pump(client, server, &[]).await,
+                Ok(server) => pump(client, server, &[], None).await,
                 Err(e) => eprintln!("egress-proxy: relay from {peer}: {e}"),
             }
         });
@@ -236,7 +240,7 @@ async fn serve(mut client: TcpStream, peer: SocketAddr, config: &Config) -> Resu
             .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
             .await
             .map_err(|e| e.to_string())?;
-        pump(client, server, &head.rest).await;
+        pump(client, server, &head.rest, Some(IDLE)).await;
         return Ok(());
     }
     let Some(after) = strip_prefix_ci(&head.target, "http://") else {
@@ -286,7 +290,7 @@ async fn serve(mut client: TcpStream, peer: SocketAddr, config: &Config) -> Resu
         .write_all(out.as_bytes())
         .await
         .map_err(|e| e.to_string())?;
-    pump(client, server, &head.rest).await;
+    pump(client, server, &head.rest, Some(IDLE)).await;
     Ok(())
 }
 
@@ -428,8 +432,10 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
     }
 }
 
-/// Copies both ways until either side closes, or nothing moves for `IDLE`.
-async fn pump(client: TcpStream, server: TcpStream, first: &[u8]) {
+/// Copies both ways until both sides close, or nothing moves for `idle`. The relayed
+/// port has no idle limit: the gateway keeps its connections (SSE streams) open as long
+/// as its own sessions last, and closes them itself.
+async fn pump(client: TcpStream, server: TcpStream, first: &[u8], idle: Option<Duration>) {
     let (cr, cw) = client.into_split();
     let (sr, mut sw) = server.into_split();
     if !first.is_empty() && sw.write_all(first).await.is_err() {
@@ -439,10 +445,13 @@ async fn pump(client: TcpStream, server: TcpStream, first: &[u8]) {
     let up = copy(cr, sw, last.clone());
     let down = copy(sr, cw, last.clone());
     let idle = async {
+        let Some(limit) = idle else {
+            return std::future::pending().await;
+        };
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let then = *last.lock().unwrap_or_else(|p| p.into_inner());
-            if then.elapsed() >= IDLE {
+            if then.elapsed() >= limit {
                 break;
             }
         }
