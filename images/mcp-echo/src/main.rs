@@ -10,8 +10,8 @@
 //!   `notifications/progress` four times when the call has a progress token) and
 //!   `changed` (sends `notifications/tools/list_changed`, then answers).
 //! - Egress tools, listed and served only with `MCP_ECHO_EGRESS=1`, to test
-//!   `allow_hosts`: `fetch` (an HTTP GET of `url` through
-//!   `HTTP_PROXY`, or directly without one), `tunnel` (a `CONNECT host:port` through
+//!   `allow_hosts`: `fetch` (an HTTP GET of `url` through `HTTP_PROXY`, or directly
+//!   without one), `tunnel` (a `CONNECT host:port` through
 //!   `HTTPS_PROXY`, then a GET of `path` through the tunnel) and `connect` (a direct TCP
 //!   connection to `host:port`, bypassing any proxy). Each answers with what happened:
 //!   the reply's status line and body, or the error.
@@ -573,7 +573,10 @@ fn main() {
         .as_slice()
     {
         ["probe", host, port] => std::process::exit(probe(host, port)),
-        ["fetch", url] => println!("{}", egress::fetch(url)),
+        ["fetch", url] => {
+            println!("{}", egress::fetch(url));
+            std::process::exit(0)
+        }
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
         ["exit", code, after_ms] => {
             std::thread::sleep(Duration::from_millis(after_ms.parse().unwrap_or(0)));
