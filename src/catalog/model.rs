@@ -247,7 +247,8 @@ pub struct ServerDef {
     pub user: Option<String>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_network: bool,
-    /// Hosts the server wants to reach; recorded, not enforced by a plain bridge network.
+    /// The only `host:port` destinations the server may reach, through its egress proxy
+    /// (`plan::egress`); empty: its user's network, unrestricted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_hosts: Vec<String>,
     /// Capabilities the server needs back after all are dropped (admin allow-list applies).

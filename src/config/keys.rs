@@ -85,6 +85,45 @@ pub const SUBNET_SIZE: Key<u8> = Key::new(
 )
 .default("24")
 .check(|p| *p <= 29, "a prefix length such as 24");
+/// Also checked against the users' pool, in `Runtime::from_lookup`.
+pub const EGRESS_SUBNET_BASE: Key<Ipv4Net> = Key::new(
+    "MCP_PORTAL_EGRESS_SUBNET_BASE",
+    |t| Ipv4Net::parse(t.trim()).ok(),
+    "the pool of users' internal networks (for servers with `allow_hosts`), cut like the users' pool: user `n` gets the `n`th subnet",
+)
+.default("10.200.0.0/16")
+.check(
+    |_| true,
+    "an IPv4 network such as 10.200.0.0/16, at least as large as MCP_PORTAL_USER_NETWORK_SUBNET_BASE",
+);
+pub const EGRESS_NETWORK: Key<String> = Key::new(
+    "MCP_PORTAL_EGRESS_NETWORK",
+    |t| {
+        let t = t.trim();
+        let ok = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && t.len() <= 128
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        ok.then(|| t.to_string())
+    },
+    "the network egress proxies reach allowed hosts through; made as a plain bridge if missing",
+)
+.default("mcp-portal-egress")
+.check(|_| true, "a Docker network name such as mcp-portal-egress");
+pub const EGRESS_IMAGE: Key<String> = Key::new(
+    "MCP_PORTAL_EGRESS_IMAGE",
+    |t| {
+        crate::catalog::image::ImageRef::parse(t.trim())
+            .ok()
+            .map(|_| t.trim().to_string())
+    },
+    "the egress proxy's image (`scripts/build-images.sh` builds it)",
+)
+.default("mcp-egress-proxy:latest")
+.check(
+    |_| true,
+    "an image reference such as mcp-egress-proxy:latest",
+);
 pub const MAX_CONTAINERS: Key<u32> =
     Key::new("MCP_PORTAL_USER_MAX_CONTAINERS", number, "per-user quota")
         .default("10")
@@ -503,6 +542,9 @@ pub const TABLE: &[&dyn Documented] = &[
     &BIND_ADDRESS,
     &SUBNET_BASE,
     &SUBNET_SIZE,
+    &EGRESS_SUBNET_BASE,
+    &EGRESS_NETWORK,
+    &EGRESS_IMAGE,
     &MAX_CONTAINERS,
     &MAX_MEMORY_MB,
     &MAX_CPU_SHARES,

@@ -129,6 +129,11 @@ pub struct Runtime {
     /// can share one engine.
     pub instance: Option<String>,
     pub pools: Pools,
+    /// The pool of users' internal networks: user `n`'s is its `n`th subnet, of the
+    /// users' subnet size.
+    pub egress_subnet_base: crate::alloc::Ipv4Net,
+    /// Where egress proxies reach out, and their image.
+    pub egress: crate::plan::EgressSettings,
     pub bind_address: String,
     pub quota: Quota,
     pub defaults: Defaults,
@@ -154,9 +159,18 @@ impl Runtime {
             cpus: keys::DEFAULT_CPUS.value(lookup)?,
             pids: keys::DEFAULT_PIDS.value(lookup)?,
         };
+        let pools = pools(lookup)?;
+        // Every block of the users' pool must have its subnet in the egress pool too.
+        let egress_subnet_base =
+            keys::EGRESS_SUBNET_BASE.value_and(lookup, |b| b.prefix <= pools.subnet_base.prefix)?;
         Ok(Self {
             instance: keys::INSTANCE.read(lookup)?,
-            pools: pools(lookup)?,
+            pools,
+            egress_subnet_base,
+            egress: crate::plan::EgressSettings {
+                network: keys::EGRESS_NETWORK.value(lookup)?,
+                image: keys::EGRESS_IMAGE.value(lookup)?,
+            },
             bind_address: keys::BIND_ADDRESS.value(lookup)?,
             quota: Quota {
                 max_containers: keys::MAX_CONTAINERS.value(lookup)?,

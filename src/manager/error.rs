@@ -59,6 +59,12 @@ pub enum PortalError {
         subnet: String,
         other: String,
     },
+    #[error("internal network {name} cannot be made: its subnet {subnet} overlaps another network on the engine ({detail}); set MCP_PORTAL_EGRESS_SUBNET_BASE to a range no network uses")]
+    EgressSubnetTaken {
+        name: String,
+        subnet: String,
+        detail: String,
+    },
     #[error("network {name} has subnet {found} but {user}'s block is {want}; remove the network (with its containers) so it is made again")]
     NetworkMismatch {
         name: String,
@@ -180,6 +186,7 @@ impl Classify for PortalError {
             | P::NameTaken { .. }
             | P::NetworkTaken { .. }
             | P::SubnetTaken { .. }
+            | P::EgressSubnetTaken { .. }
             | P::NetworkMismatch { .. }
             | P::UserHasServers { .. }
             | P::DataLeft { .. }

@@ -48,6 +48,12 @@ pub fn fixture() -> Fixture {
     }
 }
 
+static EGRESS: std::sync::LazyLock<super::EgressSettings> =
+    std::sync::LazyLock::new(|| super::EgressSettings {
+        network: "mcp-egress-test".into(),
+        image: "mcp-egress-proxy:latest".into(),
+    });
+
 pub fn input<'a>(f: &'a Fixture, server: &'a ServerDef, port: Option<u16>) -> PlanInput<'a> {
     PlanInput {
         instance: "default",
@@ -65,6 +71,7 @@ pub fn input<'a>(f: &'a Fixture, server: &'a ServerDef, port: Option<u16>) -> Pl
         user_uid: 200_003,
         secrets: &[],
         secret_dir: "/dev/shm/mcp-portal/default/u1/echo",
+        egress: &EGRESS,
     }
 }
 

@@ -23,6 +23,12 @@ pub const LABEL_CPU_SHARES: &str = "io.mcp-portal.cpu-shares";
 /// nothing.
 pub const LABEL_DATA_DIR: &str = "io.mcp-portal.data-dir";
 pub const MANAGED_BY: &str = "mcp-portal";
+/// What a container or network is for, when it is not a server's own: `egress` for a
+/// server's egress proxy and its user's internal network. Absent on servers' containers.
+pub const LABEL_ROLE: &str = "io.mcp-portal.role";
+pub const ROLE_EGRESS: &str = "egress";
+/// On a server with `allow_hosts`: the name of its egress proxy, which must run beside it.
+pub const LABEL_EGRESS: &str = "io.mcp-portal.egress";
 
 /// `mcp-<user>.<server>`: neither a user id nor a server id may hold a `.`, so every
 /// pair has a name of its own (with `-`, `a-b` + `c` and `a` + `b-c` met).
@@ -47,6 +53,18 @@ pub fn network_name(user: &UserId) -> String {
     format!("mcp-net-{user}")
 }
 
+/// A user's internal network (no route out), for their servers with `allow_hosts`. A
+/// user id holds no `.`, so it is no user's own network.
+pub fn egress_network_name(user: &UserId) -> String {
+    format!("mcp-net-{user}.egress")
+}
+
+/// The egress proxy of a pair: the pair's name and a second `.`, like a replacement's,
+/// so it is no pair's own name.
+pub fn proxy_name(user: &UserId, server: &str) -> String {
+    format!("{}.egress", container_name(user, server))
+}
+
 pub fn base_labels(instance: &str, user: &UserId) -> BTreeMap<String, String> {
     BTreeMap::from([
         (LABEL_MANAGED_BY.to_string(), MANAGED_BY.to_string()),
@@ -68,7 +86,22 @@ pub fn network_spec(
         subnet: subnet.to_string(),
         gateway: subnet.gateway().to_string(),
         labels,
+        internal: false,
     }
+}
+
+/// The user's internal network, from the egress pool's subnet of the user's block.
+pub fn egress_network_spec(
+    instance: &str,
+    user: &UserId,
+    block: u32,
+    subnet: crate::alloc::Ipv4Net,
+) -> NetworkSpec {
+    let mut spec = network_spec(instance, user, block, subnet);
+    spec.name = egress_network_name(user);
+    spec.labels.insert(LABEL_ROLE.into(), ROLE_EGRESS.into());
+    spec.internal = true;
+    spec
 }
 
 /// A container's labels before its spec hash is known: whose it is, and what it was
@@ -113,6 +146,8 @@ mod tests {
         assert_eq!(legacy_container_name(&u1(), "echo"), "mcp-u1-echo");
         assert_eq!(replacement_name("mcp-u1.echo"), "mcp-u1.echo.next");
         assert_eq!(network_name(&u1()), "mcp-net-u1");
+        assert_eq!(egress_network_name(&u1()), "mcp-net-u1.egress");
+        assert_eq!(proxy_name(&u1(), "echo"), "mcp-u1.echo.egress");
     }
 
     #[test]
@@ -135,6 +170,12 @@ mod tests {
         assert_eq!(n.gateway, "10.201.3.1");
         assert_eq!(n.labels[LABEL_BLOCK], "3");
         assert_eq!(n.labels[LABEL_USER], "u1");
+        assert!(!n.internal);
+        let e = egress_network_spec("default", &u1(), 3, subnet);
+        assert_eq!(e.name, "mcp-net-u1.egress");
+        assert!(e.internal);
+        assert_eq!(e.labels[LABEL_ROLE], ROLE_EGRESS);
+        assert_eq!(e.labels[LABEL_BLOCK], "3");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::catalog::model::ServerDef;
 
+mod egress;
 mod env;
 #[cfg(test)]
 mod fixture;
@@ -20,17 +21,18 @@ mod params;
 mod user;
 mod volumes;
 
+pub use egress::EgressSettings;
 pub use hash::spec_hash;
 pub use labels::{
-    base_labels, container_name, legacy_container_name, network_name, network_spec,
-    replacement_name, LABEL, LABEL_BLOCK, LABEL_CPU_SHARES, LABEL_DATA_DIR, LABEL_INSTANCE,
-    LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER,
-    MANAGED_BY,
+    base_labels, container_name, egress_network_name, egress_network_spec, legacy_container_name,
+    network_name, network_spec, proxy_name, replacement_name, LABEL, LABEL_BLOCK, LABEL_CPU_SHARES,
+    LABEL_DATA_DIR, LABEL_EGRESS, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_MEMORY, LABEL_PORT,
+    LABEL_ROLE, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER, MANAGED_BY, ROLE_EGRESS,
 };
 pub use limits::{limits, SHARES_PER_CPU};
 pub use model::{
-    ContainerSpec, Defaults, Hardening, NetworkSpec, PlanInput, PortBinding, Quota, SecretBinding,
-    Settings, UserPaths,
+    ContainerSpec, Defaults, Hardening, NetworkAttachment, NetworkSpec, PlanInput, PortBinding,
+    Quota, SecretBinding, Settings, UserPaths,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,24 +51,54 @@ fn refuse(server: &ServerDef, message: impl Into<String>) -> PlanError {
 pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError> {
     let s = input.server;
     let params = params::Params::new(s, &input.settings.params, &input.hardening.host_paths)?;
-    let network = network::network(input)?;
+    let allow = if egress::needs_egress(s) {
+        Some(egress::allow_list(s)?)
+    } else {
+        None
+    };
+    let network = match &allow {
+        Some(_) => Some(egress_network_name(input.user)),
+        None => network::network(input)?,
+    };
     let mut env = env::environment(input, &params, network.as_deref())?;
     let publish = network::publish(input)?;
     if let Some(p) = &publish {
         env.insert("MCP_SERVER_PORT".into(), p.container_port.to_string());
+    }
+    if allow.is_some() {
+        egress::proxy_env(s, &mut env);
     }
     let cmd = params.resolve_each("command", &s.command)?;
     let mounts = volumes::mounts(input, &params)?;
     let user = user::user(input, &params)?;
     let limits = limits::Limits::of(s, input.defaults, input.quota);
     let confined = hardening::confinement(s, input.hardening, limits.memory_bytes)?;
-    let labels = labels::container_labels(
+    let mut labels = labels::container_labels(
         input.instance,
         input.user,
         s.id.as_str(),
         &limits,
         publish.as_ref(),
     );
+    // The proxy publishes an egress server's port; the server keeps the port label,
+    // which is where the gateway and the allocations look for it.
+    let egress = allow.as_ref().map(|a| {
+        let proxy = egress::proxy_spec(
+            input,
+            a,
+            &egress_network_name(input.user),
+            publish.as_ref(),
+            &confined.log_opts,
+        );
+        let name = proxy.name.clone();
+        Box::new(hash::seal(proxy, &name).0)
+    });
+    let publish = if let Some(proxy) = &egress {
+        labels.insert(LABEL_EGRESS.into(), proxy.name.clone());
+        None
+    } else {
+        publish
+    };
     let spec = ContainerSpec {
         name: container_name(input.user, s.id.as_str()),
         image: s.image.clone(),
@@ -92,6 +124,8 @@ pub fn plan(input: &PlanInput<'_>) -> Result<(ContainerSpec, String), PlanError>
         named_volumes: mounts.named_volumes,
         open_stdin: !s.transport.is_http(),
         secrets: input.secrets.to_vec(),
+        more_networks: Vec::new(),
+        egress,
     };
     Ok(hash::seal(
         spec,

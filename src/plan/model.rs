@@ -92,6 +92,15 @@ pub struct PlanInput<'a> {
     pub secrets: &'a [SecretBinding],
     /// The host folder (on a tmpfs) that holds this container's secret files.
     pub secret_dir: &'a str,
+    /// Where egress proxies reach out, and their image (servers with `allow_hosts`).
+    pub egress: &'a super::egress::EgressSettings,
+}
+
+/// A further network a container joins after it is created, with its aliases there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkAttachment {
+    pub name: String,
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,13 +148,22 @@ pub struct ContainerSpec {
     /// Secrets, by name and version: the engine adds the values of `file: false` ones to
     /// the environment at create time, so they never enter the spec or its hash.
     pub secrets: Vec<SecretBinding>,
+    /// Networks joined besides `network` (an egress proxy's internal one). Left out of
+    /// the hash when empty, as are the fields below, so adding them recreated nothing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub more_networks: Vec<NetworkAttachment>,
+    /// The server's egress proxy (with its own hash label), for `allow_hosts`: part of
+    /// the server's hash, so a changed list recreates both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub egress: Option<Box<ContainerSpec>>,
 }
 
-/// The user's bridge network.
+/// The user's bridge network, or their internal one (no route out).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetworkSpec {
     pub name: String,
     pub subnet: String,
     pub gateway: String,
     pub labels: BTreeMap<String, String>,
+    pub internal: bool,
 }

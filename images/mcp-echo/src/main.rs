@@ -9,6 +9,16 @@
 //!   the environment variables it received), `sleep` (waits `ms` milliseconds, sending
 //!   `notifications/progress` four times when the call has a progress token) and
 //!   `changed` (sends `notifications/tools/list_changed`, then answers).
+//! - Egress tools, listed and served only with `MCP_ECHO_EGRESS=1`, to test
+//!   `allow_hosts`: `fetch` (an HTTP GET of `url` through `HTTP_PROXY`, or directly
+//!   without one), `tunnel` (a `CONNECT host:port` through
+//!   `HTTPS_PROXY`, then a GET of `path` through the tunnel) and `connect` (a direct TCP
+//!   connection to `host:port`, bypassing any proxy). Each answers with what happened:
+//!   the reply's status line and body, or the error.
+//!   `mcp-echo fetch URL` prints what the `fetch` tool would answer, for a one-off
+//!   container of a test.
+//! - `GET /name` answers `MCP_ECHO_NAME` (default `mcp-echo`), so a test can tell which
+//!   of several servers answered.
 //! - On stdio each request is served on a thread of its own, so a `sleep` holds up no
 //!   other call, and `notifications/cancelled` stops a `sleep` with no answer (the server
 //!   says so on stderr). Over HTTP, a call's notifications turn its answer into an SSE
@@ -37,6 +47,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod egress;
+
 const PROTOCOL_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
 /// The longest `sleep`, so a test that forgets to cancel does not hold a thread for long.
@@ -46,6 +58,20 @@ const MAX_SLEEP_MS: u64 = 60_000;
 const SLEEP_STEPS: u64 = 4;
 
 fn tools() -> Value {
+    let mut all = base_tools();
+    if egress_tools() {
+        if let (Some(list), Value::Array(more)) = (all.as_array_mut(), egress_tool_list()) {
+            list.extend(more);
+        }
+    }
+    all
+}
+
+fn egress_tools() -> bool {
+    std::env::var("MCP_ECHO_EGRESS").as_deref() == Ok("1")
+}
+
+fn base_tools() -> Value {
     json!([
         {
             "name": "echo",
@@ -66,6 +92,26 @@ fn tools() -> Value {
             "name": "changed",
             "description": "Sends notifications/tools/list_changed, then answers",
             "inputSchema": {"type": "object", "properties": {}}
+        }
+    ])
+}
+
+fn egress_tool_list() -> Value {
+    json!([
+        {
+            "name": "fetch",
+            "description": "GETs an http:// URL through HTTP_PROXY (directly without one); returns the status line and body",
+            "inputSchema": {"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]}
+        },
+        {
+            "name": "tunnel",
+            "description": "Opens CONNECT host:port through HTTPS_PROXY, then GETs path through the tunnel",
+            "inputSchema": {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}, "path": {"type": "string"}}, "required": ["host", "port"]}
+        },
+        {
+            "name": "connect",
+            "description": "Connects directly (no proxy) to host:port over TCP; says whether it could",
+            "inputSchema": {"type": "object", "properties": {"host": {"type": "string"}, "port": {"type": "integer"}}, "required": ["host", "port"]}
         }
     ])
 }
@@ -158,6 +204,23 @@ fn call_tool(params: &Value, call: &Call) -> Result<Value, Failure> {
         "changed" => {
             (call.notify)(json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}));
             Ok(text_result("sent notifications/tools/list_changed".into()))
+        }
+        "fetch" | "tunnel" | "connect" if !egress_tools() => {
+            Err(Failure::Rpc(-32602, format!("unknown tool {name:?}")))
+        }
+        "fetch" => Ok(text_result(egress::fetch(
+            args.get("url").and_then(Value::as_str).unwrap_or_default(),
+        ))),
+        "tunnel" | "connect" => {
+            let host = args.get("host").and_then(Value::as_str).unwrap_or_default();
+            let port = args.get("port").and_then(Value::as_u64).unwrap_or(0);
+            let port = u16::try_from(port).unwrap_or(0);
+            let path = args.get("path").and_then(Value::as_str).unwrap_or("/");
+            Ok(text_result(if name == "tunnel" {
+                egress::tunnel(host, port, path)
+            } else {
+                egress::connect(host, port)
+            }))
         }
         other => Err(Failure::Rpc(-32602, format!("unknown tool {other:?}"))),
     }
@@ -397,6 +460,10 @@ fn serve_connection(mut stream: TcpStream) {
         .and_then(|n| n.parse::<u64>().ok());
     match (method, path) {
         ("GET", "/healthz") => respond(&mut stream, "200 OK", "text/plain", "ok\n"),
+        ("GET", "/name") => {
+            let name = std::env::var("MCP_ECHO_NAME").unwrap_or_else(|_| "mcp-echo".into());
+            respond(&mut stream, "200 OK", "text/plain", &format!("{name}\n"))
+        }
         ("GET", "/sse") => serve_sse_stream(stream),
         ("POST", _) if session.is_some() => {
             let mut body = vec![0u8; length.min(1 << 20)];
@@ -509,6 +576,10 @@ fn main() {
         .as_slice()
     {
         ["probe", host, port] => std::process::exit(probe(host, port)),
+        ["fetch", url] => {
+            println!("{}", egress::fetch(url));
+            std::process::exit(0)
+        }
         ["exit", code] => std::process::exit(code.parse().unwrap_or(1)),
         ["exit", code, after_ms] => {
             std::thread::sleep(Duration::from_millis(after_ms.parse().unwrap_or(0)));

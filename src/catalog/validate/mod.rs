@@ -153,7 +153,7 @@ pub fn validate_decoded(
     for (field, why) in policy.bounds.check(def) {
         r.err(&field, why);
     }
-    warn_allow_hosts(def, &mut r);
+    check_allow_hosts(def, &mut r);
 }
 
 /// The error names `tag` when only the tag is at fault, so the user fixes the right field.
@@ -357,13 +357,20 @@ fn check_caps(def: &ServerDef, r: &mut Report<'_>) {
     }
 }
 
-fn warn_allow_hosts(def: &ServerDef, r: &mut Report<'_>) {
-    if !def.allow_hosts.is_empty() {
+/// Each entry as the egress proxy reads it (`host:port`); a server with no network at
+/// all has no use for them, which is said.
+fn check_allow_hosts(def: &ServerDef, r: &mut Report<'_>) {
+    for (i, entry) in def.allow_hosts.iter().enumerate() {
+        if let Err(e) = egress_proxy::parse_entry(entry) {
+            r.err(&format!("allow_hosts[{i}]"), e.to_string());
+        }
+    }
+    if def.disable_network && !def.allow_hosts.is_empty() {
         r.d.warning(
             r.file,
             Some(r.id),
             Some("allow_hosts"),
-            "is recorded but not enforced: a bridge network cannot limit outbound hosts",
+            "has no effect: disable_network gives the server no network at all",
         );
     }
 }

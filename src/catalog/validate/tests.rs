@@ -154,3 +154,41 @@ fn checks_that_compare_an_undecoded_field_are_skipped() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(errs[0].starts_with("c.yaml: server bad id: env.1BAD: invalid environment"));
 }
+
+#[test]
+fn allow_hosts_entries_are_host_and_port_and_a_bad_one_is_refused_with_why() {
+    let mut s = def();
+    s.allow_hosts = vec!["api.github.com:443".into(), "db:5432/tcp".into()];
+    assert!(errors(&s).is_empty(), "{:?}", errors(&s));
+    let mut d = Diagnostics::new();
+    validate_server(&s, &Policy::default(), "c.yaml", &mut d);
+    assert_eq!(d.warnings().count(), 0, "enforced: no longer a warning");
+    s.allow_hosts = vec![
+        "api.github.com".into(),
+        "ok.example:80".into(),
+        "*.x.io:443".into(),
+    ];
+    let errs = errors(&s);
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+    assert_eq!(
+        errs[0],
+        "c.yaml: server demo: allow_hosts[0]: \"api.github.com\" has no port; write host:port, as in api.example.com:443"
+    );
+    assert!(errs[1].contains("allow_hosts[2]: \"*.x.io:443\" holds a wildcard"));
+}
+
+#[test]
+fn allow_hosts_beside_disable_network_are_said_to_have_no_effect() {
+    let mut s = def();
+    s.allow_hosts = vec!["api.github.com:443".into()];
+    s.disable_network = true;
+    let mut d = Diagnostics::new();
+    validate_server(&s, &Policy::default(), "c.yaml", &mut d);
+    let warnings: Vec<String> = d.warnings().map(ToString::to_string).collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("allow_hosts: has no effect")),
+        "{warnings:?}"
+    );
+}

@@ -104,7 +104,25 @@ pub(super) async fn create_container(
         .create_container(Some(options), body(spec, secret_env))
         .await
         .map(drop)
-        .map_err(docker_err("create container", &spec.name))
+        .map_err(docker_err("create container", &spec.name))?;
+    // API 1.41 takes one network at create; the others are joined before the start.
+    for more in &spec.more_networks {
+        let request = bollard::models::NetworkConnectRequest {
+            container: spec.name.clone(),
+            endpoint_config: Some(EndpointSettings {
+                aliases: Some(more.aliases.clone()),
+                ..Default::default()
+            }),
+        };
+        docker
+            .connect_network(&more.name, request)
+            .await
+            .map_err(docker_err(
+                "connect container",
+                &format!("{} to network {}", spec.name, more.name),
+            ))?;
+    }
+    Ok(())
 }
 
 fn body(spec: &ContainerSpec, secret_env: &[(String, SecretValue)]) -> ContainerCreateBody {

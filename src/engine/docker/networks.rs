@@ -68,7 +68,9 @@ pub(super) async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Resul
         name: spec.name.clone(),
         driver: Some("bridge".into()),
         labels: Some(spec.labels.clone().into_iter().collect()),
-        ipam: Some(Ipam {
+        internal: spec.internal.then_some(true),
+        // No subnet: Docker picks one from its pools (the one shared outbound network).
+        ipam: (!spec.subnet.is_empty()).then(|| Ipam {
             config: Some(vec![IpamConfig {
                 subnet: Some(spec.subnet.clone()),
                 gateway: Some(spec.gateway.clone()),

@@ -78,6 +78,7 @@ impl<E: Engine> Runtime<E> {
                 .remove_container(&c.name, self.portal.config.runtime.stop_timeout_secs)
                 .await?;
         }
+        self.remove_proxy(user, server).await?;
         self.portal
             .store
             .remove_secret_files(&self.secret_dir(user, server))?;
@@ -129,6 +130,7 @@ impl<E: Engine> Runtime<E> {
             .remove_container(name, self.portal.config.runtime.stop_timeout_secs)
             .await?;
         if let (Some(u), Some(s)) = (&owner, &server) {
+            self.remove_proxy(u, s).await?;
             self.portal
                 .store
                 .remove_secret_files(&self.secret_dir(u, s))?;

@@ -20,7 +20,7 @@ use super::{blocking, not_enabled, Runtime};
 use crate::catalog::merge::MergedServer;
 use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
-use crate::plan::{self, ContainerSpec, Settings, LABEL_SERVER, LABEL_SPEC_HASH};
+use crate::plan::{self, ContainerSpec, Settings, LABEL_EGRESS, LABEL_SERVER, LABEL_SPEC_HASH};
 use crate::secrets::SecretValue;
 use crate::store::Ownership;
 
@@ -148,6 +148,8 @@ impl<E: Engine> Runtime<E> {
                         .portal
                         .store
                         .remove_secret_files(&self.secret_dir(user, server));
+                    // Its proxy goes with it; a kept container keeps the proxy it has.
+                    let _ = self.remove_proxy(user, server).await;
                 }
                 let portal = self.portal.clone();
                 let (u, s, r) = (user.clone(), server.clone(), reservation.clone());
@@ -191,6 +193,17 @@ impl<E: Engine> Runtime<E> {
         };
 
         let existing = self.pair_container(user, &def.def.id).await?;
+        // The proxy first, as the server's first request may go through it; but one that
+        // takes over the port a server without allow_hosts still publishes comes after
+        // that server is replaced.
+        let takes_port = spec.egress.as_ref().is_some_and(|p| p.publish.is_some())
+            && existing
+                .as_ref()
+                .is_some_and(|c| c.label(LABEL_EGRESS).is_none());
+        if !takes_port {
+            self.ensure_egress(user, r.block, &def.def.id, &spec, progress)
+                .await?;
+        }
         if let Some(c) = &existing {
             if !self.ours(c, user) || c.label(LABEL_SERVER) != Some(def.def.id.as_str()) {
                 return Err(PortalError::NameTaken {
@@ -222,6 +235,10 @@ impl<E: Engine> Runtime<E> {
                     secret_dir: &secret_dir,
                 };
                 self.replace(old, &replacement).await?;
+                if takes_port {
+                    self.ensure_egress(user, r.block, &def.def.id, &spec, progress)
+                        .await?;
+                }
                 Ok(report(EnableOutcome::Recreated))
             }
             None => {
@@ -260,7 +277,8 @@ impl<E: Engine> Runtime<E> {
         opened: &[OpenedSecret],
         secret_dir: &std::path::Path,
     ) -> Result<Vec<(String, SecretValue)>> {
-        if spec.network.is_some() {
+        // An egress server's network is its user's internal one, made with its proxy.
+        if spec.network.is_some() && spec.egress.is_none() {
             self.ensure_network(user, block).await?;
         }
         let dirs: Vec<String> = spec.host_dirs.iter().map(|d| self.local_path(d)).collect();

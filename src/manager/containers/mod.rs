@@ -5,6 +5,7 @@
 
 mod adopt;
 mod disable;
+mod egress;
 mod enable;
 mod logs;
 mod network;
@@ -28,6 +29,7 @@ use crate::plan::{
 };
 
 pub use disable::DisableReport;
+pub(crate) use egress::{is_proxy, proxy_pair};
 pub use enable::{EnableOutcome, EnableReport};
 pub use logs::{LogLine, LogStream};
 pub use status::{StatusRow, UNKNOWN_HEALTH};

@@ -179,6 +179,6 @@ impl<E: Engine> Runtime<E> {
         if ours {
             self.engine.remove_network(&name).await?;
         }
-        Ok(())
+        self.remove_own_egress_network(user).await
     }
 }

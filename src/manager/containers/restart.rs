@@ -5,7 +5,7 @@ use super::enable::{EnableOutcome, EnableReport};
 use super::{blocking, not_enabled, Runtime};
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::plan::{LABEL_PORT, LABEL_SPEC_HASH};
+use crate::plan::{LABEL_EGRESS, LABEL_PORT, LABEL_SPEC_HASH};
 
 impl<E: Engine> Runtime<E> {
     /// Restarts an enabled server's container, recreating it if it is gone.
@@ -78,6 +78,19 @@ impl<E: Engine> Runtime<E> {
                 if only_if_stopped && c.running() {
                     // An enable that held the lock has started it meanwhile: nothing to do.
                     return Ok(None);
+                }
+                // A server whose egress proxy is gone or stopped is brought in line whole
+                // (the proxy made again, the server started if it is stopped).
+                if let Some(proxy) = c.label(LABEL_EGRESS) {
+                    let up = self
+                        .engine
+                        .container(proxy)
+                        .await?
+                        .is_some_and(|p| p.running());
+                    if !up {
+                        drop(pair);
+                        return self.converge(user, server).await;
+                    }
                 }
                 // Docker resolves each bind's source again at start, following links:
                 // a folder the container swapped for a link since is refused here.

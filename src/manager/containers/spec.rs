@@ -59,9 +59,15 @@ impl<E: Engine> Runtime<E> {
             user_uid: self.user_uid(block),
             secrets: &bindings,
             secret_dir: &secret_dir.display().to_string(),
+            egress: &rt.egress,
         })?;
         spec.labels
             .insert(plan::LABEL_DATA_DIR.into(), self.host_data_dir());
+        if let Some(proxy) = &mut spec.egress {
+            proxy
+                .labels
+                .insert(plan::LABEL_DATA_DIR.into(), self.host_data_dir());
+        }
         Ok((spec, hash, opened))
     }
 

@@ -135,6 +135,8 @@ impl<E: Engine> Runtime<E> {
             .await?
             .into_iter()
             .filter(|c| only.is_none_or(|u| c.label(LABEL_USER) == Some(u.as_str())))
+            // A proxy is part of its server's row, not a row of its own.
+            .filter(|c| !super::is_proxy(c))
             .collect();
         let users = match only {
             Some(u) => vec![u.clone()],

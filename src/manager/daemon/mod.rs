@@ -28,12 +28,23 @@ use tokio::time::Instant;
 use self::policy::{Decision, RestartPolicy, Seen};
 use self::probe::Probe;
 use self::record::Tracked;
-use super::containers::Runtime;
-use super::{Portal, PortalError, Result};
+use super::containers::{is_proxy, proxy_pair, Runtime};
+use super::{AuditAction, Portal, PortalError, Result};
 use crate::engine::Engine;
-use crate::plan::{LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER};
+use crate::plan::{LABEL_EGRESS, LABEL_SERVER, LABEL_SPEC_HASH, LABEL_USER};
 use crate::reconcile::{self, Action, Have, Want};
 use crate::store::DaemonState;
+
+/// The egress proxies a pass found, apart from the servers' own containers.
+#[derive(Debug, Default)]
+struct Proxies {
+    /// Each proxy's name, with the name of its pair's container.
+    all: BTreeMap<String, String>,
+    /// Each proxy's user.
+    users: BTreeMap<String, String>,
+    /// Servers' containers whose proxy is missing or stopped.
+    down: BTreeSet<String>,
+}
 
 /// What one reconcile pass did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -182,8 +193,15 @@ impl<E: Engine + 'static> Daemon<E> {
         self.rt.ensure_allocations().await?;
         let wants = self.wants().await?;
         let want = wants.want;
-        let (ids, mut have, renames) = self.observe().await?;
+        let (ids, mut have, renames, proxies) = self.observe().await?;
         let hold = self.refresh(&want, &mut have, &ids, wants.probes).await;
+        // A wanted server whose proxy is down is made again: `converge` remakes the
+        // proxy and keeps a server that runs as planned.
+        for pair in &proxies.down {
+            if want.contains_key(pair) && !hold.contains(pair) {
+                have.remove(pair);
+            }
+        }
         let daemon = self.portal().config.daemon;
         let actions = reconcile::plan(&want, &have, daemon.update_policy, &hold);
         let (actions, withheld) = reconcile::guard_removals(
@@ -216,6 +234,25 @@ impl<E: Engine + 'static> Daemon<E> {
                 report.errors.push(e.message);
             }
         }
+        if !wants.blind {
+            for (name, pair) in &proxies.all {
+                let unwanted = !want.contains_key(pair) && !have.contains_key(pair);
+                let readable = !proxies
+                    .users
+                    .get(name)
+                    .is_some_and(|u| wants.unreadable.contains(u));
+                if unwanted && readable {
+                    let removed = match self.rt.remove_orphan(name).await {
+                        Ok(false) => continue,
+                        r => r.map(drop).map_err(act::Failure::from),
+                    };
+                    self.audit(None, AuditAction::ReconcileRemoveOrphan, name, &removed);
+                    if let Err(e) = removed {
+                        report.errors.push(e.message);
+                    }
+                }
+            }
+        }
         let state = self.record(&want).await;
         self.portal().store.write_daemon_state(&state)?;
         report.millis = started.elapsed().as_millis();
@@ -236,8 +273,26 @@ impl<E: Engine + 'static> Daemon<E> {
         HashMap<String, String>,
         BTreeMap<String, Have>,
         Vec<PortalError>,
+        Proxies,
     )> {
-        let mut containers = self.rt.engine().containers(&self.managed()).await?;
+        let listed = self.rt.engine().containers(&self.managed()).await?;
+        let (proxied, mut containers): (Vec<_>, Vec<_>) = listed.into_iter().partition(is_proxy);
+        let mut proxies = Proxies::default();
+        for p in &proxied {
+            if let Some(pair) = proxy_pair(p) {
+                proxies.all.insert(p.name.clone(), pair);
+                if let Some(u) = p.label(LABEL_USER) {
+                    proxies.users.insert(p.name.clone(), u.to_string());
+                }
+            }
+        }
+        for c in &containers {
+            if let Some(proxy) = c.label(LABEL_EGRESS) {
+                if !proxied.iter().any(|p| p.name == proxy && p.running()) {
+                    proxies.down.insert(c.name.clone());
+                }
+            }
+        }
         let renames = self.rt.adopt_listed(&mut containers).await;
         let ids = containers
             .iter()
@@ -258,7 +313,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 (c.name.clone(), h)
             })
             .collect();
-        Ok((ids, have, renames))
+        Ok((ids, have, renames, proxies))
     }
 
     /// Brings the records up to date with what runs, and returns the containers to hold
