@@ -77,6 +77,10 @@ pub struct EngineEvent {
     pub kind: String,
     pub action: String,
     pub name: String,
+    /// The object's id (a container's full id).
+    pub id: String,
+    /// The object's labels, as Docker attaches them to its events.
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

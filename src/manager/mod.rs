@@ -9,6 +9,7 @@ mod containers;
 mod custom;
 mod daemon;
 mod error;
+mod events;
 mod instance;
 mod overlays;
 mod rotation;
@@ -25,11 +26,13 @@ use serde::Serialize;
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
-    DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH,
+    DeployFailure, DeployReport, DisableReport, EnableOutcome, EnableReport, Runtime, StatusRow,
+    UserRemoved, UNKNOWN_HEALTH, UNKNOWN_STATUS,
 };
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
+pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
 pub use overlays::{OverlayReport, OverlaySummary};
 pub use rotation::RotateReport;
 pub use secrets::{OpenedSecret, SecretSummary};
@@ -55,6 +58,8 @@ pub struct Portal {
     actor: String,
     /// The network address the actor called from (API calls), for the audit log.
     client: Option<String>,
+    /// The live events every clone of this portal feeds and the API's streams read.
+    events: EventHub,
 }
 
 /// Warnings of an accepted change, for the command's output.
@@ -80,6 +85,7 @@ impl Portal {
             migrated,
             actor: "portal".into(),
             client: None,
+            events: EventHub::default(),
         })
     }
 
@@ -99,6 +105,11 @@ impl Portal {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The live events of this portal (and of every clone of it).
+    pub fn events(&self) -> &EventHub {
+        &self.events
     }
 
     /// The same portal acting as `actor` in the audit log.

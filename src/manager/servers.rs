@@ -2,11 +2,13 @@
 //! unchanged, regenerated (and re-cached) when any input changed.
 
 use std::collections::hash_map::{Entry, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::events::{Change, Event};
 use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
@@ -165,7 +167,9 @@ impl Portal {
         let cached = encoder
             .cache(&digest, &catalog.servers, &warnings)
             .map_err(|e| self.store.encode_error(user, e))?;
+        let before = self.cached_before(user);
         self.store.write_cache(user, &cached)?;
+        self.announce(user, &digest, before, &catalog.servers, false);
         Ok(UserServers {
             user: user.clone(),
             servers: catalog.servers,
@@ -239,10 +243,87 @@ impl Portal {
                 let cached = encoder
                     .cache(&digest, &catalog.servers, &warnings)
                     .map_err(|e| self.store.encode_error(&id, e))?;
+                let before = self.cached_before(&id);
                 self.store.write_cache(&id, &cached)?;
+                self.announce(&id, &digest, before, &catalog.servers, force);
                 report.regenerated.push(id);
             }
         }
         Ok(report)
     }
+}
+
+impl Portal {
+    /// The servers cached for `user` before a regeneration, when some stream listens
+    /// for what changed (reading them costs a parse, which nobody else needs).
+    fn cached_before(&self, user: &UserId) -> Option<Vec<MergedServer>> {
+        if !self.events.listened() {
+            return None;
+        }
+        Some(
+            self.store
+                .read_cache::<CachedCatalog>(user)
+                .map(|c| c.servers)
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Tells the user's streams that their catalog changed, if it did, or that it was
+    /// regenerated on request (`forced`) even with nothing changed.
+    fn announce(
+        &self,
+        user: &UserId,
+        digest: &str,
+        before: Option<Vec<MergedServer>>,
+        after: &[Arc<MergedServer>],
+        forced: bool,
+    ) {
+        let Some(before) = before else { return };
+        let changes = changes(&before, after);
+        if changes.is_empty() && !forced {
+            return;
+        }
+        self.events.event(Event::UserCatalogUpdated {
+            user_id: user.clone(),
+            catalog_version: digest.chars().take(16).collect(),
+            changes,
+            timestamp: Portal::now(),
+        });
+    }
+}
+
+/// The servers added, removed or changed from `before` to `after`, by id.
+fn changes(before: &[MergedServer], after: &[Arc<MergedServer>]) -> Vec<Change> {
+    let encode = |s: &MergedServer| serde_json::to_value(s).unwrap_or_default();
+    let old: BTreeMap<String, serde_json::Value> = before
+        .iter()
+        .map(|s| (s.def.id.to_string(), encode(s)))
+        .collect();
+    let new: BTreeMap<String, serde_json::Value> = after
+        .iter()
+        .map(|s| (s.def.id.to_string(), encode(s)))
+        .collect();
+    let mut out = Vec::new();
+    for (id, v) in &new {
+        match old.get(id) {
+            None => out.push(Change {
+                server_id: id.clone(),
+                change: "added",
+            }),
+            Some(o) if o != v => out.push(Change {
+                server_id: id.clone(),
+                change: "updated",
+            }),
+            Some(_) => {}
+        }
+    }
+    out.extend(
+        old.keys()
+            .filter(|id| !new.contains_key(*id))
+            .map(|id| Change {
+                server_id: id.clone(),
+                change: "removed",
+            }),
+    );
+    out
 }

@@ -4,8 +4,10 @@
 //! under an earlier name).
 
 mod adopt;
+mod deploy;
 mod disable;
 mod enable;
+mod live;
 mod network;
 mod replace;
 mod reserve;
@@ -26,8 +28,10 @@ use crate::plan::{
     LABEL_DATA_DIR, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_USER, MANAGED_BY,
 };
 
+pub use deploy::{DeployFailure, DeployReport};
 pub use disable::DisableReport;
 pub use enable::{EnableOutcome, EnableReport};
+pub use live::UNKNOWN_STATUS;
 pub use status::{StatusRow, UNKNOWN_HEALTH};
 pub use user_data::UserRemoved;
 

@@ -8,6 +8,7 @@
 //! passes: in-flight work finishes, user containers keep running.
 
 mod act;
+mod feed;
 mod folder;
 mod policy;
 mod probe;
@@ -55,6 +56,8 @@ pub struct Daemon<E: Engine + 'static> {
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
     refused: folder::Refused,
+    /// What the API's event streams were last told.
+    feed: feed::Feed,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -75,6 +78,7 @@ impl<E: Engine + 'static> Daemon<E> {
             policy,
             catalog_dir,
             refused: Default::default(),
+            feed: Default::default(),
         }
     }
 
@@ -110,6 +114,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let cfg = self.portal().config.daemon;
         let mut resync = tokio::time::interval(Duration::from_secs(cfg.resync_secs));
         let mut health = tokio::time::interval(Duration::from_millis(500));
+        let mut usage = tokio::time::interval(feed::USAGE_SAMPLE);
         let debounce = Duration::from_millis(cfg.debounce_ms);
         tokio::pin!(shutdown);
 
@@ -127,6 +132,10 @@ impl<E: Engine + 'static> Daemon<E> {
                     } else {
                         None
                     }
+                }
+                _ = usage.tick() => {
+                    self.sample_usage().await;
+                    None
                 }
                 ev = events.next() => self.on_event(ev, &mut events).await,
                 w = rx.recv() => w,
@@ -233,6 +242,7 @@ impl<E: Engine + 'static> Daemon<E> {
     )> {
         let mut containers = self.rt.engine().containers(&self.managed()).await?;
         let renames = self.rt.adopt_listed(&mut containers).await;
+        self.seed_states(&containers);
         let ids = containers
             .iter()
             .map(|c| (c.name.clone(), c.id.clone()))

@@ -33,6 +33,7 @@ impl<E: Engine + 'static> Daemon<E> {
     ) -> Option<Wake> {
         match ev {
             Some(Ok(e)) => {
+                self.feed_status(&e);
                 let wanted = matches!(
                     e.action.as_str(),
                     "die" | "oom" | "destroy" | "stop" | "kill"

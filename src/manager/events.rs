@@ -1,0 +1,189 @@
+//! The portal's live events, seed 004's names and fields: one broadcast channel that
+//! is fed where a change happens (a catalog regeneration, a Docker event the daemon
+//! follows, the daemon's usage sample, a token revoked) and that every event stream of
+//! the API (SSE and WebSocket) subscribes to. A slow subscriber lags behind alone: the
+//! channel drops its oldest messages for it, and it resynchronises; no sender waits.
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use crate::ids::UserId;
+
+/// How many messages a subscriber may fall behind before it lags (and resyncs).
+const CAPACITY: usize = 1024;
+
+/// A change to one server of a user's merged catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub server_id: String,
+    /// `added`, `removed` or `updated`.
+    pub change: &'static str,
+}
+
+/// A user's resources as the quota counts them: what the enabled servers reserve.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Resources {
+    pub containers: u64,
+    pub memory_mb: u64,
+    pub cpu_shares: u64,
+    pub ports_used: u64,
+    /// Of the containers, those running now (not a seed field).
+    pub running: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    pub max_containers: u64,
+    pub max_memory_mb: u64,
+    pub max_cpu_shares: u64,
+    pub max_ports: u64,
+}
+
+/// One event a user's streams may carry, named and shaped as seed 004 has them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Event {
+    /// The user's merged catalog changed (regenerated with a different result).
+    UserCatalogUpdated {
+        user_id: UserId,
+        /// The digest of the merge's inputs: it changes whenever the catalog does.
+        catalog_version: String,
+        changes: Vec<Change>,
+        timestamp: Timestamp,
+    },
+    /// One of the user's containers changed state.
+    ServerStatusChanged {
+        user_id: UserId,
+        server_id: String,
+        /// `unknown` when the portal had not seen the container before.
+        old_status: String,
+        new_status: String,
+        container_id: String,
+        timestamp: Timestamp,
+    },
+    ResourceUsageUpdate {
+        user_id: UserId,
+        resources: Resources,
+        limits: Limits,
+    },
+}
+
+impl Event {
+    /// The user whose streams carry this event.
+    pub fn user(&self) -> &UserId {
+        match self {
+            Self::UserCatalogUpdated { user_id, .. }
+            | Self::ServerStatusChanged { user_id, .. }
+            | Self::ResourceUsageUpdate { user_id, .. } => user_id,
+        }
+    }
+
+    /// The seed's name of the event, as SSE's `event:` line gives it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::UserCatalogUpdated { .. } => "USER_CATALOG_UPDATED",
+            Self::ServerStatusChanged { .. } => "SERVER_STATUS_CHANGED",
+            Self::ResourceUsageUpdate { .. } => "RESOURCE_USAGE_UPDATE",
+        }
+    }
+
+    /// The event's fields without its name.
+    pub fn data(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        v.get_mut("data")
+            .map(serde_json::Value::take)
+            .unwrap_or_default()
+    }
+}
+
+/// What the channel carries: events for users, and what ends streams.
+#[derive(Debug, Clone)]
+pub enum Signal {
+    Event(Event),
+    /// The token of this id was revoked: its streams end now.
+    TokenRevoked(String),
+}
+
+/// The sending side, shared by every clone of the portal.
+#[derive(Debug, Clone)]
+pub struct EventHub {
+    tx: broadcast::Sender<Arc<Signal>>,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            tx: broadcast::channel(CAPACITY).0,
+        }
+    }
+}
+
+impl EventHub {
+    /// Sends to every subscriber; with none, the signal is dropped (nobody listens).
+    pub fn publish(&self, signal: Signal) {
+        let _ = self.tx.send(Arc::new(signal));
+    }
+
+    pub fn event(&self, event: Event) {
+        self.publish(Signal::Event(event));
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Signal>> {
+        self.tx.subscribe()
+    }
+
+    /// Whether any stream listens (so a sample nobody reads is not taken).
+    pub fn listened(&self) -> bool {
+        self.tx.receiver_count() > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_serialize_with_the_seeds_names_and_fields() {
+        let e = Event::ServerStatusChanged {
+            user_id: UserId::parse("u1").unwrap(),
+            server_id: "echo".into(),
+            old_status: "running".into(),
+            new_status: "exited".into(),
+            container_id: "abc".into(),
+            timestamp: Timestamp::UNIX_EPOCH,
+        };
+        assert_eq!(e.name(), "SERVER_STATUS_CHANGED");
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["event"], "SERVER_STATUS_CHANGED");
+        let data = e.data();
+        for field in [
+            "user_id",
+            "server_id",
+            "old_status",
+            "new_status",
+            "container_id",
+            "timestamp",
+        ] {
+            assert!(data.get(field).is_some(), "{field} missing from {data}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_does_not_hold_back_the_sender_or_others() {
+        let hub = EventHub::default();
+        let mut slow = hub.subscribe();
+        let mut quick = hub.subscribe();
+        for i in 0..CAPACITY + 10 {
+            hub.publish(Signal::TokenRevoked(i.to_string()));
+            let got = quick.recv().await.unwrap();
+            assert!(matches!(&*got, Signal::TokenRevoked(id) if *id == i.to_string()));
+        }
+        assert!(matches!(
+            slow.recv().await,
+            Err(broadcast::error::RecvError::Lagged(_))
+        ));
+    }
+}
