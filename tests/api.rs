@@ -157,6 +157,24 @@ fn the_openapi_document_covers_every_route() {
             route.path
         );
     }
+    for event in [
+        "USER_CATALOG_UPDATED",
+        "SERVER_STATUS_CHANGED",
+        "RESOURCE_USAGE_UPDATE",
+    ] {
+        assert!(
+            doc["components"]["schemas"][event]["properties"]["user_id"].is_object(),
+            "{event} has no schema"
+        );
+    }
+    let ws = &doc["paths"]["/api/v1/ws"]["get"]["responses"]["101"];
+    assert!(
+        ws["content"]["application/json"]["schema"]["properties"]["data"]["oneOf"].is_array(),
+        "{ws}"
+    );
+    let seed = &doc["paths"]["/api/v1/admin/catalogs/base"]["post"]["requestBody"];
+    let body = &seed["content"]["application/json"]["schema"]["oneOf"][0]["properties"];
+    assert_eq!(body["auto_deploy"]["default"], true, "{seed}");
     let (code, _) = call(&api, "get", "/api/v1/nothing-here", None, b"");
     assert_eq!(code, 404);
 }
