@@ -201,6 +201,16 @@ fn a_catalog_upload_reaches_only_the_users_whose_catalog_it_changes() {
             "{got}"
         );
     }
+    // An admin's regeneration is told to that user, with nothing changed.
+    post(
+        &api,
+        "/api/v1/admin/users/u1/catalogs/regenerate",
+        &json!({}),
+    );
+    let got = c1.until(WAIT, "the regeneration", |v| {
+        is_event(v, "USER_CATALOG_UPDATED", |d| d["changes"] == json!([]))
+    });
+    assert_eq!(got["data"]["user_id"], "u1");
     for (c, user) in [(&c1, "u1"), (&c2, "u2"), (&c3, "u3")] {
         for v in c.seen.iter().filter(|v| v.get("event").is_some()) {
             assert_eq!(

@@ -9,6 +9,7 @@ mod user;
 mod ws;
 
 pub(crate) use events::StreamCount;
+pub(crate) use ws::offers_token;
 
 use std::sync::Arc;
 

@@ -10,6 +10,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::Query;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use std::time::Duration;
 
 use super::events::{authorized, EventsQuery, Subscription};
 use super::S;
@@ -22,18 +23,28 @@ pub const PROTOCOL: &str = "mcp-portal";
 /// The prefix of the subprotocol that carries a token.
 const TOKEN_PROTOCOL: &str = "bearer.";
 
+/// Whether the request offers a `bearer.TOKEN` subprotocol (the guard counts a refusal
+/// of one as a bad token, not as none).
+pub(crate) fn offers_token(headers: &HeaderMap) -> bool {
+    protocol_token(headers).is_some()
+}
+
+fn protocol_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(TOKEN_PROTOCOL).map(str::to_string))
+}
+
 /// The headers with the token of a `bearer.TOKEN` subprotocol as `Authorization`, when
 /// the request has no `Authorization` of its own.
 fn with_protocol_token(mut headers: HeaderMap) -> HeaderMap {
     if headers.contains_key(header::AUTHORIZATION) {
         return headers;
     }
-    let token = headers
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .find_map(|p| p.trim().strip_prefix(TOKEN_PROTOCOL).map(str::to_string));
+    let token = protocol_token(&headers);
     if let Some(value) = token.and_then(|t| HeaderValue::from_str(&format!("Bearer {t}")).ok()) {
         headers.insert(header::AUTHORIZATION, value);
     }
@@ -64,10 +75,21 @@ pub(super) async fn ws<E: Engine + 'static>(
         .into_response())
 }
 
+/// A ping this often on a quiet socket, so that a client gone away is noticed (and its
+/// place freed) within seconds, as the SSE stream's comments do.
+const PING: Duration = Duration::from_secs(5);
+
 /// Sends the subscription's events until it ends or the client goes away.
 async fn forward<E: Engine + 'static>(mut socket: WebSocket, mut sub: Subscription<E>) {
+    let mut ping = tokio::time::interval(PING);
+    ping.reset();
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                    return;
+                }
+            }
             e = sub.next() => {
                 let Some(e) = e else { break };
                 let text = serde_json::to_string(&e).unwrap_or_default();
