@@ -131,6 +131,7 @@ fn a_container_stopped_by_hand_reaches_websocket_and_sse_subscribers_within_a_se
         );
         assert_eq!(d["old_status"], "running", "{d}");
         let late = v["received_at"].as_f64().unwrap() - t0;
+        eprintln!("the {kind} subscriber heard of the exit {late:.3} s after docker kill began");
         assert!(
             late < 1.0,
             "the {kind} subscriber heard of the exit {late:.2} s after it"
@@ -140,6 +141,24 @@ fn a_container_stopped_by_hand_reaches_websocket_and_sse_subscribers_within_a_se
     ws1.until(WAIT, "the restart", |v| {
         is_event(v, "SERVER_STATUS_CHANGED", |d| d["new_status"] == "running")
     });
+    // The daemon's sample measures what the running container uses.
+    let usage = ws1.until(WAIT, "a measured usage", |v| {
+        is_event(v, "RESOURCE_USAGE_UPDATE", |d| {
+            d["resources"]["measured_memory_mb"]
+                .as_u64()
+                .is_some_and(|m| m > 0)
+        })
+    });
+    let r = &usage["data"]["resources"];
+    assert_eq!(
+        (r["containers"].as_u64(), r["memory_mb"].as_u64()),
+        (Some(1), Some(32)),
+        "{r}"
+    );
+    assert!(
+        r["measured_memory_mb"].as_u64().unwrap() <= 32,
+        "over its 32 MiB limit: {r}"
+    );
     let seen = ws2.drain(Duration::from_millis(500));
     for v in seen.iter().filter(|v| v.get("event").is_some()) {
         assert_eq!(

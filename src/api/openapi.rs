@@ -116,6 +116,12 @@ fn event_schemas() -> Value {
         "server_id": text,
         "change": {"type": "string", "enum": ["added", "removed", "updated"]}
     }));
+    let mut resources = object(json!({
+        "containers": int, "memory_mb": int, "cpu_shares": int, "ports_used": int,
+        "running": int
+    }));
+    // Absent until the daemon has measured it, so not required.
+    resources["properties"]["measured_memory_mb"] = int.clone();
     json!({
         "USER_CATALOG_UPDATED": object(json!({
             "user_id": text, "catalog_version": text,
@@ -127,10 +133,7 @@ fn event_schemas() -> Value {
         })),
         "RESOURCE_USAGE_UPDATE": object(json!({
             "user_id": text,
-            "resources": object(json!({
-                "containers": int, "memory_mb": int, "cpu_shares": int, "ports_used": int,
-                "running": int
-            })),
+            "resources": resources,
             "limits": object(json!({
                 "max_containers": int, "max_memory_mb": int, "max_cpu_shares": int,
                 "max_ports": int

@@ -179,6 +179,13 @@ pub trait Engine: Send + Sync {
         name: &str,
         timeout_secs: i32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The memory a running container uses now, in bytes, less the page cache it could
+    /// give back (as `docker stats` counts it); `None` when there is no such container
+    /// or Docker reports no figure. One call, no stream.
+    fn memory_usage(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<u64>, EngineError>> + Send;
     /// Events about objects carrying all of `labels`, as they happen.
     fn events(
         &self,

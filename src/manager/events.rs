@@ -32,6 +32,10 @@ pub struct Resources {
     pub ports_used: u64,
     /// Of the containers, those running now (not a seed field).
     pub running: u64,
+    /// The memory the running containers use, as Docker last measured it (not a seed
+    /// field; absent until the daemon has sampled it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_memory_mb: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -187,7 +187,7 @@ impl<E: Engine + 'static> Subscription<E> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub(super) struct EventsQuery {
     user: Option<String>,
 }

@@ -5,12 +5,13 @@
 //! a WebSocket, as a subprotocol `bearer.TOKEN` offered beside `mcp-portal`; the server
 //! answers with `mcp-portal` alone, so the token is never echoed.
 
+use std::time::Duration;
+
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::Query;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use std::time::Duration;
 
 use super::events::{authorized, EventsQuery, Subscription};
 use super::S;

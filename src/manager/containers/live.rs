@@ -2,6 +2,10 @@
 //! containers' states and the user's resources against their quota, each from one
 //! (shared) container listing.
 
+use std::collections::BTreeMap;
+
+use futures_util::StreamExt;
+
 use super::super::events::{Event, Limits, Resources};
 use super::super::servers::unknown_user;
 use super::super::{Portal, Result};
@@ -12,6 +16,11 @@ use crate::plan::{LABEL_PORT, LABEL_SERVER, LABEL_USER};
 
 /// What `old_status` says when the portal had not seen the container before.
 pub const UNKNOWN_STATUS: &str = "unknown";
+
+/// How many containers' memory is read at once.
+const MEASURE_AT_ONCE: usize = 8;
+
+const MIB: u64 = 1024 * 1024;
 
 impl<E: Engine> Runtime<E> {
     /// The state of each of the user's containers now, and `missing` for an enabled
@@ -54,6 +63,40 @@ impl<E: Engine> Runtime<E> {
         Ok(out)
     }
 
+    /// Reads the memory of each running managed container, one stats call each (a few
+    /// at once), and keeps each user's sum for `usage`.
+    pub async fn measure(&self) -> Result<()> {
+        let containers = self.listing().await?;
+        let running: Vec<_> = containers
+            .iter()
+            .filter(|c| c.running())
+            .filter_map(|c| {
+                let user = UserId::parse(c.label(LABEL_USER)?).ok()?;
+                Some((user, c.name.clone()))
+            })
+            .collect();
+        let read = futures_util::stream::iter(running)
+            .map(|(user, name)| async move {
+                match self.engine.memory_usage(&name).await {
+                    Ok(bytes) => bytes.map(|b| (user, b)),
+                    Err(e) => {
+                        tracing::debug!(error = %e, container = %name, "cannot read memory use");
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(MEASURE_AT_ONCE)
+            .collect::<Vec<_>>()
+            .await;
+        let mut sums: BTreeMap<UserId, u64> = BTreeMap::new();
+        for (user, bytes) in read.into_iter().flatten() {
+            *sums.entry(user).or_default() += bytes;
+        }
+        // A poisoned lock only means a sampler panicked mid-write: the sums are replaced.
+        *self.measured.lock().unwrap_or_else(|p| p.into_inner()) = Some(sums);
+        Ok(())
+    }
+
     /// Each user's resources (one user's, or everyone's): what their enabled servers
     /// reserve, which is what the quota counts, beside their effective quota.
     pub async fn usage(&self, only: Option<&UserId>) -> Result<Vec<Event>> {
@@ -63,6 +106,11 @@ impl<E: Engine> Runtime<E> {
         };
         let containers = self.listing().await?;
         let pools = &self.portal.config.runtime.pools;
+        let measured = self
+            .measured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut out = Vec::new();
         for user in users {
             let Ok(quota) = self.portal.user_limits(&user, None) else {
@@ -79,10 +127,13 @@ impl<E: Engine> Runtime<E> {
             let memory: u64 = enabled.servers.values().map(|e| e.memory_bytes).sum();
             let resources = Resources {
                 containers: enabled.servers.len() as u64,
-                memory_mb: memory.div_ceil(1024 * 1024),
+                memory_mb: memory.div_ceil(MIB),
                 cpu_shares: enabled.servers.values().map(|e| e.cpu_shares).sum(),
                 ports_used: theirs().filter(|c| c.label(LABEL_PORT).is_some()).count() as u64,
                 running: theirs().filter(|c| c.running()).count() as u64,
+                measured_memory_mb: measured
+                    .as_ref()
+                    .map(|m| m.get(&user).copied().unwrap_or(0).div_ceil(MIB)),
             };
             let limits = Limits {
                 max_containers: u64::from(quota.max_containers),

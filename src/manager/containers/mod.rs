@@ -42,6 +42,8 @@ pub struct Runtime<E> {
     engine: E,
     starts: Arc<Semaphore>,
     listing: status::ListingCache,
+    /// Each user's measured memory in bytes, from the last `measure`.
+    measured: std::sync::Mutex<Option<BTreeMap<UserId, u64>>>,
 }
 
 /// The label filter that selects every object this portal instance manages.
@@ -134,6 +136,7 @@ impl<E: Engine> Runtime<E> {
             engine,
             starts: Arc::new(Semaphore::new(permits)),
             listing: status::ListingCache::default(),
+            measured: Default::default(),
         }
     }
 

@@ -1,26 +1,26 @@
 //! What the daemon tells the API's event streams as it happens: a container's state
 //! change, from the Docker event that reports it (the stream the run loop follows
 //! anyway), and each user's resources, sampled once per interval for every stream at
-//! once and sent when they changed.
+//! once (one stats call per running container) and sent when they changed. The
+//! sampler is a task of its own, so slow stats never hold back the run loop.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::Daemon;
 use crate::engine::{ContainerInfo, Engine, EngineEvent};
 use crate::ids::UserId;
-use crate::manager::{Event, Portal, UNKNOWN_STATUS};
+use crate::manager::{Event, EventHub, Portal, Runtime, UNKNOWN_STATUS};
 use crate::plan::{LABEL_SERVER, LABEL_USER};
 
 /// How often each user's resources are looked at.
 pub(super) const USAGE_SAMPLE: Duration = Duration::from_secs(2);
 
-/// What each managed container was last seen as, and what each user's streams were
-/// last told about their resources.
+/// What each managed container was last seen as.
 #[derive(Debug, Default)]
 pub(super) struct Feed {
     states: std::sync::Mutex<HashMap<String, String>>,
-    usage: tokio::sync::Mutex<HashMap<UserId, Event>>,
 }
 
 /// The container state a Docker event leaves behind, for the events that change it.
@@ -35,9 +35,9 @@ fn state_after(action: &str) -> Option<&'static str> {
     })
 }
 
-impl<E: Engine + 'static> Daemon<E> {
+impl Feed {
     /// A container event as SERVER_STATUS_CHANGED, when it changed the state.
-    pub(super) fn feed_status(&self, e: &EngineEvent) {
+    pub(super) fn status(&self, events: &EventHub, e: &EngineEvent) {
         if e.kind != "container" {
             return;
         }
@@ -49,7 +49,7 @@ impl<E: Engine + 'static> Daemon<E> {
         };
         let old = {
             // A poisoned lock only means a feeder panicked mid-update: the map stands.
-            let mut states = self.feed.states.lock().unwrap_or_else(|p| p.into_inner());
+            let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
             let old = if new == "removed" {
                 states.remove(&e.id)
             } else {
@@ -60,7 +60,7 @@ impl<E: Engine + 'static> Daemon<E> {
         if old == new {
             return;
         }
-        self.portal().events().event(Event::ServerStatusChanged {
+        events.event(Event::ServerStatusChanged {
             user_id: user,
             server_id: e.labels.get(LABEL_SERVER).cloned().unwrap_or_default(),
             old_status: old,
@@ -69,7 +69,9 @@ impl<E: Engine + 'static> Daemon<E> {
             timestamp: Portal::now(),
         });
     }
+}
 
+impl<E: Engine + 'static> Daemon<E> {
     /// Learns the state of containers that no event has told of yet (those there when
     /// the daemon started), so that their first change has an `old_status`.
     pub(super) fn seed_states(&self, containers: &[ContainerInfo]) {
@@ -80,22 +82,30 @@ impl<E: Engine + 'static> Daemon<E> {
                 .or_insert_with(|| c.state.clone());
         }
     }
+}
 
-    /// Each user's resources, sent to their streams when they changed since the last
-    /// sample; nothing is looked at while no stream listens.
-    pub(super) async fn sample_usage(&self) {
-        let events = self.portal().events();
+/// Each user's resources every `USAGE_SAMPLE`, sent to their streams when they changed
+/// since the last sample; nothing is measured while no stream listens.
+pub(super) async fn sample<E: Engine + 'static>(rt: Arc<Runtime<E>>) {
+    let mut tick = tokio::time::interval(USAGE_SAMPLE);
+    let mut last: HashMap<UserId, Event> = HashMap::new();
+    loop {
+        tick.tick().await;
+        let events = rt.portal().events();
         if !events.listened() {
-            return;
+            last.clear();
+            continue;
         }
-        let usage = match self.rt.usage(None).await {
+        if let Err(e) = rt.measure().await {
+            tracing::debug!(error = %e, "cannot measure resource usage");
+        }
+        let usage = match rt.usage(None).await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot sample resource usage");
-                return;
+                continue;
             }
         };
-        let mut last = self.feed.usage.lock().await;
         for e in usage {
             if last.get(e.user()) != Some(&e) {
                 last.insert(e.user().clone(), e.clone());

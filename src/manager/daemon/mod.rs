@@ -21,7 +21,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -56,8 +55,8 @@ pub struct Daemon<E: Engine + 'static> {
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
     refused: folder::Refused,
-    /// What the API's event streams were last told.
-    feed: feed::Feed,
+    /// What the API's event streams were last told (shared with the event follower).
+    feed: Arc<feed::Feed>,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -110,11 +109,11 @@ impl<E: Engine + 'static> Daemon<E> {
         store.secrets_tmpfs(&self.portal().config.secrets.tmpfs_dir)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
         let _watchers = self.watch(tx.clone());
-        let mut events = self.subscribe();
+        let (mut events, follower) = self.follow();
         let cfg = self.portal().config.daemon;
         let mut resync = tokio::time::interval(Duration::from_secs(cfg.resync_secs));
         let mut health = tokio::time::interval(Duration::from_millis(500));
-        let mut usage = tokio::time::interval(feed::USAGE_SAMPLE);
+        let sampler = tokio::spawn(feed::sample(Arc::clone(&self.rt)));
         let debounce = Duration::from_millis(cfg.debounce_ms);
         tokio::pin!(shutdown);
 
@@ -133,11 +132,15 @@ impl<E: Engine + 'static> Daemon<E> {
                         None
                     }
                 }
-                _ = usage.tick() => {
-                    self.sample_usage().await;
-                    None
-                }
-                ev = events.next() => self.on_event(ev, &mut events).await,
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    // The follower never ends while the loop runs; if it panicked, the
+                    // periodic resync still converges.
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        None
+                    }
+                },
                 w = rx.recv() => w,
             };
             let Some(wake) = wake else { continue };
@@ -161,6 +164,8 @@ impl<E: Engine + 'static> Daemon<E> {
         if let Some((_, task)) = folder {
             task.abort();
         }
+        sampler.abort();
+        follower.abort();
         tracing::info!("shutting down; user containers keep running");
         Ok(())
     }
