@@ -164,18 +164,14 @@ impl<E: Engine + 'static> Subscription<E> {
                 return Some(e);
             }
             tokio::select! {
-                got = self.rx.recv() => match got {
-                    Ok(signal) => match &*signal {
-                        Signal::Event(e) if *e.user() == self.user => return Some(e.clone()),
-                        Signal::TokenRevoked(id) if *id == self.token => return None,
-                        _ => {}
-                    },
-                    // Fallen behind: what was missed is replaced by the state now.
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::debug!(missed, user = %self.user, "event stream lagged; resyncing");
+                got = self.rx.recv() => match step(got, &self.user, &self.token) {
+                    Step::Send(e) => return Some(e),
+                    Step::Skip => {}
+                    Step::Resync => {
+                        tracing::debug!(user = %self.user, "event stream lagged; resyncing");
                         self.resync().await;
                     }
-                    Err(RecvError::Closed) => return None,
+                    Step::End => return None,
                 },
                 _ = self.check.tick() => {
                     if !self.token_in_force().await {
@@ -184,6 +180,31 @@ impl<E: Engine + 'static> Subscription<E> {
                 }
             }
         }
+    }
+}
+
+/// What one message from the channel means for a stream.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// The stream's user's event.
+    Send(Event),
+    /// Another user's event, or another token revoked.
+    Skip,
+    /// Fallen behind the channel: what was missed is replaced by the state now.
+    Resync,
+    /// The stream's token was revoked, or the portal is going away.
+    End,
+}
+
+fn step(got: Result<Arc<Signal>, RecvError>, user: &UserId, token: &str) -> Step {
+    match got {
+        Ok(signal) => match &*signal {
+            Signal::Event(e) if e.user() == user => Step::Send(e.clone()),
+            Signal::TokenRevoked(id) if id == token => Step::End,
+            _ => Step::Skip,
+        },
+        Err(RecvError::Lagged(_)) => Step::Resync,
+        Err(RecvError::Closed) => Step::End,
     }
 }
 
@@ -235,4 +256,54 @@ pub(super) async fn events<E: Engine + 'static>(
         Some((Ok(sse_event(&e)), sub))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manager::{EventHub, Limits, Resources};
+
+    fn usage(user: &str) -> Event {
+        Event::ResourceUsageUpdate {
+            user_id: UserId::parse(user).unwrap(),
+            resources: Resources::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_keeps_its_users_events_and_ends_with_its_own_token() {
+        let hub = EventHub::default();
+        let mut rx = hub.subscribe();
+        let me = UserId::parse("u1").unwrap();
+        hub.event(usage("u2"));
+        hub.event(usage("u1"));
+        hub.publish(Signal::TokenRevoked("other".into()));
+        hub.publish(Signal::TokenRevoked("mine".into()));
+        let mut steps = Vec::new();
+        for _ in 0..4 {
+            steps.push(step(rx.recv().await, &me, "mine"));
+        }
+        assert_eq!(
+            steps,
+            [Step::Skip, Step::Send(usage("u1")), Step::Skip, Step::End]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_fell_behind_resyncs_and_goes_on() {
+        let hub = EventHub::default();
+        let mut rx = hub.subscribe();
+        let me = UserId::parse("u1").unwrap();
+        for _ in 0..2000 {
+            hub.event(usage("u2"));
+        }
+        hub.event(usage("u1"));
+        assert_eq!(step(rx.recv().await, &me, "mine"), Step::Resync);
+        let mut next = step(rx.recv().await, &me, "mine");
+        while next == Step::Skip {
+            next = step(rx.recv().await, &me, "mine");
+        }
+        assert_eq!(next, Step::Send(usage("u1")));
+    }
 }
