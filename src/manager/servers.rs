@@ -14,7 +14,7 @@ use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::merge::MergedServer;
 use crate::catalog::report::Diagnostic;
-use crate::ids::UserId;
+use crate::ids::{ServerId, UserId};
 
 #[derive(Debug, Deserialize)]
 struct CachedCatalog {
@@ -294,36 +294,24 @@ impl Portal {
 
 /// The servers added, removed or changed from `before` to `after`, by id.
 fn changes(before: &[MergedServer], after: &[Arc<MergedServer>]) -> Vec<Change> {
-    let encode = |s: &MergedServer| serde_json::to_value(s).unwrap_or_default();
-    let old: BTreeMap<String, serde_json::Value> = before
+    let old: BTreeMap<&ServerId, &MergedServer> = before.iter().map(|s| (&s.def.id, s)).collect();
+    let new: BTreeMap<&ServerId, &MergedServer> = after.iter().map(|s| (&s.def.id, &**s)).collect();
+    let change = |id: &ServerId, change| Change {
+        server_id: id.to_string(),
+        change,
+    };
+    let mut out: Vec<Change> = new
         .iter()
-        .map(|s| (s.def.id.to_string(), encode(s)))
+        .filter_map(|(id, s)| match old.get(id) {
+            None => Some(change(id, "added")),
+            Some(o) if o != s => Some(change(id, "updated")),
+            Some(_) => None,
+        })
         .collect();
-    let new: BTreeMap<String, serde_json::Value> = after
-        .iter()
-        .map(|s| (s.def.id.to_string(), encode(s)))
-        .collect();
-    let mut out = Vec::new();
-    for (id, v) in &new {
-        match old.get(id) {
-            None => out.push(Change {
-                server_id: id.clone(),
-                change: "added",
-            }),
-            Some(o) if o != v => out.push(Change {
-                server_id: id.clone(),
-                change: "updated",
-            }),
-            Some(_) => {}
-        }
-    }
     out.extend(
         old.keys()
             .filter(|id| !new.contains_key(*id))
-            .map(|id| Change {
-                server_id: id.clone(),
-                change: "removed",
-            }),
+            .map(|id| change(id, "removed")),
     );
     out
 }
