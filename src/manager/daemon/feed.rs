@@ -1,6 +1,6 @@
 //! What the daemon tells the API's event streams as it happens: a container's state
-//! change, from the Docker event that reports it (the stream the run loop follows
-//! anyway), and each user's resources, sampled once per interval for every stream at
+//! change, from the Docker event that reports it (the follower in `watch` hands each
+//! event here before the run loop sees it), and each user's resources, sampled once per interval for every stream at
 //! once (one stats call per running container) and sent when they changed. The
 //! sampler is a task of its own, so slow stats never hold back the run loop.
 
@@ -73,9 +73,13 @@ impl Feed {
 
 impl<E: Engine + 'static> Daemon<E> {
     /// Learns the state of containers that no event has told of yet (those there when
-    /// the daemon started), so that their first change has an `old_status`.
+    /// the daemon started), so that their first change has an `old_status`, and forgets
+    /// those gone without an event seen (so the record stays the size of the listing).
     pub(super) fn seed_states(&self, containers: &[ContainerInfo]) {
         let mut states = self.feed.states.lock().unwrap_or_else(|p| p.into_inner());
+        let listed: std::collections::HashSet<&str> =
+            containers.iter().map(|c| c.id.as_str()).collect();
+        states.retain(|id, _| listed.contains(id.as_str()));
         for c in containers {
             states
                 .entry(c.id.clone())

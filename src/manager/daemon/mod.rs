@@ -55,7 +55,8 @@ pub struct Daemon<E: Engine + 'static> {
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
     refused: folder::Refused,
-    /// What the API's event streams were last told (shared with the event follower).
+    /// What each managed container was last seen as, for the events' `old_status`
+    /// (shared with the Docker event follower).
     feed: Arc<feed::Feed>,
 }
 
