@@ -257,3 +257,27 @@ fn revoking_a_token_closes_its_websocket_at_once() {
         "another token's socket closed: {seen:#?}"
     );
 }
+
+#[test]
+fn websockets_and_sse_streams_share_the_tokens_cap() {
+    let api = common::api::start_with(1000.0, &[("MCP_PORTAL_EVENT_STREAMS_PER_TOKEN", "2")]);
+    let mut first = ws(&api, &api.u1, &[]);
+    let mut second = sse(&api, &api.u1);
+    assert_eq!(opened(&mut first)["open"], true);
+    assert_eq!(opened(&mut second)["open"], true);
+    let mut third = ws(&api, &api.u1, &["--protocol-token"]);
+    assert_eq!(opened(&mut third)["refused"], 429);
+    drop(first);
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut again = ws(&api, &api.u1, &[]);
+        if opened(&mut again).get("open").is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a closed socket never freed its place"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
