@@ -3,7 +3,8 @@
 //! follows Docker's events, and a container stopped behind the portal's back reaches a
 //! WebSocket and an SSE subscriber (tests/events/stream_client.py) as
 //! SERVER_STATUS_CHANGED well within a second, which the old stream, looking every two
-//! seconds, could not promise; another user's subscriber hears nothing of it.
+//! seconds, could not promise; another user's subscriber hears nothing of it. A catalog
+//! change made with `portalctl` on the host reaches the user it changed.
 
 mod common;
 
@@ -167,5 +168,28 @@ fn a_container_stopped_by_hand_reaches_websocket_and_sse_subscribers_within_a_se
         );
         assert_ne!(v["data"]["container_id"], id.as_str(), "{v}");
     }
+    // A change made with portalctl on the host, in another process, reaches the user
+    // whose catalog it changed, and only them.
+    let custom = serve.d.env.file(
+        "mine.yaml",
+        "id: mine\nimage: mcp-echo:latest\nresources: {memory: 32m}\n",
+    );
+    serve
+        .d
+        .ok(&["custom", "add", &serve.d.env.path(&custom), "--user", "ev1"]);
+    let got = ws1.until(WAIT, "the host's catalog change", |v| {
+        is_event(v, "USER_CATALOG_UPDATED", |_| true)
+    });
+    assert_eq!(got["data"]["user_id"], "ev1");
+    assert_eq!(
+        got["data"]["changes"],
+        serde_json::json!([{"server_id": "mine", "change": "added"}]),
+        "{got}"
+    );
+    let seen = ws2.drain(Duration::from_secs(1));
+    assert!(
+        !seen.iter().any(|v| v["event"] == "USER_CATALOG_UPDATED"),
+        "{seen:#?}"
+    );
     drop(serve);
 }

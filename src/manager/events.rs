@@ -4,7 +4,8 @@
 //! the API (SSE and WebSocket) subscribes to. A slow subscriber lags behind alone: the
 //! channel drops its oldest messages for it, and it resynchronises; no sender waits.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -111,16 +112,28 @@ pub enum Signal {
     TokenRevoked(String),
 }
 
+/// What this process last told of a user's merged catalog: the digest of its inputs and
+/// a hash of each server, by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct KnownCatalog {
+    pub digest: String,
+    pub servers: BTreeMap<String, u64>,
+}
+
 /// The sending side, shared by every clone of the portal.
 #[derive(Debug, Clone)]
 pub struct EventHub {
     tx: broadcast::Sender<Arc<Signal>>,
+    /// Kept only while some stream listens, so that a change another process made (the
+    /// CLI writes the caches itself) can be told with what it changed.
+    catalogs: Arc<Mutex<HashMap<crate::ids::UserId, KnownCatalog>>>,
 }
 
 impl Default for EventHub {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
+            catalogs: Arc::default(),
         }
     }
 }
@@ -142,6 +155,35 @@ impl EventHub {
     /// Whether any stream listens (so a sample nobody reads is not taken).
     pub fn listened(&self) -> bool {
         self.tx.receiver_count() > 0
+    }
+
+    /// Records `now` as the user's catalog, and returns what was known before; `None`
+    /// too when `now`'s digest was known already (someone told it: tell it once).
+    pub(super) fn know_catalog(
+        &self,
+        user: &UserId,
+        now: KnownCatalog,
+    ) -> Option<Option<KnownCatalog>> {
+        // A poisoned lock only means a writer panicked mid-update: the record stands.
+        let mut known = self.catalogs.lock().unwrap_or_else(|p| p.into_inner());
+        if known.get(user).is_some_and(|k| k.digest == now.digest) {
+            return None;
+        }
+        Some(known.insert(user.clone(), now))
+    }
+
+    /// Whether the user's catalog with `digest` is what this process knows.
+    pub(super) fn knows_catalog(&self, user: &UserId, digest: &str) -> bool {
+        let known = self.catalogs.lock().unwrap_or_else(|p| p.into_inner());
+        known.get(user).is_some_and(|k| k.digest == digest)
+    }
+
+    /// Forgets the catalogs (nobody listens, so nothing needs telling).
+    pub(super) fn forget_catalogs(&self) {
+        self.catalogs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }
 

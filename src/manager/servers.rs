@@ -8,13 +8,13 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::events::{Change, Event};
+use super::events::{Change, Event, KnownCatalog};
 use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
 use crate::catalog::merge::MergedServer;
 use crate::catalog::report::Diagnostic;
-use crate::ids::{ServerId, UserId};
+use crate::ids::UserId;
 
 #[derive(Debug, Deserialize)]
 struct CachedCatalog {
@@ -268,6 +268,48 @@ impl Portal {
         )
     }
 
+    /// Tells the streams of the catalog changes another process made (`portalctl` on
+    /// the host writes the caches itself): each user's cached digest is compared with
+    /// the one this process last knew. A user this process knew nothing of yet is only
+    /// learnt. Does nothing (and forgets) while no stream listens.
+    pub fn catch_up(&self) {
+        if !self.events.listened() {
+            self.events.forget_catalogs();
+            return;
+        }
+        let Ok(users) = self.store.user_ids() else {
+            return;
+        };
+        for user in users {
+            let Some(header) = self.store.read_cache::<CacheHeader>(&user) else {
+                continue;
+            };
+            if self.events.knows_catalog(&user, &header.inputs) {
+                continue;
+            }
+            let Some(cached) = self.store.read_cache::<CachedCatalog>(&user) else {
+                continue;
+            };
+            let now = KnownCatalog {
+                digest: cached.inputs.clone(),
+                servers: fingerprint(&cached.servers),
+            };
+            let Some(Some(before)) = self.events.know_catalog(&user, now.clone()) else {
+                continue;
+            };
+            let changes = diff(&before.servers, &now.servers);
+            if changes.is_empty() {
+                continue;
+            }
+            self.events.event(Event::UserCatalogUpdated {
+                user_id: user,
+                catalog_version: now.digest.chars().take(16).collect(),
+                changes,
+                timestamp: Portal::now(),
+            });
+        }
+    }
+
     /// Tells the user's streams that their catalog changed, if it did, or that it was
     /// regenerated on request (`forced`) even with nothing changed.
     fn announce(
@@ -280,7 +322,13 @@ impl Portal {
     ) {
         let Some(before) = before else { return };
         let changes = changes(&before, after);
-        if changes.is_empty() && !forced {
+        let known = KnownCatalog {
+            digest: digest.to_string(),
+            servers: fingerprint(after.iter().map(|s| &**s)),
+        };
+        // Already told (by `catch_up`, which may have seen the new cache first).
+        let fresh = self.events.know_catalog(user, known).is_some();
+        if !forced && (!fresh || changes.is_empty()) {
             return;
         }
         self.events.event(Event::UserCatalogUpdated {
@@ -294,9 +342,16 @@ impl Portal {
 
 /// The servers added, removed or changed from `before` to `after`, by id.
 fn changes(before: &[MergedServer], after: &[Arc<MergedServer>]) -> Vec<Change> {
-    let old: BTreeMap<&ServerId, &MergedServer> = before.iter().map(|s| (&s.def.id, s)).collect();
-    let new: BTreeMap<&ServerId, &MergedServer> = after.iter().map(|s| (&s.def.id, &**s)).collect();
-    let change = |id: &ServerId, change| Change {
+    let old: BTreeMap<String, &MergedServer> =
+        before.iter().map(|s| (s.def.id.to_string(), s)).collect();
+    let new: BTreeMap<String, &MergedServer> =
+        after.iter().map(|s| (s.def.id.to_string(), &**s)).collect();
+    diff(&old, &new)
+}
+
+/// The entries added, removed or changed from `old` to `new`.
+fn diff<T: PartialEq>(old: &BTreeMap<String, T>, new: &BTreeMap<String, T>) -> Vec<Change> {
+    let change = |id: &str, change| Change {
         server_id: id.to_string(),
         change,
     };
@@ -314,4 +369,18 @@ fn changes(before: &[MergedServer], after: &[Arc<MergedServer>]) -> Vec<Change> 
             .map(|id| change(id, "removed")),
     );
     out
+}
+
+/// A hash of each server's definition, by id: enough to tell what changed later
+/// without keeping the definitions.
+fn fingerprint<'a>(servers: impl IntoIterator<Item = &'a MergedServer>) -> BTreeMap<String, u64> {
+    use std::hash::{Hash, Hasher};
+    servers
+        .into_iter()
+        .map(|s| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            serde_json::to_string(s).unwrap_or_default().hash(&mut h);
+            (s.def.id.to_string(), h.finish())
+        })
+        .collect()
 }

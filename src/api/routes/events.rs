@@ -122,6 +122,10 @@ impl<E: Engine + 'static> Subscription<E> {
     async fn start(state: Arc<ApiState<E>>, token: String, user: UserId, slot: Slot) -> Self {
         // Subscribed before the state is read, so no change between the two is lost.
         let rx = state.portal.events().subscribe();
+        // The catalogs as they are now become what later changes are told against (a
+        // change the CLI made on the host is found by the daemon's next pass).
+        let portal = state.portal.clone();
+        let _ = tokio::task::spawn_blocking(move || portal.catch_up()).await;
         let mut check = tokio::time::interval(TOKEN_CHECK);
         check.reset();
         let mut s = Self {

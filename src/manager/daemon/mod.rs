@@ -172,6 +172,9 @@ impl<E: Engine + 'static> Daemon<E> {
     }
 
     async fn pass(&self) {
+        // What the CLI changed on the host in the users' catalogs, told to the streams.
+        let portal = self.portal().clone();
+        let _ = tokio::task::spawn_blocking(move || portal.catch_up()).await;
         match self.reconcile().await {
             Ok(r) if r.actions.is_empty() && r.errors.is_empty() => {
                 tracing::debug!(millis = r.millis as u64, "in sync");
