@@ -281,3 +281,52 @@ fn websockets_and_sse_streams_share_the_tokens_cap() {
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+#[test]
+fn a_change_another_process_made_is_told_with_only_what_it_changed() {
+    let api = start(1000.0);
+    let mut c = ws(&api, &api.u1, &[]);
+    opened(&mut c);
+    // A change through the API first, so this process knows the catalog as it encoded it.
+    let team = "version: \"1.0.1\"\nname: team\nservers:\n  - id: echo-http\n    image: mcp-echo\n    transport: streamable-http\n    port: 8080\n    env: {LOG_LEVEL: debug}\n";
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base?auto_deploy=false",
+        Some(&api.admin),
+        team.as_bytes(),
+    );
+    assert_eq!(code, 200, "{out}");
+    c.until(WAIT, "the API's change", |v| {
+        is_event(v, "USER_CATALOG_UPDATED", |_| true)
+    });
+    // The same data folder opened by another process (as `portalctl` on the host).
+    let config = mcp_portal::config::Config::from_lookup(api.dir.path().join("data"), |k| {
+        (k == "MCP_PORTAL_INSTANCE").then(|| format!("t-api-{}", std::process::id()))
+    })
+    .unwrap();
+    let other = mcp_portal::manager::Portal::open(config).unwrap();
+    let extra = "name: extra\nservers:\n  - id: extra-tool\n    image: mcp-echo\n";
+    other
+        .upload_catalog("extra.yaml", extra.as_bytes(), None)
+        .unwrap();
+    api.portal.catch_up();
+    let got = c.until(WAIT, "the other process's change", |v| {
+        is_event(v, "USER_CATALOG_UPDATED", |d| {
+            d["changes"] != json!([{"server_id": "echo-http", "change": "updated"}])
+        })
+    });
+    assert_eq!(
+        got["data"]["changes"],
+        json!([{"server_id": "extra-tool", "change": "added"}]),
+        "{got}"
+    );
+    // Told once: looking again finds nothing new.
+    api.portal.catch_up();
+    let seen = c.drain(Duration::from_millis(500));
+    let told = seen
+        .iter()
+        .filter(|v| v["event"] == "USER_CATALOG_UPDATED")
+        .count();
+    assert_eq!(told, 2, "{seen:#?}");
+}

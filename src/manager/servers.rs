@@ -169,7 +169,14 @@ impl Portal {
             .map_err(|e| self.store.encode_error(user, e))?;
         let before = self.cached_before(user);
         self.store.write_cache(user, &cached)?;
-        self.announce(user, &digest, before, &catalog.servers, false);
+        self.announce(
+            user,
+            &digest,
+            before,
+            &catalog.servers,
+            &cached.servers,
+            false,
+        );
         Ok(UserServers {
             user: user.clone(),
             servers: catalog.servers,
@@ -245,7 +252,14 @@ impl Portal {
                     .map_err(|e| self.store.encode_error(&id, e))?;
                 let before = self.cached_before(&id);
                 self.store.write_cache(&id, &cached)?;
-                self.announce(&id, &digest, before, &catalog.servers, force);
+                self.announce(
+                    &id,
+                    &digest,
+                    before,
+                    &catalog.servers,
+                    &cached.servers,
+                    force,
+                );
                 report.regenerated.push(id);
             }
         }
@@ -318,13 +332,19 @@ impl Portal {
         digest: &str,
         before: Option<Vec<MergedServer>>,
         after: &[Arc<MergedServer>],
+        encoded: &[&RawValue],
         forced: bool,
     ) {
         let Some(before) = before else { return };
         let changes = changes(&before, after);
+        // The servers as just encoded for the cache, each in the same order.
         let known = KnownCatalog {
             digest: digest.to_string(),
-            servers: fingerprint(after.iter().map(|s| &**s)),
+            servers: after
+                .iter()
+                .zip(encoded)
+                .map(|(s, raw)| (s.def.id.to_string(), hash_text(raw.get())))
+                .collect(),
         };
         // Already told (by `catch_up`, which may have seen the new cache first).
         let fresh = self.events.know_catalog(user, known).is_some();
@@ -371,16 +391,21 @@ fn diff<T: PartialEq>(old: &BTreeMap<String, T>, new: &BTreeMap<String, T>) -> V
     out
 }
 
-/// A hash of each server's definition, by id: enough to tell what changed later
-/// without keeping the definitions.
-fn fingerprint<'a>(servers: impl IntoIterator<Item = &'a MergedServer>) -> BTreeMap<String, u64> {
-    use std::hash::{Hash, Hasher};
+/// A hash of each server's definition (its JSON, as the cache holds it), by id: enough
+/// to tell what changed later without keeping the definitions.
+fn fingerprint(servers: &[MergedServer]) -> BTreeMap<String, u64> {
     servers
-        .into_iter()
+        .iter()
         .map(|s| {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            serde_json::to_string(s).unwrap_or_default().hash(&mut h);
-            (s.def.id.to_string(), h.finish())
+            let text = serde_json::to_string(s).unwrap_or_default();
+            (s.def.id.to_string(), hash_text(&text))
         })
         .collect()
+}
+
+fn hash_text(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
 }
