@@ -3,6 +3,7 @@
 //! change against every user's merge before storing anything, stores it, refreshes the
 //! affected caches, and records the outcome in the audit log.
 
+mod announce;
 mod audit;
 mod catalogs;
 mod containers;

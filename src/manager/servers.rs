@@ -2,13 +2,11 @@
 //! unchanged, regenerated (and re-cached) when any input changed.
 
 use std::collections::hash_map::{Entry, HashMap};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::events::{Change, Event, KnownCatalog};
 use super::snapshot::Snapshot;
 use super::AuditAction;
 use super::{Portal, PortalError, Result};
@@ -17,17 +15,17 @@ use crate::catalog::report::Diagnostic;
 use crate::ids::UserId;
 
 #[derive(Debug, Deserialize)]
-struct CachedCatalog {
-    inputs: String,
-    servers: Vec<MergedServer>,
+pub(super) struct CachedCatalog {
+    pub(super) inputs: String,
+    pub(super) servers: Vec<MergedServer>,
     #[serde(default)]
     warnings: Vec<Diagnostic>,
 }
 
 /// Only the digest of a cache file, read without building its servers.
 #[derive(Debug, Deserialize)]
-struct CacheHeader {
-    inputs: String,
+pub(super) struct CacheHeader {
+    pub(super) inputs: String,
 }
 
 /// The cache as written, from servers already encoded once.
@@ -265,147 +263,4 @@ impl Portal {
         }
         Ok(report)
     }
-}
-
-impl Portal {
-    /// The servers cached for `user` before a regeneration, when some stream listens
-    /// for what changed (reading them costs a parse, which nobody else needs).
-    fn cached_before(&self, user: &UserId) -> Option<Vec<MergedServer>> {
-        if !self.events.listened() {
-            return None;
-        }
-        Some(
-            self.store
-                .read_cache::<CachedCatalog>(user)
-                .map(|c| c.servers)
-                .unwrap_or_default(),
-        )
-    }
-
-    /// Tells the streams of the catalog changes another process made (`portalctl` on
-    /// the host writes the caches itself): each user's cached digest is compared with
-    /// the one this process last knew. A user this process knew nothing of yet is only
-    /// learnt. Does nothing (and forgets) while no stream listens.
-    pub fn catch_up(&self) {
-        if !self.events.listened() {
-            self.events.forget_catalogs();
-            return;
-        }
-        let Ok(users) = self.store.user_ids() else {
-            return;
-        };
-        for user in users {
-            let Some(header) = self.store.read_cache::<CacheHeader>(&user) else {
-                continue;
-            };
-            if self.events.knows_catalog(&user, &header.inputs) {
-                continue;
-            }
-            let Some(cached) = self.store.read_cache::<CachedCatalog>(&user) else {
-                continue;
-            };
-            let now = KnownCatalog {
-                digest: cached.inputs.clone(),
-                servers: fingerprint(&cached.servers),
-            };
-            let Some(Some(before)) = self.events.know_catalog(&user, now.clone()) else {
-                continue;
-            };
-            let changes = diff(&before.servers, &now.servers);
-            if changes.is_empty() {
-                continue;
-            }
-            self.events.event(Event::UserCatalogUpdated {
-                user_id: user,
-                catalog_version: now.digest.chars().take(16).collect(),
-                changes,
-                timestamp: Portal::now(),
-            });
-        }
-    }
-
-    /// Tells the user's streams that their catalog changed, if it did, or that it was
-    /// regenerated on request (`forced`) even with nothing changed.
-    fn announce(
-        &self,
-        user: &UserId,
-        digest: &str,
-        before: Option<Vec<MergedServer>>,
-        after: &[Arc<MergedServer>],
-        encoded: &[&RawValue],
-        forced: bool,
-    ) {
-        let Some(before) = before else { return };
-        let changes = changes(&before, after);
-        // The servers as just encoded for the cache, each in the same order.
-        let known = KnownCatalog {
-            digest: digest.to_string(),
-            servers: after
-                .iter()
-                .zip(encoded)
-                .map(|(s, raw)| (s.def.id.to_string(), hash_text(raw.get())))
-                .collect(),
-        };
-        // Already told (by `catch_up`, which may have seen the new cache first).
-        let fresh = self.events.know_catalog(user, known).is_some();
-        if !forced && (!fresh || changes.is_empty()) {
-            return;
-        }
-        self.events.event(Event::UserCatalogUpdated {
-            user_id: user.clone(),
-            catalog_version: digest.chars().take(16).collect(),
-            changes,
-            timestamp: Portal::now(),
-        });
-    }
-}
-
-/// The servers added, removed or changed from `before` to `after`, by id.
-fn changes(before: &[MergedServer], after: &[Arc<MergedServer>]) -> Vec<Change> {
-    let old: BTreeMap<String, &MergedServer> =
-        before.iter().map(|s| (s.def.id.to_string(), s)).collect();
-    let new: BTreeMap<String, &MergedServer> =
-        after.iter().map(|s| (s.def.id.to_string(), &**s)).collect();
-    diff(&old, &new)
-}
-
-/// The entries added, removed or changed from `old` to `new`.
-fn diff<T: PartialEq>(old: &BTreeMap<String, T>, new: &BTreeMap<String, T>) -> Vec<Change> {
-    let change = |id: &str, change| Change {
-        server_id: id.to_string(),
-        change,
-    };
-    let mut out: Vec<Change> = new
-        .iter()
-        .filter_map(|(id, s)| match old.get(id) {
-            None => Some(change(id, "added")),
-            Some(o) if o != s => Some(change(id, "updated")),
-            Some(_) => None,
-        })
-        .collect();
-    out.extend(
-        old.keys()
-            .filter(|id| !new.contains_key(*id))
-            .map(|id| change(id, "removed")),
-    );
-    out
-}
-
-/// A hash of each server's definition (its JSON, as the cache holds it), by id: enough
-/// to tell what changed later without keeping the definitions.
-fn fingerprint(servers: &[MergedServer]) -> BTreeMap<String, u64> {
-    servers
-        .iter()
-        .map(|s| {
-            let text = serde_json::to_string(s).unwrap_or_default();
-            (s.def.id.to_string(), hash_text(&text))
-        })
-        .collect()
-}
-
-fn hash_text(text: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    text.hash(&mut h);
-    h.finish()
 }
