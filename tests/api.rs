@@ -20,6 +20,7 @@ fn path_for(route: &Route, user: &str) -> String {
         .replace("{user}", user)
         .replace("{server}", "no-such-server")
         .replace("{name}", name)
+        .replace("{catalog_id}", name)
         .replace("{id}", "t-none")
 }
 
@@ -63,9 +64,13 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
     ("post", "/api/v1/users/{user}/custom", 422, 422),
     ("delete", "/api/v1/users/{user}/custom/{server}", 404, 404),
     ("get", "/api/v1/events", 200, 200),
+    // A plain GET, not a WebSocket handshake.
+    ("get", "/api/v1/ws", 400, 400),
     ("get", "/api/v1/admin/catalogs", 403, 200),
     ("post", "/api/v1/admin/catalogs", 403, 422),
     ("put", "/api/v1/admin/catalogs/{name}", 403, 422),
+    ("post", "/api/v1/admin/catalogs/base", 403, 422),
+    ("put", "/api/v1/admin/catalogs/base/{catalog_id}", 403, 422),
     ("delete", "/api/v1/admin/catalogs/{name}", 403, 200),
     ("get", "/api/v1/admin/catalogs/{name}/history", 403, 200),
     ("post", "/api/v1/admin/catalogs/{name}/rollback", 403, 409),
@@ -77,6 +82,12 @@ const EXPECTED: &[(&str, &str, u16, u16)] = &[
     ("delete", "/api/v1/admin/overlays/{name}", 403, 404),
     ("post", "/api/v1/admin/regenerate", 403, 200),
     ("post", "/api/v1/admin/users/{user}/regenerate", 403, 200),
+    (
+        "post",
+        "/api/v1/admin/users/{user}/catalogs/regenerate",
+        403,
+        200,
+    ),
     ("get", "/api/v1/admin/status", 403, 200),
     ("get", "/api/v1/admin/gateway", 403, 200),
     ("get", "/api/v1/admin/users", 403, 200),
@@ -154,6 +165,24 @@ fn the_openapi_document_covers_every_route() {
             route.path
         );
     }
+    for event in [
+        "USER_CATALOG_UPDATED",
+        "SERVER_STATUS_CHANGED",
+        "RESOURCE_USAGE_UPDATE",
+    ] {
+        assert!(
+            doc["components"]["schemas"][event]["properties"]["user_id"].is_object(),
+            "{event} has no schema"
+        );
+    }
+    let ws = &doc["paths"]["/api/v1/ws"]["get"]["responses"]["101"];
+    assert!(
+        ws["content"]["application/json"]["schema"]["properties"]["data"]["oneOf"].is_array(),
+        "{ws}"
+    );
+    let seed = &doc["paths"]["/api/v1/admin/catalogs/base"]["post"]["requestBody"];
+    let body = &seed["content"]["application/json"]["schema"]["oneOf"][0]["properties"];
+    assert_eq!(body["auto_deploy"]["default"], true, "{seed}");
     let (code, _) = call(&api, "get", "/api/v1/nothing-here", None, b"");
     assert_eq!(code, 404);
 }
@@ -294,4 +323,159 @@ fn an_error_names_only_the_callers_own_files_and_relative_to_the_data_folder() {
         body.contains("\"users/u1/secrets.json is damaged") && !body.contains(&root),
         "{body}"
     );
+}
+
+/// Seed 004's catalog file: `version`, `source`, `metadata` and `servers`.
+fn seed_catalog(env: &str) -> Value {
+    serde_json::json!({
+        "version": "1.2.3",
+        "source": "base",
+        "name": "team",
+        "metadata": {"name": "team", "description": "the team's servers"},
+        "servers": [{
+            "id": "echo-http",
+            "display_name": "Echo",
+            "image": "mcp-echo",
+            "transport": "streamable-http",
+            "port": 8080,
+            "env": {"LOG_LEVEL": env},
+            "resources": {"memory": "64m"}
+        }]
+    })
+}
+
+#[test]
+fn seed_004s_upload_and_update_store_revisions_as_the_portals_own_routes_do() {
+    let api = start(1000.0);
+    let body = serde_json::json!({"catalog": seed_catalog("debug"), "auto_deploy": false});
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base",
+        Some(&api.admin),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(code, 200, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v["name"].as_str(), v["revision"].as_u64()),
+        (Some("team"), Some(2))
+    );
+    assert_eq!(v["auto_deploy"], false);
+    assert!(v.get("deployed").is_none(), "{out}");
+    // A plain catalog file is taken too, as the portal's own route takes it.
+    let (code, out) = call(
+        &api,
+        "put",
+        "/api/v1/admin/catalogs/base/team?auto_deploy=false",
+        Some(&api.admin),
+        seed_catalog("warn").to_string().as_bytes(),
+    );
+    assert_eq!(code, 200, "{out}");
+    let (_, history) = call(
+        &api,
+        "get",
+        "/api/v1/admin/catalogs/team/history",
+        Some(&api.admin),
+        b"",
+    );
+    let history: Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(history.as_array().unwrap().len(), 3, "{history}");
+    let (_, servers) = call(&api, "get", "/api/v1/users/u1/catalog", Some(&api.u1), b"");
+    assert!(servers.contains(r#""LOG_LEVEL":"warn""#), "{servers}");
+    // The same validation and the same error as the portal's own upload.
+    let bad = serde_json::json!({"catalog": {"name": "team", "servers": [{"id": "x"}]}});
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base",
+        Some(&api.admin),
+        bad.to_string().as_bytes(),
+    );
+    assert_eq!(code, 422, "{out}");
+    let (code, _) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base",
+        Some(&api.u1),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(code, 403);
+}
+
+#[test]
+fn auto_deploy_brings_the_affected_users_containers_in_line() {
+    let api = start(1000.0);
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/users/u1/servers/echo-http/enable",
+        Some(&api.u1),
+        b"{}",
+    );
+    assert_eq!(code, 200, "{out}");
+    let before: Value = serde_json::from_str(&out).unwrap();
+    // auto_deploy is on unless the body says otherwise (the seed's default).
+    let body = serde_json::json!({"catalog": seed_catalog("debug")});
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base",
+        Some(&api.admin),
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(code, 200, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["auto_deploy"], true);
+    let deployed = v["deployed"]["deployed"].as_array().unwrap();
+    assert_eq!(deployed.len(), 1, "only u1 enabled a server: {out}");
+    assert_eq!(deployed[0]["user"], "u1");
+    assert_eq!(deployed[0]["outcome"], "recreated", "{out}");
+    assert_ne!(deployed[0]["spec_hash"], before["spec_hash"]);
+    // Deploying the same catalog again changes nothing.
+    let (_, out) = call(
+        &api,
+        "post",
+        "/api/v1/admin/catalogs/base",
+        Some(&api.admin),
+        body.to_string().as_bytes(),
+    );
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["changed"], false, "{out}");
+    assert!(
+        v["deployed"]["deployed"].as_array().unwrap().is_empty(),
+        "{out}"
+    );
+}
+
+#[test]
+fn seed_004s_regenerate_answers_as_the_portals_own_route() {
+    let api = start(1000.0);
+    let (code, seed) = call(
+        &api,
+        "post",
+        "/api/v1/admin/users/u1/catalogs/regenerate",
+        Some(&api.admin),
+        b"",
+    );
+    assert_eq!(code, 200, "{seed}");
+    let (code, own) = call(
+        &api,
+        "post",
+        "/api/v1/admin/users/u1/regenerate",
+        Some(&api.admin),
+        b"",
+    );
+    assert_eq!(code, 200, "{own}");
+    assert_eq!(seed, own);
+    let v: Value = serde_json::from_str(&seed).unwrap();
+    assert_eq!(v["regenerated"], serde_json::json!(["u1"]));
+    let (code, _) = call(
+        &api,
+        "post",
+        "/api/v1/admin/users/nobody/catalogs/regenerate",
+        Some(&api.admin),
+        b"",
+    );
+    assert_eq!(code, 404);
 }

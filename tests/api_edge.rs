@@ -201,14 +201,14 @@ fn an_event_stream_serves_one_user_and_an_admin_names_which() {
         s.seen
     };
     let u2 = seen("/api/v1/events?user=u2", &api.admin);
-    assert!(u2.contains(r#""user":"u2""#), "{u2}");
-    assert!(!u2.contains(r#""user":"u1""#), "{u2}");
+    assert!(u2.contains(r#""user_id":"u2""#), "{u2}");
+    assert!(!u2.contains(r#""user_id":"u1""#), "{u2}");
     let own = seen("/api/v1/events", &api.u1);
-    assert!(own.contains(r#""user":"u1""#), "{own}");
-    assert!(!own.contains(r#""user":"u2""#), "{own}");
+    assert!(own.contains(r#""user_id":"u1""#), "{own}");
+    assert!(!own.contains(r#""user_id":"u2""#), "{own}");
     let admin = seen("/api/v1/events", &api.admin);
     assert!(
-        !admin.contains(r#""user":"u1""#) && !admin.contains(r#""user":"u2""#),
+        !admin.contains(r#""user_id":"u1""#) && !admin.contains(r#""user_id":"u2""#),
         "{admin}"
     );
     let refused = stream(&api, "/api/v1/events?user=u2", &api.u1);

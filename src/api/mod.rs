@@ -114,6 +114,7 @@ async fn guarded<E: Engine + 'static>(
     let why = if req
         .headers()
         .contains_key(axum::http::header::AUTHORIZATION)
+        || routes::offers_token(req.headers())
     {
         guard::Failure::UnknownToken
     } else {

@@ -434,7 +434,7 @@ pub const TRUSTED_PROXIES: Key<Vec<IpAddr>> = Key::new(
 pub const EVENT_STREAMS_PER_TOKEN: Key<usize> = Key::new(
     "MCP_PORTAL_EVENT_STREAMS_PER_TOKEN",
     number,
-    "event streams (`GET /api/v1/events`) one token may hold open at once",
+    "event streams (`GET /api/v1/events` and `/api/v1/ws`) one token may hold open at once",
 )
 .default("4")
 .check(|n| *n > 0, "a positive number of streams");

@@ -77,6 +77,10 @@ pub struct EngineEvent {
     pub kind: String,
     pub action: String,
     pub name: String,
+    /// The object's id (a container's full id).
+    pub id: String,
+    /// The object's labels, as Docker attaches them to its events.
+    pub labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +190,13 @@ pub trait Engine: Send + Sync {
         name: &str,
         timeout_secs: i32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// The memory a running container uses now, in bytes, less the page cache it could
+    /// give back (as `docker stats` counts it); `None` when there is no such container
+    /// or Docker reports no figure. One call, no stream.
+    fn memory_usage(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<u64>, EngineError>> + Send;
     /// Events about objects carrying all of `labels`, as they happen.
     fn events(
         &self,

@@ -3,12 +3,14 @@
 //! change against every user's merge before storing anything, stores it, refreshes the
 //! affected caches, and records the outcome in the audit log.
 
+mod announce;
 mod audit;
 mod catalogs;
 mod containers;
 mod custom;
 mod daemon;
 mod error;
+mod events;
 mod instance;
 mod migration;
 mod overlays;
@@ -26,12 +28,13 @@ use serde::Serialize;
 pub use audit::AuditAction;
 pub use catalogs::{CatalogSummary, ImportOptions, RevisionSummary, UploadReport, ValidateReport};
 pub use containers::{
-    DisableReport, EnableOutcome, EnableReport, LogLine, LogStream, Runtime, StatusRow,
-    UserRemoved, UNKNOWN_HEALTH,
+    DeployFailure, DeployReport, DisableReport, EnableOutcome, EnableReport, LogLine, LogStream,
+    Runtime, StatusRow, UserRemoved, UNKNOWN_HEALTH, UNKNOWN_STATUS,
 };
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
+pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
 };
@@ -62,6 +65,8 @@ pub struct Portal {
     client: Option<String>,
     /// This process's metrics, shared by every clone.
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// The live events every clone of this portal feeds and the API's streams read.
+    events: EventHub,
 }
 
 /// Warnings of an accepted change, for the command's output.
@@ -88,6 +93,7 @@ impl Portal {
             actor: "portal".into(),
             client: None,
             metrics: Default::default(),
+            events: EventHub::default(),
         })
     }
 
@@ -111,6 +117,11 @@ impl Portal {
 
     pub fn metrics(&self) -> &crate::metrics::Metrics {
         &self.metrics
+    }
+
+    /// The live events of this portal (and of every clone of it).
+    pub fn events(&self) -> &EventHub {
+        &self.events
     }
 
     /// The same portal acting as `actor` in the audit log.

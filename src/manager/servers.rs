@@ -15,17 +15,17 @@ use crate::catalog::report::Diagnostic;
 use crate::ids::UserId;
 
 #[derive(Debug, Deserialize)]
-struct CachedCatalog {
-    inputs: String,
-    servers: Vec<MergedServer>,
+pub(super) struct CachedCatalog {
+    pub(super) inputs: String,
+    pub(super) servers: Vec<MergedServer>,
     #[serde(default)]
     warnings: Vec<Diagnostic>,
 }
 
 /// Only the digest of a cache file, read without building its servers.
 #[derive(Debug, Deserialize)]
-struct CacheHeader {
-    inputs: String,
+pub(super) struct CacheHeader {
+    pub(super) inputs: String,
 }
 
 /// The cache as written, from servers already encoded once.
@@ -165,7 +165,16 @@ impl Portal {
         let cached = encoder
             .cache(&digest, &catalog.servers, &warnings)
             .map_err(|e| self.store.encode_error(user, e))?;
+        let before = self.cached_before(user);
         self.store.write_cache(user, &cached)?;
+        self.announce(
+            user,
+            &digest,
+            before,
+            &catalog.servers,
+            &cached.servers,
+            false,
+        );
         Ok(UserServers {
             user: user.clone(),
             servers: catalog.servers,
@@ -239,7 +248,16 @@ impl Portal {
                 let cached = encoder
                     .cache(&digest, &catalog.servers, &warnings)
                     .map_err(|e| self.store.encode_error(&id, e))?;
+                let before = self.cached_before(&id);
                 self.store.write_cache(&id, &cached)?;
+                self.announce(
+                    &id,
+                    &digest,
+                    before,
+                    &catalog.servers,
+                    &cached.servers,
+                    force,
+                );
                 report.regenerated.push(id);
             }
         }

@@ -132,6 +132,10 @@ impl Portal {
 
     pub fn revoke_token(&self, id: &str) -> Result<()> {
         let r = self.revoke_token_unaudited(id);
+        if r.is_ok() {
+            self.events
+                .publish(super::events::Signal::TokenRevoked(id.to_string()));
+        }
         self.audited(None, AuditAction::TokenRevoke, id, r)
     }
 

@@ -197,6 +197,11 @@ impl Engine for Fake {
             .or_default() += 1;
         self.start_container(name).await
     }
+    /// A running container uses 8 MiB, as far as the fake knows.
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError> {
+        let running = self.container(name).await?.is_some_and(|c| c.running());
+        Ok(running.then_some(8 * 1024 * 1024))
+    }
     fn events(
         &self,
         _labels: &[(&str, &str)],

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod docker;
 pub mod fake;
+pub mod streams;
 
 use std::path::{Path, PathBuf};
 

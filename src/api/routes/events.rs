@@ -1,29 +1,38 @@
-//! `GET /api/v1/events`: server-sent events for one user, the token's own (an admin
-//! may name another with `?user=`). The user's view is polled every two seconds and what
-//! changed is sent; each poll first checks that the token is still in force, and a token
-//! holds at most `MCP_PORTAL_EVENT_STREAMS_PER_TOKEN` streams at once.
+//! One user's live events, the token's own (an admin may name another with `?user=`),
+//! as `GET /api/v1/events` (server-sent events) and `GET /api/v1/ws` (a WebSocket, in
+//! `ws.rs`). Both subscribe to the portal's event channel and keep their user's events:
+//! pushed as they happen, nothing polled. A stream begins with its user's current state
+//! (and begins again so when it fell behind the channel); it ends at once when its
+//! token is revoked through the API, and within `TOKEN_CHECK` when it expires or is
+//! revoked on the host. A token holds at most `MCP_PORTAL_EVENT_STREAMS_PER_TOKEN`
+//! streams at once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::Query;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use futures_util::{Stream, StreamExt};
+use axum::response::sse::{self, KeepAlive, Sse};
+use futures_util::Stream;
 use serde::Deserialize;
-use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 
 use super::{parse, S};
 use crate::api::auth::Need;
 use crate::api::{ApiError, ApiState};
 use crate::engine::Engine;
 use crate::ids::UserId;
-use crate::manager::StatusRow;
+use crate::manager::{Event, Signal};
 
-/// How often a stream looks at its user's state.
-const TICK: Duration = Duration::from_secs(2);
+/// How often a stream checks that its token is still in force (expiry, a revocation
+/// made on the host, the user removed); a revocation through the API ends it at once.
+const TOKEN_CHECK: Duration = Duration::from_secs(2);
+
+/// How long a refused stream is told to wait before it tries again.
+const RETRY_AFTER_SECS: u64 = 2;
 
 /// A comment this often on a quiet stream, so that a client gone away is noticed (and
 /// its slot freed) within seconds.
@@ -61,7 +70,7 @@ impl StreamCount {
                     "this token has {} event streams open already; close one, or raise MCP_PORTAL_EVENT_STREAMS_PER_TOKEN",
                     self.max
                 ),
-                TICK.as_secs(),
+                RETRY_AFTER_SECS,
             ));
         }
         *n += 1;
@@ -84,80 +93,62 @@ impl Drop for Slot {
     }
 }
 
-/// What one subscriber was last told.
-struct Seen<E> {
+/// One open stream of one user's events.
+pub(super) struct Subscription<E> {
     state: Arc<ApiState<E>>,
-    /// The token the stream was opened with, checked on every poll.
+    /// The token the stream was opened with.
     token: String,
     user: UserId,
-    rows: HashMap<String, String>,
-    catalogs: HashMap<String, String>,
-    first: bool,
+    rx: Receiver<Arc<Signal>>,
+    /// Events to send before the next one from the channel.
+    pending: VecDeque<Event>,
+    check: tokio::time::Interval,
     _slot: Slot,
 }
 
-fn event(name: &str, data: impl serde::Serialize) -> Event {
-    Event::default()
-        .event(name)
-        .json_data(data)
-        .unwrap_or_default()
-}
-
-impl<E: Engine + 'static> Seen<E> {
-    /// Status changes, then each user's resource usage.
-    async fn status_events(&mut self, out: &mut Vec<Event>) {
-        let Ok(list) = self.state.rt.status(Some(&self.user)).await else {
-            return;
-        };
-        let mut usage: BTreeMap<String, (u64, f64, usize)> = BTreeMap::new();
-        for r in &list {
-            if self.changed_row(r) {
-                out.push(event("SERVER_STATUS_CHANGED", r));
-            }
-            let u = usage.entry(r.user.clone()).or_default();
-            u.0 += r.memory_bytes.unwrap_or(0);
-            u.1 += r.cpus.unwrap_or(0.0);
-            u.2 += usize::from(r.state == "running");
-        }
-        for (user, (memory, cpus, running)) in usage {
-            let data =
-                json!({"user": user, "memory_bytes": memory, "cpus": cpus, "running": running});
-            out.push(event("RESOURCE_USAGE_UPDATE", data));
-        }
+impl<E: Engine + 'static> Subscription<E> {
+    /// Authorizes a stream (of `?user=`, or the token's own user) and takes one of the
+    /// token's places.
+    pub(super) async fn open(
+        state: &S<E>,
+        headers: &HeaderMap,
+        q: EventsQuery,
+    ) -> Result<Self, ApiError> {
+        let (token, user) = authorize(state, headers, q)?;
+        let slot = state.streams.claim(&token)?;
+        Ok(Self::start(Arc::clone(&state.0), token, user, slot).await)
     }
 
-    fn changed_row(&mut self, r: &StatusRow) -> bool {
-        let key = format!("{}/{}", r.user, r.server);
-        let view = format!(
-            "{}|{}|{}",
-            r.state,
-            r.health.clone().unwrap_or_default(),
-            r.restarts
-        );
-        let changed = self.rows.get(&key) != Some(&view);
-        self.rows.insert(key, view);
-        changed
+    async fn start(state: Arc<ApiState<E>>, token: String, user: UserId, slot: Slot) -> Self {
+        // Subscribed before the state is read, so no change between the two is lost.
+        let rx = state.portal.events().subscribe();
+        // The catalogs as they are now become what later changes are told against (a
+        // change the CLI made on the host is found by the daemon's next pass).
+        let portal = state.portal.clone();
+        let _ = tokio::task::spawn_blocking(move || portal.catch_up()).await;
+        let mut check = tokio::time::interval(TOKEN_CHECK);
+        check.reset();
+        let mut s = Self {
+            state,
+            token,
+            user,
+            rx,
+            pending: VecDeque::new(),
+            check,
+            _slot: slot,
+        };
+        s.resync().await;
+        s
     }
 
-    /// The user's merged catalog changed (not reported on the first poll).
-    async fn catalog_events(&mut self, out: &mut Vec<Event>) {
-        let portal = self.state.portal.clone();
-        let u = self.user.clone();
-        let Ok(Ok(m)) = tokio::task::spawn_blocking(move || portal.servers(&u)).await else {
-            return;
-        };
-        let digest = m
-            .servers
-            .iter()
-            .map(|s| format!("{}@{}", s.def.id, s.def.image))
-            .collect::<Vec<_>>()
-            .join(",");
-        if self.catalogs.get(self.user.as_str()) != Some(&digest) {
-            if !self.first {
-                let data = json!({"user": self.user, "servers": m.servers.len()});
-                out.push(event("USER_CATALOG_UPDATED", data));
-            }
-            self.catalogs.insert(self.user.to_string(), digest);
+    /// The user's whole state now: each container's status, then their resources.
+    async fn resync(&mut self) {
+        self.pending.clear();
+        if let Ok(states) = self.state.rt.current_states(&self.user).await {
+            self.pending.extend(states);
+        }
+        if let Ok(usage) = self.state.rt.usage(Some(&self.user)).await {
+            self.pending.extend(usage);
         }
     }
 
@@ -170,18 +161,54 @@ impl<E: Engine + 'static> Seen<E> {
             .unwrap_or(false)
     }
 
-    async fn next_batch(mut self) -> Option<(Vec<Event>, Self)> {
-        if !self.first {
-            tokio::time::sleep(TICK).await;
-            if !self.token_in_force().await {
-                return None;
+    /// The user's next event; `None` when the stream is to end.
+    pub(super) async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(e) = self.pending.pop_front() {
+                return Some(e);
+            }
+            tokio::select! {
+                got = self.rx.recv() => match step(got, &self.user, &self.token) {
+                    Step::Send(e) => return Some(e),
+                    Step::Skip => {}
+                    Step::Resync => {
+                        tracing::debug!(user = %self.user, "event stream lagged; resyncing");
+                        self.resync().await;
+                    }
+                    Step::End => return None,
+                },
+                _ = self.check.tick() => {
+                    if !self.token_in_force().await {
+                        return None;
+                    }
+                }
             }
         }
-        let mut out = Vec::new();
-        self.status_events(&mut out).await;
-        self.catalog_events(&mut out).await;
-        self.first = false;
-        Some((out, self))
+    }
+}
+
+/// What one message from the channel means for a stream.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// The stream's user's event.
+    Send(Event),
+    /// Another user's event, or another token revoked.
+    Skip,
+    /// Fallen behind the channel: what was missed is replaced by the state now.
+    Resync,
+    /// The stream's token was revoked, or the portal is going away.
+    End,
+}
+
+fn step(got: Result<Arc<Signal>, RecvError>, user: &UserId, token: &str) -> Step {
+    match got {
+        Ok(signal) => match &*signal {
+            Signal::Event(e) if e.user() == user => Step::Send(e.clone()),
+            Signal::TokenRevoked(id) if id == token => Step::End,
+            _ => Step::Skip,
+        },
+        Err(RecvError::Lagged(_)) => Step::Resync,
+        Err(RecvError::Closed) => Step::End,
     }
 }
 
@@ -190,31 +217,97 @@ pub(super) struct EventsQuery {
     user: Option<String>,
 }
 
-pub(super) async fn events<E: Engine + 'static>(
-    state: S<E>,
-    headers: HeaderMap,
-    Query(q): Query<EventsQuery>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+/// The token's id and the user whose events it may follow.
+fn authorize<E: Engine + 'static>(
+    state: &S<E>,
+    headers: &HeaderMap,
+    q: EventsQuery,
+) -> Result<(String, UserId), ApiError> {
     let asked = q
         .user
         .map(|u| parse("user", &u, UserId::parse))
         .transpose()?;
     let token = match &asked {
-        Some(u) => state.authorize(&headers, Need::User(u))?,
-        None => state.authorize(&headers, Need::Any)?,
+        Some(u) => state.authorize(headers, Need::User(u))?,
+        None => state.authorize(headers, Need::Any)?,
     };
-    let slot = state.streams.claim(&token.id)?;
-    let seen = Seen {
-        state: state.0.clone(),
-        user: asked.unwrap_or_else(|| token.user.clone()),
-        token: token.id,
-        rows: HashMap::new(),
-        catalogs: HashMap::new(),
-        first: true,
-        _slot: slot,
-    };
-    let stream = futures_util::stream::unfold(seen, Seen::next_batch)
-        .map(|batch| futures_util::stream::iter(batch.into_iter().map(Ok)))
-        .flatten();
+    Ok((token.id, asked.unwrap_or(token.user)))
+}
+
+pub(super) fn authorized<E: Engine + 'static>(
+    state: &S<E>,
+    headers: &HeaderMap,
+    q: EventsQuery,
+) -> Result<(), ApiError> {
+    authorize(state, headers, q).map(|_| ())
+}
+
+fn sse_event(e: &Event) -> sse::Event {
+    sse::Event::default()
+        .event(e.name())
+        .json_data(e.data())
+        .unwrap_or_default()
+}
+
+pub(super) async fn events<E: Engine + 'static>(
+    state: S<E>,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>, ApiError> {
+    let sub = Subscription::open(&state, &headers, q).await?;
+    let stream = futures_util::stream::unfold(sub, |mut sub| async move {
+        let e = sub.next().await?;
+        Some((Ok(sse_event(&e)), sub))
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manager::{EventHub, Limits, Resources};
+
+    fn usage(user: &str) -> Event {
+        Event::ResourceUsageUpdate {
+            user_id: UserId::parse(user).unwrap(),
+            resources: Resources::default(),
+            limits: Limits::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_keeps_its_users_events_and_ends_with_its_own_token() {
+        let hub = EventHub::default();
+        let mut rx = hub.subscribe();
+        let me = UserId::parse("u1").unwrap();
+        hub.event(usage("u2"));
+        hub.event(usage("u1"));
+        hub.publish(Signal::TokenRevoked("other".into()));
+        hub.publish(Signal::TokenRevoked("mine".into()));
+        let mut steps = Vec::new();
+        for _ in 0..4 {
+            steps.push(step(rx.recv().await, &me, "mine"));
+        }
+        assert_eq!(
+            steps,
+            [Step::Skip, Step::Send(usage("u1")), Step::Skip, Step::End]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_fell_behind_resyncs_and_goes_on() {
+        let hub = EventHub::default();
+        let mut rx = hub.subscribe();
+        let me = UserId::parse("u1").unwrap();
+        for _ in 0..2000 {
+            hub.event(usage("u2"));
+        }
+        hub.event(usage("u1"));
+        assert_eq!(step(rx.recv().await, &me, "mine"), Step::Resync);
+        let mut next = step(rx.recv().await, &me, "mine");
+        while next == Step::Skip {
+            next = step(rx.recv().await, &me, "mine");
+        }
+        assert_eq!(next, Step::Send(usage("u1")));
+    }
 }

@@ -8,10 +8,12 @@ mod logs;
 mod mcp;
 mod metrics;
 mod user;
+mod ws;
 
 pub(crate) use metrics::scrape;
 
 pub(crate) use events::StreamCount;
+pub(crate) use ws::offers_token;
 
 use std::sync::Arc;
 
@@ -37,6 +39,7 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/openapi.json", get(|| async { Json(openapi()) }))
         .route("/api/v1/events", get(events::events::<E>))
+        .route("/api/v1/ws", get(ws::ws::<E>))
         .route(
             "/mcp",
             post(mcp::post_all::<E>)
@@ -105,6 +108,12 @@ fn catalog_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
             "/api/v1/admin/catalogs/{name}",
             put(c::update::<E>).delete(c::remove::<E>),
         )
+        // Seed 004's names, beside the portal's own.
+        .route("/api/v1/admin/catalogs/base", post(c::upload_base::<E>))
+        .route(
+            "/api/v1/admin/catalogs/base/{catalog_id}",
+            put(c::update_base::<E>),
+        )
         .route(
             "/api/v1/admin/catalogs/{name}/history",
             get(c::history::<E>),
@@ -133,6 +142,10 @@ fn admin_routes<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
         .route("/api/v1/admin/regenerate", post(a::regenerate_all::<E>))
         .route(
             "/api/v1/admin/users/{user}/regenerate",
+            post(a::regenerate::<E>),
+        )
+        .route(
+            "/api/v1/admin/users/{user}/catalogs/regenerate",
             post(a::regenerate::<E>),
         )
         .route("/api/v1/admin/status", get(a::status_all::<E>))

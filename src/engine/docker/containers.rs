@@ -9,9 +9,11 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, RestartContainerOptionsBuilder, StatsOptionsBuilder,
+    StopContainerOptionsBuilder,
 };
 use bollard::Docker;
+use futures_util::StreamExt;
 
 use super::errors::{docker_err, status};
 use super::{btree, label_filters};
@@ -27,6 +29,30 @@ pub(super) async fn container(
         Ok(c) => Ok(Some(inspected(c))),
         Err(e) if status(&e) == Some(404) => Ok(None),
         Err(e) => Err(docker_err("inspect container", name)(e)),
+    }
+}
+
+pub(super) async fn memory_usage(docker: &Docker, name: &str) -> Result<Option<u64>, EngineError> {
+    // One sample, without the second one Docker waits a second for to work out CPU use.
+    let options = StatsOptionsBuilder::default()
+        .stream(false)
+        .one_shot(true)
+        .build();
+    match docker.stats(name, Some(options)).next().await {
+        Some(Ok(s)) => Ok(s.memory_stats.and_then(|m| {
+            let usage = m.usage?;
+            // cgroup v2 names the reclaimable cache `inactive_file`, v1 `total_inactive_file`.
+            let cache = m
+                .stats
+                .as_ref()
+                .and_then(|st| st.get("inactive_file").or(st.get("total_inactive_file")))
+                .copied()
+                .unwrap_or(0);
+            Some(usage.saturating_sub(cache))
+        })),
+        Some(Err(e)) if status(&e) == Some(404) => Ok(None),
+        Some(Err(e)) => Err(docker_err("read the memory use of container", name)(e)),
+        None => Ok(None),
     }
 }
 

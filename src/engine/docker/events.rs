@@ -21,11 +21,26 @@ pub(super) fn events(
             let e = item.map_err(|e| EngineError::Unreachable {
                 detail: e.to_string(),
             })?;
-            let attributes = e.actor.and_then(|a| a.attributes).unwrap_or_default();
+            let (id, attributes) = e
+                .actor
+                .map(|a| (a.id.unwrap_or_default(), a.attributes.unwrap_or_default()))
+                .unwrap_or_default();
+            let name = attributes.get("name").cloned().unwrap_or_default();
+            // Docker gives a container's labels among its event's attributes, with
+            // `name`, `image` and `exitCode`; the portal's own labels are all it needs.
+            let labels = attributes
+                .into_iter()
+                .filter(|(k, _)| {
+                    k.strip_prefix(crate::plan::LABEL)
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+                .collect();
             Ok(EngineEvent {
                 kind: e.typ.map(|t| t.to_string()).unwrap_or_default(),
                 action: e.action.unwrap_or_default(),
-                name: attributes.get("name").cloned().unwrap_or_default(),
+                name,
+                id,
+                labels,
             })
         })
         .boxed()

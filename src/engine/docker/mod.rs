@@ -105,6 +105,10 @@ impl Engine for DockerEngine {
         networks::remove_volume(&self.docker, name).await
     }
 
+    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError> {
+        containers::memory_usage(&self.docker, name).await
+    }
+
     async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {
         containers::container(&self.docker, name).await
     }

@@ -4,9 +4,11 @@
 //! under an earlier name).
 
 mod adopt;
+mod deploy;
 mod disable;
 mod egress;
 mod enable;
+mod live;
 mod logs;
 mod network;
 mod replace;
@@ -28,9 +30,11 @@ use crate::plan::{
     LABEL_DATA_DIR, LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_USER, MANAGED_BY,
 };
 
+pub use deploy::{DeployFailure, DeployReport};
 pub use disable::DisableReport;
 pub(crate) use egress::{is_proxy, proxy_pair};
 pub use enable::{EnableOutcome, EnableReport};
+pub use live::UNKNOWN_STATUS;
 pub use logs::{LogLine, LogStream};
 pub use status::{StatusRow, UNKNOWN_HEALTH};
 pub use user_data::UserRemoved;
@@ -42,6 +46,8 @@ pub struct Runtime<E> {
     engine: E,
     starts: Arc<Semaphore>,
     listing: status::ListingCache,
+    /// Each user's measured memory in bytes, from the last `measure`.
+    measured: std::sync::Mutex<Option<BTreeMap<UserId, u64>>>,
 }
 
 /// The label filter that selects every object this portal instance manages.
@@ -136,6 +142,7 @@ impl<E: Engine> Runtime<E> {
             engine,
             starts: Arc::new(Semaphore::new(permits)),
             listing: status::ListingCache::default(),
+            measured: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@
 //! passes: in-flight work finishes, user containers keep running.
 
 mod act;
+mod feed;
 mod folder;
 mod policy;
 mod probe;
@@ -20,7 +21,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -66,6 +66,9 @@ pub struct Daemon<E: Engine + 'static> {
     policy: RestartPolicy,
     catalog_dir: Option<PathBuf>,
     refused: folder::Refused,
+    /// What each managed container was last seen as, for the events' `old_status`
+    /// (shared with the Docker event follower).
+    feed: Arc<feed::Feed>,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -86,6 +89,7 @@ impl<E: Engine + 'static> Daemon<E> {
             policy,
             catalog_dir,
             refused: Default::default(),
+            feed: Default::default(),
         }
     }
 
@@ -117,10 +121,11 @@ impl<E: Engine + 'static> Daemon<E> {
         store.secrets_tmpfs(&self.portal().config.secrets.tmpfs_dir)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Wake>();
         let _watchers = self.watch(tx.clone());
-        let mut events = self.subscribe();
+        let (mut events, follower) = self.follow();
         let cfg = self.portal().config.daemon;
         let mut resync = tokio::time::interval(Duration::from_secs(cfg.resync_secs));
         let mut health = tokio::time::interval(Duration::from_millis(500));
+        let sampler = tokio::spawn(feed::sample(Arc::clone(&self.rt)));
         let debounce = Duration::from_millis(cfg.debounce_ms);
         tokio::pin!(shutdown);
 
@@ -139,7 +144,15 @@ impl<E: Engine + 'static> Daemon<E> {
                         None
                     }
                 }
-                ev = events.next() => self.on_event(ev, &mut events).await,
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    // The follower never ends while the loop runs; if it panicked, the
+                    // periodic resync still converges.
+                    None => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        None
+                    }
+                },
                 w = rx.recv() => w,
             };
             let Some(wake) = wake else { continue };
@@ -163,11 +176,16 @@ impl<E: Engine + 'static> Daemon<E> {
         if let Some((_, task)) = folder {
             task.abort();
         }
+        sampler.abort();
+        follower.abort();
         tracing::info!("shutting down; user containers keep running");
         Ok(())
     }
 
     async fn pass(&self) {
+        // What the CLI changed on the host in the users' catalogs, told to the streams.
+        let portal = self.portal().clone();
+        let _ = tokio::task::spawn_blocking(move || portal.catch_up()).await;
         match self.reconcile().await {
             Ok(r) if r.actions.is_empty() && r.errors.is_empty() => {
                 tracing::debug!(millis = r.millis as u64, "in sync");
@@ -294,6 +312,7 @@ impl<E: Engine + 'static> Daemon<E> {
             }
         }
         let renames = self.rt.adopt_listed(&mut containers).await;
+        self.seed_states(&containers);
         let ids = containers
             .iter()
             .map(|c| (c.name.clone(), c.id.clone()))

@@ -1,17 +1,22 @@
-//! What wakes the run loop besides its timers: Docker's events about managed containers,
-//! and file watchers on the data folder (the CLI's writes) and the watched catalog folder.
+//! What wakes the run loop besides its timers: Docker's events about managed containers
+//! (followed in a task that also tells them to the event streams), and file watchers on
+//! the data folder (the CLI's writes) and the watched catalog folder.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 use notify::Watcher;
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::{Daemon, Wake};
-use crate::engine::{Engine, EngineError, EngineEvent};
+use crate::engine::{Engine, EngineEvent};
 
-pub(super) type Events = BoxStream<'static, Result<EngineEvent, EngineError>>;
+/// What the event follower passes on to the run loop: a Docker event, or `None` when
+/// the stream failed or ended (after a pause, just before it is followed anew).
+pub(super) type Followed = Option<EngineEvent>;
 
 fn ignore_path(p: &Path) -> bool {
     p.components()
@@ -19,20 +24,46 @@ fn ignore_path(p: &Path) -> bool {
 }
 
 impl<E: Engine + 'static> Daemon<E> {
-    /// Docker's events about this instance's managed containers.
-    pub(super) fn subscribe(&self) -> Events {
-        self.rt.engine().events(&self.managed())
+    /// Follows Docker's events about this instance's managed containers in a task of
+    /// its own: each is told to the event streams at once (not after the pass in flight)
+    /// and passed on to the run loop. A failed or ended stream (dockerd restarted, say)
+    /// is followed anew after a pause, so a daemon that is down is not asked again in a
+    /// tight loop.
+    pub(super) fn follow(&self) -> (mpsc::UnboundedReceiver<Followed>, JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let rt = Arc::clone(&self.rt);
+        let feed = Arc::clone(&self.feed);
+        let task = tokio::spawn(async move {
+            loop {
+                let mut events = rt.engine().events(&rt.managed());
+                while let Some(item) = events.next().await {
+                    match item {
+                        Ok(e) => {
+                            feed.status(rt.portal().events(), &e);
+                            if tx.send(Some(e)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "docker event stream failed; resubscribing");
+                            break;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if tx.send(None).is_err() {
+                    return;
+                }
+            }
+        });
+        (rx, task)
     }
 
-    /// Whether one item of the event stream calls for a pass. A failed or ended stream
-    /// (dockerd restarted, say) is replaced, and a pass catches up on what was missed.
-    pub(super) async fn on_event(
-        &self,
-        ev: Option<Result<EngineEvent, EngineError>>,
-        events: &mut Events,
-    ) -> Option<Wake> {
+    /// Whether one item from the follower calls for a pass. A stream followed anew
+    /// calls for one, which catches up on what was missed.
+    pub(super) fn on_event(&self, ev: Followed) -> Option<Wake> {
         match ev {
-            Some(Ok(e)) => {
+            Some(e) => {
                 let wanted = matches!(
                     e.action.as_str(),
                     "die" | "oom" | "destroy" | "stop" | "kill"
@@ -40,22 +71,11 @@ impl<E: Engine + 'static> Daemon<E> {
                 tracing::debug!(kind = %e.kind, action = %e.action, name = %e.name, "docker event");
                 wanted.then_some(Wake::Reconcile)
             }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "docker event stream failed; resubscribing");
-                self.resubscribe(events).await
-            }
             None => {
-                tracing::debug!("docker event stream ended; resubscribing");
-                self.resubscribe(events).await
+                tracing::debug!("docker event stream followed anew");
+                Some(Wake::Reconcile)
             }
         }
-    }
-
-    async fn resubscribe(&self, events: &mut Events) -> Option<Wake> {
-        // A pause, so a daemon that is down is not asked again in a tight loop.
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        *events = self.subscribe();
-        Some(Wake::Reconcile)
     }
 
     /// Watches the data folder (the CLI's changes) and the catalog folder, if any.
