@@ -59,8 +59,14 @@ pub struct Reading {
     pub mcp_sessions: u64,
 }
 
+/// How long after a scrape the daemon keeps sampling containers' memory for the next.
+pub const SAMPLE_AFTER_SCRAPE: Duration = Duration::from_secs(300);
+
 #[derive(Debug)]
 pub struct Metrics {
+    /// When the last scrape came, in seconds since this process started (0: never).
+    last_scrape: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
     registry: Registry,
     actions: Counters,
     reconcile_duration: Histograms,
@@ -86,6 +92,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("mcp_portal");
         let hist = || Histograms::new_with_constructor(seconds as fn() -> Histogram);
         let m = Self {
+            last_scrape: AtomicU64::new(0),
+            started: std::time::Instant::now(),
             registry: Registry::default(),
             actions: Counters::default(),
             reconcile_duration: hist(),
@@ -155,6 +163,20 @@ impl Metrics {
             m.usage.clone(),
         );
         Self { registry, ..m }
+    }
+
+    /// Notes a scrape, so that the daemon samples for the next one.
+    pub fn scraped(&self) {
+        let now = self.started.elapsed().as_secs().max(1);
+        self.last_scrape
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a scraper came within [`SAMPLE_AFTER_SCRAPE`].
+    pub fn scraped_lately(&self) -> bool {
+        let last = self.last_scrape.load(std::sync::atomic::Ordering::Relaxed);
+        last > 0
+            && self.started.elapsed().as_secs().saturating_sub(last) < SAMPLE_AFTER_SCRAPE.as_secs()
     }
 
     /// An audited action and its result (`ok`, `refused`, `failed`).

@@ -139,6 +139,34 @@ fn a_servers_secret_is_masked_in_its_log_locally_and_remotely_and_a_removed_cont
     assert!(!denied.stdout.contains("GH_TOKEN"));
     let missing = remote(&own, &["logs", "nope", "--user", "lg-a"]);
     assert_eq!(missing.code, 4, "{}", missing.stderr);
+
+    // The metrics carry the memory the daemon measured, sampled after a first scrape.
+    d.ok(&["user", "add", "lg-adm", "--role", "admin"]);
+    let admin = d
+        .ok(&["token", "create", "--user", "lg-adm", "--role", "admin"])
+        .trim()
+        .to_string();
+    let used = "mcp_portal_user_usage{user=\"lg-a\",what=\"memory_used_bytes\"} ";
+    let start = Instant::now();
+    let measured = loop {
+        let text = ureq::get(&format!("{url}/metrics"))
+            .header("Authorization", &format!("Bearer {admin}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        assert!(!text.contains(SECRET));
+        if let Some(v) = text.lines().find_map(|l| l.strip_prefix(used)) {
+            break v.parse::<f64>().unwrap();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no measured memory in\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(measured > 0.0, "{measured}");
     drop(serve);
 
     // Followed, the log ends when the container stops.

@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
-use super::{blocking, S};
+use super::S;
 use crate::api::auth::Need;
 use crate::api::{ApiError, ApiState};
 use crate::engine::Engine;
+use crate::manager::Event;
 use crate::metrics::{Reading, UserUsage};
+
+const MIB: u64 = 1024 * 1024;
 
 /// OpenMetrics, which prometheus-client writes and Prometheus reads.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -31,45 +34,40 @@ pub(crate) async fn scrape<E: Engine + 'static>(state: &ApiState<E>) -> Result<R
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
-/// Containers by user and state, and each user's reservations against their quota, from
-/// one status listing (the engine's container list is cached for a moment).
+/// Containers by user and state from one status listing, and each user's usage against
+/// their quota as the event streams report it (what their enabled servers reserve, and
+/// the memory the daemon last measured).
 async fn reading<E: Engine + 'static>(state: &ApiState<E>) -> Result<Reading, ApiError> {
+    state.portal.metrics().scraped();
     let rows = state.rt.status(None).await?;
     let mut containers: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut used: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.state != "missing") {
         *containers
             .entry((r.user.clone(), r.state.clone()))
             .or_default() += 1;
-        let u = used.entry(r.user.clone()).or_default();
-        u.0 += 1;
-        u.1 += r.memory_bytes.unwrap_or(0);
-        u.2 += r.cpus.map_or(0, |c| (c * 1024.0).round() as u64);
     }
-    let portal = state.portal.clone();
-    let quotas = blocking(move || {
-        let users = portal.list_users()?;
-        Ok(users
-            .into_iter()
-            .filter_map(|u| portal.user_limits(&u.id, None).ok().map(|q| (u.id, q)))
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    let users = quotas
+    let users = state
+        .rt
+        .usage(None)
+        .await?
         .into_iter()
-        .map(|(id, q)| {
-            let (n, mem, cpu) = used.get(id.as_str()).copied().unwrap_or_default();
-            UserUsage {
-                user: id.to_string(),
-                containers: n,
-                max_containers: u64::from(q.max_containers),
-                memory_reserved_bytes: mem,
-                max_memory_bytes: q.max_memory_mb.saturating_mul(1024 * 1024),
-                cpu_shares_reserved: cpu,
-                max_cpu_shares: q.max_cpu_shares,
-                memory_used_bytes: None,
+        .filter_map(|e| match e {
+            Event::ResourceUsageUpdate {
+                user_id,
+                resources,
+                limits,
+            } => Some(UserUsage {
+                user: user_id.to_string(),
+                containers: resources.containers,
+                max_containers: limits.max_containers,
+                memory_reserved_bytes: resources.memory_mb.saturating_mul(MIB),
+                max_memory_bytes: limits.max_memory_mb.saturating_mul(MIB),
+                cpu_shares_reserved: resources.cpu_shares,
+                max_cpu_shares: limits.max_cpu_shares,
+                memory_used_bytes: resources.measured_memory_mb.map(|m| m.saturating_mul(MIB)),
                 cpu_used_ratio: None,
-            }
+            }),
+            _ => None,
         })
         .collect();
     Ok(Reading {

@@ -89,14 +89,16 @@ impl<E: Engine + 'static> Daemon<E> {
 }
 
 /// Each user's resources every `USAGE_SAMPLE`, sent to their streams when they changed
-/// since the last sample; nothing is measured while no stream listens.
+/// since the last sample; nothing is measured while no stream listens and no scraper
+/// came lately.
 pub(super) async fn sample<E: Engine + 'static>(rt: Arc<Runtime<E>>) {
     let mut tick = tokio::time::interval(USAGE_SAMPLE);
     let mut last: HashMap<UserId, Event> = HashMap::new();
     loop {
         tick.tick().await;
         let events = rt.portal().events();
-        if !events.listened() {
+        // Measured for a listening stream, and for a scraper's next `GET /metrics`.
+        if !events.listened() && !rt.portal().metrics().scraped_lately() {
             last.clear();
             continue;
         }
