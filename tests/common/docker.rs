@@ -92,7 +92,8 @@ pub struct DockerEnv {
 }
 
 impl DockerEnv {
-    /// `slot` (0..46) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
+    /// `slot` (0..60) keeps tests apart: ports 30000+slot*500.., subnets 10.(210+slot).0.0/16
+    /// for slots below 46, 10.(100+slot).0.0/16 from 46 on
     /// (clear of the default pool 10.201.0.0/16 a demo may be using).
     pub fn new(name: &str, slot: u16) -> Self {
         echo_image();
@@ -111,7 +112,10 @@ impl DockerEnv {
             ("MCP_PORTAL_PORTS_PER_USER".to_string(), "20".to_string()),
             (
                 "MCP_PORTAL_USER_NETWORK_SUBNET_BASE".to_string(),
-                format!("10.{}.0.0/16", 210 + slot),
+                format!(
+                    "10.{}.0.0/16",
+                    if slot < 46 { 210 + slot } else { 100 + slot }
+                ),
             ),
             (
                 "MCP_PORTAL_USER_NETWORK_SUBNET_SIZE".to_string(),
