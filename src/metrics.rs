@@ -68,6 +68,9 @@ pub struct Metrics {
     last_scrape: std::sync::atomic::AtomicU64,
     started: std::time::Instant,
     registry: Registry,
+    /// Held from setting the gauges to encoding them, so two scrapes at once never see
+    /// each other's half-set gauges.
+    scrape: std::sync::Mutex<()>,
     actions: Counters,
     reconcile_duration: Histograms,
     reconcile_actions: Counters,
@@ -95,6 +98,7 @@ impl Metrics {
             last_scrape: AtomicU64::new(0),
             started: std::time::Instant::now(),
             registry: Registry::default(),
+            scrape: std::sync::Mutex::new(()),
             actions: Counters::default(),
             reconcile_duration: hist(),
             reconcile_actions: Counters::default(),
@@ -234,6 +238,8 @@ impl Metrics {
 
     /// The Prometheus text format, with the gauges set from `reading`.
     pub fn encode(&self, reading: &Reading) -> String {
+        // A poisoned lock only means another scrape panicked: the gauges are reset below.
+        let _one = self.scrape.lock().unwrap_or_else(|p| p.into_inner());
         self.mcp_sessions
             .get_or_create(&Vec::new())
             .set(reading.mcp_sessions as f64);

@@ -329,13 +329,27 @@ pub fn parse_registry(
             );
             break;
         }
+        // Each file is an entry: a fault that names no server (a file that is not YAML,
+        // not a mapping, or has no name) is its folder's, so --skip-invalid leaves the
+        // file out rather than refusing the folder.
+        let mut entry = Diagnostics::new();
         match load_document(&file, &bytes, limits.max_bytes) {
             Ok(doc) => {
                 *kinds.entry(docker::kind(&doc)).or_default() += 1;
-                servers.extend(docker::registry_server(&file, doc, &limits.policy, &mut d))
+                servers.extend(docker::registry_server(
+                    &file,
+                    doc,
+                    &limits.policy,
+                    &mut entry,
+                ))
             }
-            Err(invalid) => d.extend(invalid.diagnostics),
+            Err(invalid) => {
+                *kinds.entry("server".into()).or_default() += 1;
+                entry.extend(invalid.diagnostics)
+            }
         }
+        entry.name_server(&folder);
+        d.extend(entry);
     }
     if servers.is_empty() && !d.has_errors() {
         d.error(

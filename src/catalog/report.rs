@@ -89,6 +89,13 @@ impl Diagnostics {
         self.push(Severity::Warning, file, server, field, msg);
     }
 
+    /// Names `server` in every diagnostic that names none.
+    pub fn name_server(&mut self, server: &str) {
+        for d in self.items.iter_mut().filter(|d| d.server.is_none()) {
+            d.server = Some(server.to_string());
+        }
+    }
+
     pub fn extend(&mut self, other: Diagnostics) {
         self.items.extend(other.items);
     }

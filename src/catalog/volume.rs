@@ -105,6 +105,15 @@ impl Confined<'_> {
         if path.contains(':') || path.contains('\0') {
             return Err(format!("path {given:?} must not contain ':'"));
         }
+        // `..` first: `/allowed/../../etc` starts with an allowed prefix, component-wise.
+        if Path::new(&path)
+            .components()
+            .any(|c| c == Component::ParentDir)
+        {
+            return Err(format!(
+                "path {given:?} leaves your folder: remove '..' from it"
+            ));
+        }
         if path.starts_with('/') && self.policy.allows(&path) {
             return Ok(None);
         }

@@ -106,7 +106,7 @@ pub const EGRESS_NETWORK: Key<String> = Key::new(
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         ok.then(|| t.to_string())
     },
-    "the network egress proxies reach allowed hosts through; made as a plain bridge if missing",
+    "the network egress proxies reach allowed hosts through; made as a bridge with inter-container traffic off if missing",
 )
 .default("mcp-portal-egress")
 .check(|_| true, "a Docker network name such as mcp-portal-egress");

@@ -88,6 +88,22 @@ impl Drop for CallGuard {
     }
 }
 
+/// The MCP methods the metrics name; any other is counted as `other`.
+const METHODS: &[&str] = &[
+    "ping",
+    "tools/list",
+    "tools/call",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "completion/complete",
+    "logging/setLevel",
+];
+
 /// The gateway's own name and version, in handshakes and stateless results.
 pub fn server_info() -> Value {
     json!({"name": "mcp-portal", "version": env!("CARGO_PKG_VERSION")})
@@ -224,20 +240,33 @@ impl<E: Engine + 'static> Gateway<E> {
         progress: Option<mpsc::UnboundedSender<Value>>,
     ) -> Result<Value, RpcError> {
         let started = Instant::now();
+        // Labels come from the caller's request: only known methods and the caller's own
+        // servers name a series, so no client can make them without bound.
+        let label = if METHODS.contains(&method) {
+            method
+        } else {
+            "other"
+        };
         let server = match &caller.only {
             Some(s) => s.to_string(),
-            None => params
+            None => match params
                 .get("name")
                 .and_then(Value::as_str)
                 .and_then(|n| n.split_once(aggregate::SEPARATOR))
-                .map_or_else(|| "all".to_string(), |(s, _)| s.to_string()),
+            {
+                Some((s, _)) => match self.targets(caller).await {
+                    Ok(t) if t.iter().any(|t| t.server.as_str() == s) => s.to_string(),
+                    _ => "unknown".to_string(),
+                },
+                None => "all".to_string(),
+            },
         };
         let r = self.answer(caller, method, params, progress).await;
         let outcome = if r.is_ok() { "ok" } else { "error" };
         self.rt
             .portal()
             .metrics()
-            .mcp_request(method, &server, outcome, started.elapsed());
+            .mcp_request(label, &server, outcome, started.elapsed());
         r
     }
 

@@ -21,7 +21,13 @@ pub(super) fn environment(
     let s = input.server;
     let mut env = BTreeMap::new();
     for (k, v) in &s.env {
-        env.insert(k.clone(), params.resolve(&format!("env.{k}"), v)?);
+        let value = params.resolve(&format!("env.{k}"), v)?;
+        // As Docker's gateway does: a template that resolves to nothing sets no variable
+        // (servers read an empty one differently from an absent one).
+        if value.is_empty() && crate::catalog::template::has_template(v) {
+            continue;
+        }
+        env.insert(k.clone(), value);
     }
     user_env(s, input.settings, &mut env)?;
     secret_env(s, input.secrets, &mut env)?;

@@ -87,6 +87,7 @@ pub fn network_spec(
         gateway: subnet.gateway().to_string(),
         labels,
         internal: false,
+        isolated: false,
     }
 }
 

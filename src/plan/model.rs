@@ -166,4 +166,8 @@ pub struct NetworkSpec {
     pub gateway: String,
     pub labels: BTreeMap<String, String>,
     pub internal: bool,
+    /// Containers on it cannot reach one another (Docker's `enable_icc=false`): the
+    /// shared outbound network of the egress proxies, so that no user's proxy reaches
+    /// another's.
+    pub isolated: bool,
 }

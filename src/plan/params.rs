@@ -33,6 +33,7 @@ impl<'a> Params<'a> {
             .filter_map(|(k, p)| p.default.clone().map(|d| (k.clone(), d)))
             .collect();
         let prefix = format!("{}.", server.id);
+        let mut spelled: BTreeMap<&str, &str> = BTreeMap::new();
         for (k, v) in given {
             let name = match k.strip_prefix(&prefix) {
                 Some(rest) if !server.parameters.contains_key(k) => rest,
@@ -69,6 +70,14 @@ impl<'a> Params<'a> {
                 }
                 (_, v) => v.clone(),
             };
+            if let Some(first) = spelled.insert(name, k) {
+                return Err(refuse(
+                    server,
+                    format!(
+                        "parameter {name:?} is given twice, as {first:?} and {k:?}; give it one way"
+                    ),
+                ));
+            }
             values.insert(name.to_string(), value);
         }
         let missing: Vec<&str> = server
@@ -200,6 +209,19 @@ mod tests {
         assert_eq!(p.resolve("env.L", "{{p.level}}").unwrap(), "debug");
         let p = Params::new(&s, &BTreeMap::new(), &NO_HOST_PATHS).unwrap();
         assert_eq!(p.resolve("env.L", "{{p.level}}").unwrap(), "info");
+    }
+
+    #[test]
+    fn a_parameter_given_under_both_its_names_is_refused() {
+        let s = server_with(&[("level", Parameter::default())]);
+        let given = BTreeMap::from([
+            ("level".to_string(), ParamValue::text("a")),
+            ("p.level".to_string(), ParamValue::text("b")),
+        ]);
+        assert_eq!(
+            Params::new(&s, &given, &NO_HOST_PATHS).unwrap_err().to_string(),
+            "server p: parameter \"level\" is given twice, as \"level\" and \"p.level\"; give it one way"
+        );
     }
 
     #[test]

@@ -26,10 +26,16 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
+    /// The values to mask; a value of several lines (a PEM key) is masked whole and, as
+    /// logs are read line by line, each of its lines as well.
     pub fn new<'a>(values: impl IntoIterator<Item = &'a SecretValue>) -> Self {
         let mut values: Vec<Zeroizing<String>> = values
             .into_iter()
             .map(|v| v.expose())
+            .flat_map(|v| {
+                let lines = v.contains('\n').then(|| v.lines().map(str::trim_end));
+                std::iter::once(v).chain(lines.into_iter().flatten())
+            })
             .filter(|v| v.len() >= MIN_MASKED_LEN)
             .map(|v| Zeroizing::new(v.to_string()))
             .collect();
@@ -40,6 +46,32 @@ impl Redactor {
 
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
+    }
+
+    /// The longest value's length.
+    pub fn longest(&self) -> usize {
+        self.values.first().map_or(0, |v| v.len())
+    }
+
+    /// Where to cut `bytes` at `at` or before so that no value is split by the cut: the
+    /// start of a value that runs across `at`, else `at`.
+    pub fn safe_cut(&self, bytes: &[u8], at: usize) -> usize {
+        let mut cut = at.min(bytes.len());
+        for v in &self.values {
+            let v = v.as_bytes();
+            let from = at.saturating_sub(v.len() - 1);
+            let to = (at + v.len() - 1).min(bytes.len());
+            if to <= from || to - from < v.len() {
+                continue;
+            }
+            if let Some(i) = bytes[from..to].windows(v.len()).position(|w| w == v) {
+                let start = from + i;
+                if start < at && start + v.len() > at {
+                    cut = cut.min(start);
+                }
+            }
+        }
+        cut
     }
 
     /// `text` with every value masked.
@@ -79,6 +111,24 @@ mod tests {
     fn a_value_inside_another_does_not_leave_the_rest_of_the_longer_visible() {
         let v = values(&["abc", "xxabcxx"]);
         assert_eq!(Redactor::new(&v).mask("k=xxabcxx"), "k=****");
+    }
+
+    #[test]
+    fn each_line_of_a_value_of_several_lines_is_masked_too() {
+        let v = values(&["-----BEGIN KEY-----\nMIIEabcdef\n-----END KEY-----\n"]);
+        let r = Redactor::new(&v);
+        assert_eq!(r.mask("MIIEabcdef"), "****");
+        assert_eq!(r.mask("-----BEGIN KEY-----"), "****");
+        assert_eq!(r.longest(), 49, "the whole value is the longest");
+    }
+
+    #[test]
+    fn a_cut_never_splits_a_value() {
+        let v = values(&["secret"]);
+        let r = Redactor::new(&v);
+        assert_eq!(r.safe_cut(b"xxsecretyy", 4), 2);
+        assert_eq!(r.safe_cut(b"xxsecretyy", 8), 8);
+        assert_eq!(r.safe_cut(b"xxsecretyy", 1), 1);
     }
 
     #[test]

@@ -7,7 +7,10 @@
 //!   (sent on with `Connection: close`), and `CONNECT host:port` tunnels (HTTPS);
 //! - anything else, or a destination not on the list, gets `403` with the reason;
 //! - the proxy resolves the allowed name and connects itself: the client never picks the
-//!   address, so a name that resolves elsewhere later cannot widen the list;
+//!   address. What the name resolves to is the name's owner's choice, so the proxy skips
+//!   loopback, link-local (metadata services) and multicast addresses, and the portal
+//!   makes the shared outbound network with inter-container traffic off, so that no
+//!   name can lead one user's proxy to another's;
 //! - only the server it was made for may use it (`--client NAME,...`: a peer whose
 //!   address is not one these container names resolve to is refused), so a user's
 //!   servers cannot borrow each other's lists. Container names are unique on an engine,
@@ -405,9 +408,18 @@ async fn bad_gateway(client: &mut TcpStream, why: &str) {
     let _ = client.shutdown().await;
 }
 
+/// 169.254/16 and fe80::/10: the hosts' metadata services live there, never a server's
+/// destination.
+fn link_local(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
 /// Resolves and connects to a destination: the proxy picks the address, never the client.
-/// An address that would be the proxy's own (loopback, unspecified) or a multicast one is
-/// skipped, whatever name resolved to it.
+/// An address that would be the proxy's own (loopback, unspecified), a link-local one
+/// (metadata services) or a multicast one is skipped, whatever name resolved to it.
 async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
     let attempt = async {
         let addrs = tokio::net::lookup_host((host, port))
@@ -415,8 +427,13 @@ async fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
             .map_err(|e| format!("cannot resolve {host}: {e}"))?;
         let mut last = format!("{host} resolves to no address outside the proxy");
         for addr in addrs {
-            let ip = addr.ip();
-            if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() {
+            let ip = match addr.ip() {
+                std::net::IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+                ip => ip,
+            };
+            if ip.is_loopback() || ip.is_unspecified() || ip.is_multicast() || link_local(ip) {
                 continue;
             }
             match TcpStream::connect(addr).await {

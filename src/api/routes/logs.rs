@@ -5,7 +5,7 @@
 //! and ends when the token stops being in force.
 
 use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{Path, Query};
 use axum::http::HeaderMap;
@@ -23,6 +23,15 @@ use crate::error::ErrorClass;
 
 /// How often a followed log checks that its token is still in force.
 const RECHECK: Duration = Duration::from_secs(2);
+
+/// A followed log and what it re-checks.
+struct Watch {
+    lines:
+        futures_util::stream::BoxStream<'static, crate::manager::Result<crate::manager::LogLine>>,
+    portal: crate::manager::Portal,
+    token: String,
+    tick: tokio::time::Interval,
+}
 
 #[derive(Debug, Deserialize)]
 pub(super) struct LogsParams {
@@ -63,38 +72,42 @@ pub(super) async fn logs<E: Engine + 'static>(
     };
     let slot = state.streams.claim(&token.id)?;
     let lines = state.rt.logs(&user, &server, query).await?;
-    let portal = state.portal.clone();
-    let mut checked = Instant::now();
-    let events = lines
-        .then(move |line| {
-            let portal = portal.clone();
-            let id = token.id.clone();
-            let due = checked.elapsed() >= RECHECK;
-            if due {
-                checked = Instant::now();
-            }
-            async move {
-                let in_force = !due
-                    || tokio::task::spawn_blocking(move || portal.token_in_force(&id))
+    let watch = Watch {
+        lines,
+        portal: state.portal.clone(),
+        token: token.id,
+        tick: tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK),
+    };
+    // Each step: the next line, unless the token stopped being in force first; checked
+    // every RECHECK also while the log is quiet, so a revoked token ends a followed log.
+    let events = futures_util::stream::unfold(Some(watch), |w| async move {
+        let mut w = w?;
+        loop {
+            tokio::select! {
+                line = w.lines.next() => return line.map(|l| (l, Some(w))),
+                _ = w.tick.tick() => {
+                    let (portal, id) = (w.portal.clone(), w.token.clone());
+                    let in_force = tokio::task::spawn_blocking(move || portal.token_in_force(&id))
                         .await
                         .unwrap_or(false);
-                (line, in_force)
+                    if !in_force {
+                        return None;
+                    }
+                }
             }
-        })
-        .take_while(|(_, in_force)| std::future::ready(*in_force))
-        .map(|(line, _)| match line {
-            Ok(l) => Event::default()
-                .event("log")
-                .json_data(&l)
-                .unwrap_or_else(|e| {
-                    error_event(ApiError::new(ErrorClass::Internal, e.to_string()))
-                }),
-            Err(e) => error_event(e.into()),
-        })
-        .chain(futures_util::stream::once(async move {
-            drop(slot);
-            Event::default().event("end").data("{}")
-        }))
-        .map(Ok);
+        }
+    })
+    .map(|line| match line {
+        Ok(l) => Event::default()
+            .event("log")
+            .json_data(&l)
+            .unwrap_or_else(|e| error_event(ApiError::new(ErrorClass::Internal, e.to_string()))),
+        Err(e) => error_event(e.into()),
+    })
+    .chain(futures_util::stream::once(async move {
+        drop(slot);
+        Event::default().event("end").data("{}")
+    }))
+    .map(Ok);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(5))))
 }

@@ -69,6 +69,14 @@ pub(super) async fn create_network(docker: &Docker, spec: &NetworkSpec) -> Resul
         driver: Some("bridge".into()),
         labels: Some(spec.labels.clone().into_iter().collect()),
         internal: spec.internal.then_some(true),
+        options: spec.isolated.then(|| {
+            [(
+                "com.docker.network.bridge.enable_icc".to_string(),
+                "false".to_string(),
+            )]
+            .into_iter()
+            .collect()
+        }),
         // No subnet: Docker picks one from its pools (the one shared outbound network).
         ipam: (!spec.subnet.is_empty()).then(|| Ipam {
             config: Some(vec![IpamConfig {

@@ -1,7 +1,8 @@
 //! A server's egress proxy and its user's internal network (`allow_hosts`): made or
 //! replaced before the server is, kept running, and removed with the server, or once
 //! its definition names no hosts any more. The outbound network the proxies share is
-//! the admin's (`MCP_PORTAL_EGRESS_NETWORK`), made as a plain bridge when missing and
+//! the admin's (`MCP_PORTAL_EGRESS_NETWORK`), made as a bridge with inter-container traffic
+//! off (no proxy reaches another user's) when missing and
 //! never removed by the portal.
 
 use super::super::{PortalError, Result};
@@ -95,7 +96,7 @@ impl<E: Engine> Runtime<E> {
         Ok(())
     }
 
-    /// The admin's outbound network, made as a plain bridge (Docker picks its subnet)
+    /// The admin's outbound network, made as an isolated bridge (Docker picks its subnet)
     /// when missing. Whoever made it, it is used: the admin named it.
     async fn ensure_outbound(&self) -> Result<()> {
         let name = &self.portal.config.runtime.egress.network;
@@ -112,6 +113,7 @@ impl<E: Engine> Runtime<E> {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             internal: false,
+            isolated: true,
         };
         self.engine.create_network(&spec).await?;
         Ok(())

@@ -35,7 +35,7 @@ impl<E: Engine> Runtime<E> {
         let mut out = Vec::new();
         for c in containers
             .iter()
-            .filter(|c| c.label(LABEL_USER) == Some(user.as_str()))
+            .filter(|c| c.label(LABEL_USER) == Some(user.as_str()) && !super::is_proxy(c))
         {
             let server = c.label(LABEL_SERVER).unwrap_or_default();
             enabled.retain(|id, _| id.as_str() != server);
@@ -122,7 +122,7 @@ impl<E: Engine> Runtime<E> {
             let theirs = || {
                 containers
                     .iter()
-                    .filter(|c| c.label(LABEL_USER) == Some(user.as_str()))
+                    .filter(|c| c.label(LABEL_USER) == Some(user.as_str()) && !super::is_proxy(c))
             };
             let memory: u64 = enabled.servers.values().map(|e| e.memory_bytes).sum();
             let resources = Resources {

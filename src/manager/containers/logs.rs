@@ -39,7 +39,10 @@ struct Lines {
 }
 
 impl Lines {
-    fn push(&mut self, chunk: &[u8], out: &mut Vec<String>) {
+    /// An endless line is passed on in pieces cut where no secret value runs across the
+    /// cut (`redact.safe_cut`), holding back as much as the longest value might still
+    /// need, so each value is whole in one piece and masked there.
+    fn push(&mut self, chunk: &[u8], redact: &Redactor, out: &mut Vec<String>) {
         self.pending.extend_from_slice(chunk);
         while let Some(at) = self.pending.iter().position(|b| *b == b'\n') {
             let rest = self.pending.split_off(at + 1);
@@ -50,8 +53,10 @@ impl Lines {
             }
             out.push(String::from_utf8_lossy(&line).into_owned());
         }
-        while self.pending.len() >= MAX_LINE {
-            let rest = self.pending.split_off(MAX_LINE);
+        let keep = redact.longest().saturating_sub(1);
+        while self.pending.len() >= MAX_LINE + keep {
+            let at = redact.safe_cut(&self.pending, MAX_LINE).max(1);
+            let rest = self.pending.split_off(at);
             let piece = std::mem::replace(&mut self.pending, rest);
             out.push(String::from_utf8_lossy(&piece).into_owned());
         }
@@ -82,11 +87,11 @@ impl Masked {
         let mut lines = Vec::new();
         match item {
             Some(Output::Stdout(b)) => {
-                self.stdout.push(&b, &mut lines);
+                self.stdout.push(&b, &self.redact, &mut lines);
                 tagged(LogStream::Stdout, lines, &self.redact);
             }
             Some(Output::Stderr(b)) => {
-                self.stderr.push(&b, &mut lines);
+                self.stderr.push(&b, &self.redact, &mut lines);
                 tagged(LogStream::Stderr, lines, &self.redact);
             }
             None => {
@@ -218,6 +223,19 @@ mod tests {
             texts(m.lines(Some(Output::Stderr(b"one\n".to_vec())))),
             ["Stderr err one"]
         );
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_of_an_endless_line_is_masked_whole() {
+        let mut m = masked(&["ghp_secret"]);
+        let mut text = vec![b'x'; MAX_LINE - 4];
+        text.extend_from_slice(b"ghp_secret");
+        text.extend(vec![b'y'; 20]);
+        let out = m.lines(Some(Output::Stdout(text)));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].line.len(), MAX_LINE - 4, "cut before the value");
+        let rest = m.lines(None);
+        assert!(rest[0].line.starts_with("****y"), "{}", rest[0].line);
     }
 
     #[test]

@@ -38,7 +38,11 @@ fn state_after(action: &str) -> Option<&'static str> {
 impl Feed {
     /// A container event as SERVER_STATUS_CHANGED, when it changed the state.
     pub(super) fn status(&self, events: &EventHub, e: &EngineEvent) {
-        if e.kind != "container" {
+        // A server's egress proxy carries its labels, but is not the server.
+        if e.kind != "container"
+            || e.labels.get(crate::plan::LABEL_ROLE).map(String::as_str)
+                == Some(crate::plan::ROLE_EGRESS)
+        {
             return;
         }
         let Some(new) = state_after(&e.action) else {
