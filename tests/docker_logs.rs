@@ -156,6 +156,7 @@ fn a_servers_secret_is_masked_in_its_log_locally_and_remotely_and_a_removed_cont
         .trim()
         .to_string();
     let used = "mcp_portal_user_usage{user=\"lg-a\",what=\"memory_used_bytes\"} ";
+    let cpu = "mcp_portal_user_usage{user=\"lg-a\",what=\"cpu_used_ratio\"} ";
     let start = Instant::now();
     let measured = loop {
         let text = ureq::get(&format!("{url}/metrics"))
@@ -166,8 +167,11 @@ fn a_servers_secret_is_masked_in_its_log_locally_and_remotely_and_a_removed_cont
             .read_to_string()
             .unwrap();
         assert!(!text.contains(SECRET));
-        if let Some(v) = text.lines().find_map(|l| l.strip_prefix(used)) {
-            break v.parse::<f64>().unwrap();
+        // CPU comes from two samples, so it is there last.
+        let read = |series: &str| text.lines().find_map(|l| l.strip_prefix(series));
+        if let (Some(m), Some(c)) = (read(used), read(cpu)) {
+            assert!(c.parse::<f64>().unwrap() >= 0.0);
+            break m.parse::<f64>().unwrap();
         }
         assert!(
             start.elapsed() < Duration::from_secs(15),

@@ -125,6 +125,7 @@ fn event_schemas() -> Value {
     }));
     // Absent until the daemon has measured it, so not required.
     resources["properties"]["measured_memory_mb"] = int.clone();
+    resources["properties"]["measured_cpu_millicores"] = int.clone();
     json!({
         "USER_CATALOG_UPDATED": object(json!({
             "user_id": text, "catalog_version": text,

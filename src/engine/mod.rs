@@ -119,6 +119,15 @@ impl fmt::Debug for Attached {
     }
 }
 
+/// A running container's use of memory and CPU, from one stats call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub memory_bytes: u64,
+    /// CPU time used since the container started, in nanoseconds: the CPU in use is the
+    /// change of it between two readings over the time between them.
+    pub cpu_ns: u64,
+}
+
 /// Which part of a container's log to read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LogsQuery {
@@ -190,13 +199,10 @@ pub trait Engine: Send + Sync {
         name: &str,
         timeout_secs: i32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
-    /// The memory a running container uses now, in bytes, less the page cache it could
-    /// give back (as `docker stats` counts it); `None` when there is no such container
-    /// or Docker reports no figure. One call, no stream.
-    fn memory_usage(
-        &self,
-        name: &str,
-    ) -> impl Future<Output = Result<Option<u64>, EngineError>> + Send;
+    /// What a running container uses now: its memory in bytes, less the page cache it
+    /// could give back (as `docker stats` counts it), and the CPU time it has had; `None`
+    /// when there is no such container or Docker reports no figure. One call, no stream.
+    fn usage(&self, name: &str) -> impl Future<Output = Result<Option<Usage>, EngineError>> + Send;
     /// Events about objects carrying all of `labels`, as they happen.
     fn events(
         &self,

@@ -37,6 +37,10 @@ pub struct Resources {
     /// field; absent until the daemon has sampled it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub measured_memory_mb: Option<u64>,
+    /// The CPU the running containers used between the daemon's last two samples, in
+    /// thousandths of a core (not a seed field; absent until two samples were taken).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured_cpu_millicores: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mcp_portal::engine::{
     Attached, ContainerInfo, Engine, EngineError, EngineEvent, LogsQuery, NetworkInfo, Output,
-    VolumeInfo,
+    Usage, VolumeInfo,
 };
 use mcp_portal::plan::{ContainerSpec, NetworkSpec};
 use mcp_portal::secrets::SecretValue;
@@ -197,10 +197,13 @@ impl Engine for Fake {
             .or_default() += 1;
         self.start_container(name).await
     }
-    /// A running container uses 8 MiB, as far as the fake knows.
-    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError> {
+    /// A running container uses 8 MiB and no CPU, as far as the fake knows.
+    async fn usage(&self, name: &str) -> Result<Option<Usage>, EngineError> {
         let running = self.container(name).await?.is_some_and(|c| c.running());
-        Ok(running.then_some(8 * 1024 * 1024))
+        Ok(running.then_some(Usage {
+            memory_bytes: 8 * 1024 * 1024,
+            cpu_ns: 0,
+        }))
     }
     fn events(
         &self,

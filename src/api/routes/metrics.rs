@@ -65,7 +65,7 @@ async fn reading<E: Engine + 'static>(state: &ApiState<E>) -> Result<Reading, Ap
                 cpu_shares_reserved: resources.cpu_shares,
                 max_cpu_shares: limits.max_cpu_shares,
                 memory_used_bytes: resources.measured_memory_mb.map(|m| m.saturating_mul(MIB)),
-                cpu_used_ratio: None,
+                cpu_used_ratio: resources.measured_cpu_millicores.map(|m| m as f64 / 1000.0),
             }),
             _ => None,
         })

@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 
 use super::errors::{docker_err, status};
 use super::{btree, label_filters};
-use crate::engine::{ContainerInfo, EngineError};
+use crate::engine::{ContainerInfo, EngineError, Usage};
 use crate::plan::ContainerSpec;
 use crate::secrets::SecretValue;
 
@@ -32,26 +32,37 @@ pub(super) async fn container(
     }
 }
 
-pub(super) async fn memory_usage(docker: &Docker, name: &str) -> Result<Option<u64>, EngineError> {
+pub(super) async fn usage(docker: &Docker, name: &str) -> Result<Option<Usage>, EngineError> {
     // One sample, without the second one Docker waits a second for to work out CPU use.
     let options = StatsOptionsBuilder::default()
         .stream(false)
         .one_shot(true)
         .build();
     match docker.stats(name, Some(options)).next().await {
-        Some(Ok(s)) => Ok(s.memory_stats.and_then(|m| {
-            let usage = m.usage?;
-            // cgroup v2 names the reclaimable cache `inactive_file`, v1 `total_inactive_file`.
-            let cache = m
-                .stats
-                .as_ref()
-                .and_then(|st| st.get("inactive_file").or(st.get("total_inactive_file")))
-                .copied()
+        Some(Ok(s)) => {
+            let memory = s.memory_stats.and_then(|m| {
+                let usage = m.usage?;
+                // cgroup v2 names the reclaimable cache `inactive_file`, v1 `total_inactive_file`.
+                let cache = m
+                    .stats
+                    .as_ref()
+                    .and_then(|st| st.get("inactive_file").or(st.get("total_inactive_file")))
+                    .copied()
+                    .unwrap_or(0);
+                Some(usage.saturating_sub(cache))
+            });
+            let cpu_ns = s
+                .cpu_stats
+                .and_then(|c| c.cpu_usage)
+                .and_then(|u| u.total_usage)
                 .unwrap_or(0);
-            Some(usage.saturating_sub(cache))
-        })),
+            Ok(memory.map(|memory_bytes| Usage {
+                memory_bytes,
+                cpu_ns,
+            }))
+        }
         Some(Err(e)) if status(&e) == Some(404) => Ok(None),
-        Some(Err(e)) => Err(docker_err("read the memory use of container", name)(e)),
+        Some(Err(e)) => Err(docker_err("read the resource use of container", name)(e)),
         None => Ok(None),
     }
 }

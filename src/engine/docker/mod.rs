@@ -20,7 +20,7 @@ use futures_util::stream::BoxStream;
 
 use super::{
     Attached, ContainerInfo, Engine, EngineError, EngineEvent, LogsQuery, NetworkInfo, Output,
-    VolumeInfo, MIN_API,
+    Usage, VolumeInfo, MIN_API,
 };
 use crate::plan::{ContainerSpec, NetworkSpec};
 use crate::secrets::SecretValue;
@@ -105,8 +105,8 @@ impl Engine for DockerEngine {
         networks::remove_volume(&self.docker, name).await
     }
 
-    async fn memory_usage(&self, name: &str) -> Result<Option<u64>, EngineError> {
-        containers::memory_usage(&self.docker, name).await
+    async fn usage(&self, name: &str) -> Result<Option<Usage>, EngineError> {
+        containers::usage(&self.docker, name).await
     }
 
     async fn container(&self, name: &str) -> Result<Option<ContainerInfo>, EngineError> {

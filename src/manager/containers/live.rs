@@ -22,6 +22,19 @@ const MEASURE_AT_ONCE: usize = 8;
 
 const MIB: u64 = 1024 * 1024;
 
+/// The last reading of the users' containers.
+#[derive(Debug, Default)]
+pub(super) struct Measured {
+    /// Each user's memory in use, in bytes.
+    memory: BTreeMap<UserId, u64>,
+    /// Each user's CPU in use between the last two readings, in thousandths of a core.
+    cpu: BTreeMap<UserId, u64>,
+    /// Each container's CPU time at the last reading, and when it was read.
+    cpu_seen: std::collections::HashMap<String, (u64, std::time::Instant)>,
+    /// Whether `cpu` is the change since an earlier reading (false on the first).
+    cpu_ready: bool,
+}
+
 impl<E: Engine> Runtime<E> {
     /// The state of each of the user's containers now, and `missing` for an enabled
     /// server without one: the events a stream that (re)starts begins with.
@@ -63,24 +76,25 @@ impl<E: Engine> Runtime<E> {
         Ok(out)
     }
 
-    /// Reads the memory of each running managed container, one stats call each (a few
-    /// at once), and keeps each user's sum for `usage`.
+    /// Reads the memory and CPU time of each running managed container, one stats call
+    /// each (a few at once), and keeps each user's sums for `usage`: their memory now,
+    /// and the CPU their containers used since the last reading (none on the first).
     pub async fn measure(&self) -> Result<()> {
         let containers = self.listing().await?;
         let running: Vec<_> = containers
             .iter()
-            .filter(|c| c.running())
+            .filter(|c| c.running() && !super::is_proxy(c))
             .filter_map(|c| {
                 let user = UserId::parse(c.label(LABEL_USER)?).ok()?;
-                Some((user, c.name.clone()))
+                Some((user, c.id.clone(), c.name.clone()))
             })
             .collect();
         let read = futures_util::stream::iter(running)
-            .map(|(user, name)| async move {
-                match self.engine.memory_usage(&name).await {
-                    Ok(bytes) => bytes.map(|b| (user, b)),
+            .map(|(user, id, name)| async move {
+                match self.engine.usage(&name).await {
+                    Ok(u) => u.map(|u| (user, id, u, std::time::Instant::now())),
                     Err(e) => {
-                        tracing::debug!(error = %e, container = %name, "cannot read memory use");
+                        tracing::debug!(error = %e, container = %name, "cannot read resource use");
                         None
                     }
                 }
@@ -88,12 +102,25 @@ impl<E: Engine> Runtime<E> {
             .buffer_unordered(MEASURE_AT_ONCE)
             .collect::<Vec<_>>()
             .await;
-        let mut sums: BTreeMap<UserId, u64> = BTreeMap::new();
-        for (user, bytes) in read.into_iter().flatten() {
-            *sums.entry(user).or_default() += bytes;
+        // A poisoned lock only means a sampler panicked mid-write: the readings are replaced.
+        let mut before = self.measured.lock().unwrap_or_else(|p| p.into_inner());
+        let last = before.as_ref().map(|b| &b.cpu_seen);
+        let mut m = Measured {
+            cpu_ready: last.is_some(),
+            ..Default::default()
+        };
+        for (user, id, u, at) in read.into_iter().flatten() {
+            *m.memory.entry(user.clone()).or_default() += u.memory_bytes;
+            if let Some((ns, then)) = last.and_then(|l| l.get(&id)) {
+                let wall = at.duration_since(*then).as_nanos() as f64;
+                if wall > 0.0 && u.cpu_ns >= *ns {
+                    let cores = (u.cpu_ns - ns) as f64 / wall;
+                    *m.cpu.entry(user.clone()).or_default() += (cores * 1000.0).round() as u64;
+                }
+            }
+            m.cpu_seen.insert(id, (u.cpu_ns, at));
         }
-        // A poisoned lock only means a sampler panicked mid-write: the sums are replaced.
-        *self.measured.lock().unwrap_or_else(|p| p.into_inner()) = Some(sums);
+        *before = Some(m);
         Ok(())
     }
 
@@ -110,7 +137,13 @@ impl<E: Engine> Runtime<E> {
             .measured
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
+            .as_ref()
+            .map(|m| Measured {
+                memory: m.memory.clone(),
+                cpu: m.cpu.clone(),
+                cpu_seen: Default::default(),
+                cpu_ready: m.cpu_ready,
+            });
         let mut out = Vec::new();
         for user in users {
             let Ok(quota) = self.portal.user_limits(&user, None) else {
@@ -133,7 +166,11 @@ impl<E: Engine> Runtime<E> {
                 running: theirs().filter(|c| c.running()).count() as u64,
                 measured_memory_mb: measured
                     .as_ref()
-                    .map(|m| m.get(&user).copied().unwrap_or(0).div_ceil(MIB)),
+                    .map(|m| m.memory.get(&user).copied().unwrap_or(0).div_ceil(MIB)),
+                measured_cpu_millicores: measured
+                    .as_ref()
+                    .filter(|m| m.cpu_ready)
+                    .map(|m| m.cpu.get(&user).copied().unwrap_or(0)),
             };
             let limits = Limits {
                 max_containers: u64::from(quota.max_containers),

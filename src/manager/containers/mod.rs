@@ -46,8 +46,8 @@ pub struct Runtime<E> {
     engine: E,
     starts: Arc<Semaphore>,
     listing: status::ListingCache,
-    /// Each user's measured memory in bytes, from the last `measure`.
-    measured: std::sync::Mutex<Option<BTreeMap<UserId, u64>>>,
+    /// The last `measure`: each user's memory and CPU in use.
+    measured: std::sync::Mutex<Option<live::Measured>>,
 }
 
 /// The label filter that selects every object this portal instance manages.
