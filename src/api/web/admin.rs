@@ -144,9 +144,9 @@ async fn upload<E: Engine + 'static>(
             } else {
                 format!("catalog {} unchanged (revision {})", r.name, r.revision)
             };
-            done(&state, &who, &to, Ok(what))
+            done(&state, &who, &headers, &to, Ok(what))
         }
-        Err(e) => done(&state, &who, "/ui/admin/catalogs", Err(e.into())),
+        Err(e) => done(&state, &who, &headers, "/ui/admin/catalogs", Err(e.into())),
     }
 }
 
@@ -168,7 +168,7 @@ async fn upload_overlay<E: Engine + 'static>(
         .await
         .map(|r| format!("overlay {} stored", r.name))
         .map_err(WebError::from);
-    done(&state, &who, "/ui/admin/catalogs", r)
+    done(&state, &who, &headers, "/ui/admin/catalogs", r)
 }
 
 #[derive(Debug, Deserialize)]
@@ -311,7 +311,7 @@ async fn rollback<E: Engine + 'static>(
         .await
         .map(|r| format!("catalog {} is at revision {} again", r.name, r.revision))
         .map_err(WebError::from);
-    done(&state, &who, &format!("/ui/admin/catalogs/{name}"), r)
+    done(&state, &who, &headers, &format!("/ui/admin/catalogs/{name}"), r)
 }
 
 /// A bar of `used` against `limit`.

@@ -207,10 +207,12 @@ fn field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// After a form: back to a page, with a notice the page shows once.
+/// After a form: back to a page, with a notice the page shows once; or, to the page's
+/// script (which asks for JSON and stays on the page), the notice itself.
 fn done<E: Engine + 'static>(
     state: &ApiState<E>,
     signed: &Signed,
+    headers: &HeaderMap,
     to: &str,
     notice: Result<String, WebError>,
 ) -> Page {
@@ -219,6 +221,17 @@ fn done<E: Engine + 'static>(
         Err(WebError::SignIn) => return Err(WebError::SignIn),
         Err(WebError::Page(_, m)) => session::Notice::Failed(m),
     };
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if wants_json {
+        let (ok, message) = match notice {
+            session::Notice::Ok(m) => (true, m),
+            session::Notice::Failed(m) => (false, m),
+        };
+        return Ok(axum::Json(serde_json::json!({"ok": ok, "message": message})).into_response());
+    }
     state.sessions.notice(&signed.session.id, notice);
     Ok(Redirect::to(to).into_response())
 }

@@ -13,11 +13,11 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use futures_util::StreamExt;
-use maud::html;
+use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
 
 use super::layout::{button, csrf, page};
-use super::{done, field, ApiState, Fields, Page, WebError, S};
+use super::{done, field, ApiState, Fields, Page, Signed, WebError, S};
 use crate::api::routes::blocking;
 use crate::api::ApiError;
 use crate::catalog::merge::Provenance;
@@ -61,6 +61,7 @@ fn source_kind(p: &Provenance) -> &'static str {
 #[derive(Debug, Clone, Serialize)]
 struct Live {
     server: String,
+    enabled: bool,
     state: String,
     health: String,
     restarts: u32,
@@ -68,9 +69,12 @@ struct Live {
 
 fn live_rows(rows: Vec<StatusRow>) -> HashMap<String, Live> {
     rows.into_iter()
+        // An orphan is a container nobody enabled: not the user's server any more.
+        .filter(|r| r.state != "orphan")
         .map(|r| {
             let live = Live {
                 server: r.server.clone(),
+                enabled: true,
                 state: r.state,
                 health: r.health.unwrap_or_else(|| "-".into()),
                 restarts: r.restarts,
@@ -83,6 +87,7 @@ fn live_rows(rows: Vec<StatusRow>) -> HashMap<String, Live> {
 fn not_enabled(server: &str) -> Live {
     Live {
         server: server.to_string(),
+        enabled: false,
         state: "disabled".into(),
         health: "-".into(),
         restarts: 0,
@@ -171,14 +176,7 @@ async fn servers_page<E: Engine + 'static>(
                         td.state { (l.state) }
                         td.health { (l.health) }
                         td.restarts { (l.restarts) }
-                        td.actions {
-                            @if on {
-                                (button(&who, &format!("{base}/restart"), "Restart", "restart"))
-                                (button(&who, &format!("{base}/disable"), "Disable", "disable"))
-                            } @else {
-                                (button(&who, &format!("{base}/enable"), "Enable", "enable"))
-                            }
-                        }
+                        td.actions { (actions(&who, &base, on, true)) }
                     }
                 }
             }
@@ -274,12 +272,7 @@ async fn server_page<E: Engine + 'static>(
                 td.state { (l.state) }
                 td.health { (l.health) }
                 td.restarts { (l.restarts) }
-                td.actions {
-                    @if on {
-                        (button(&who, &format!("{base}/restart"), "Restart", "restart"))
-                        (button(&who, &format!("{base}/disable"), "Disable", "disable"))
-                    }
-                }
+                td.actions { (actions(&who, &base, on, false)) }
             } }
         }
         section {
@@ -330,7 +323,8 @@ async fn server_page<E: Engine + 'static>(
         section {
             h2 { "Log" }
             @if let Some(p) = &log_problem { p #log-problem { (p) } }
-            pre #log data-src=[on.then(|| format!("/api/v1/users/{user}/servers/{server}/logs?follow=true&tail={LOG_TAIL}"))] {
+            @let follow = format!("/api/v1/users/{user}/servers/{server}/logs?follow=true&tail={LOG_TAIL}");
+            pre #log data-follow=(follow) data-src=[on.then_some(&follow)] {
                 @for line in &log { (line) "\n" }
             }
         }
@@ -343,6 +337,21 @@ async fn server_page<E: Engine + 'static>(
         }
     };
     Ok(page(&format!("{server}"), &who, notice, body).into_response())
+}
+
+/// A server's buttons; the script shows those that fit the server's state as it changes.
+fn actions(who: &Signed, base: &str, on: bool, with_enable: bool) -> Markup {
+    html! {
+        span.when-on hidden[!on] {
+            (button(who, &format!("{base}/restart"), "Restart", "restart"))
+            (button(who, &format!("{base}/disable"), "Disable", "disable"))
+        }
+        @if with_enable {
+            span.when-off hidden[on] {
+                (button(who, &format!("{base}/enable"), "Enable", "enable"))
+            }
+        }
+    }
 }
 
 fn default_text(v: Option<&ParamValue>) -> String {
@@ -495,7 +504,7 @@ async fn act<E: Engine + 'static>(
         }
         _ => format!("/ui/users/{user}"),
     };
-    done(&state, &who, &back, outcome)
+    done(&state, &who, &headers, &back, outcome)
 }
 
 /// `POST /ui/users/{user}/secrets/{name}`: sets a secret; its value is never shown back.
@@ -530,5 +539,5 @@ async fn set_secret<E: Engine + 'static>(
         Some(path) if path.starts_with(&format!("/ui/users/{user}/")) => path,
         _ => format!("/ui/users/{user}"),
     };
-    done(&state, &who, &back, outcome)
+    done(&state, &who, &headers, &back, outcome)
 }

@@ -1,7 +1,9 @@
 // mcp-portal dashboard: live updates on top of pages that work without this script.
 // The servers table follows the user's event stream and refreshes its rows from
-// /ui/users/{user}/live; a server's log follows its log stream; the copy button copies
-// the MCP snippet. Both streams are authenticated by the session cookie (GET only).
+// /ui/users/{user}/live; the action buttons and the settings form post in the
+// background (the page stays, and shows the outcome); a server's log follows its log
+// stream; the copy button copies the MCP snippet. Both streams are authenticated by the
+// session cookie (GET only); every post carries the form's CSRF field.
 "use strict";
 
 function refreshRows(table) {
@@ -15,6 +17,14 @@ function refreshRows(table) {
         setCell(tr, "state", r ? r.state : "disabled");
         setCell(tr, "health", r ? r.health : "-");
         setCell(tr, "restarts", r ? String(r.restarts) : "0");
+        const on = Boolean(r && r.enabled);
+        for (const el of tr.querySelectorAll(".when-on")) el.hidden = !on;
+        for (const el of tr.querySelectorAll(".when-off")) el.hidden = on;
+        const pre = document.getElementById("log");
+        if (on && r.state === "running" && pre && !pre.dataset.live && pre.dataset.follow) {
+          pre.dataset.src = pre.dataset.follow;
+          followLog(pre);
+        }
       }
     })
     .catch(() => {});
@@ -45,10 +55,13 @@ function followServers(table) {
 function followLog(pre) {
   const src = pre.dataset.src;
   const log = new EventSource(src);
+  pre.dataset.live = "following";
   let first = true;
   log.addEventListener("log", (m) => {
     if (first) {
       pre.textContent = "";
+      const problem = document.getElementById("log-problem");
+      if (problem) problem.remove();
       first = false;
     }
     const d = JSON.parse(m.data);
@@ -61,7 +74,45 @@ function followLog(pre) {
       pre.appendChild(document.createTextNode("[" + d.error.message + "]\n"));
     }
   });
-  log.addEventListener("end", () => log.close());
+  // A followed log ends when the container stops; a restarted one is followed anew.
+  log.addEventListener("end", () => {
+    log.close();
+    delete pre.dataset.live;
+  });
+}
+
+function showNotice(ok, message) {
+  let n = document.getElementById("live-notice");
+  if (!n) {
+    n = document.createElement("pre");
+    n.id = "live-notice";
+    document.querySelector("main").prepend(n);
+  }
+  n.className = "notice " + (ok ? "ok" : "failed");
+  n.setAttribute("role", ok ? "status" : "alert");
+  n.textContent = message;
+}
+
+function postInBackground(form) {
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    fetch(form.action, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+      body: new URLSearchParams(new FormData(form)),
+    })
+      .then((r) => r.json())
+      .then((d) => showNotice(d.ok, d.message))
+      .catch((e) => showNotice(false, "the portal did not answer: " + e))
+      .finally(() => {
+        buttons.forEach((b) => (b.disabled = false));
+        const table = document.getElementById("servers");
+        if (table) refreshRows(table);
+      });
+  });
 }
 
 function copyButtons() {
@@ -81,5 +132,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (table) followServers(table);
   const pre = document.getElementById("log");
   if (pre && pre.dataset.src) followLog(pre);
+  for (const f of document.querySelectorAll("#servers form.inline, form#settings")) postInBackground(f);
   copyButtons();
 });
