@@ -208,7 +208,9 @@ fn a_user_signs_in_enables_a_server_sees_it_running_and_reads_its_log() {
     // What the browser did, the portal did: the container runs.
     let status = p.d.ok(&["status", "--user", "du-a"]);
     assert!(
-        status.lines().any(|l| l.contains("talky") && l.contains("running")),
+        status
+            .lines()
+            .any(|l| l.contains("talky") && l.contains("running")),
         "{status}"
     );
 }

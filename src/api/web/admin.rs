@@ -311,16 +311,22 @@ async fn rollback<E: Engine + 'static>(
         .await
         .map(|r| format!("catalog {} is at revision {} again", r.name, r.revision))
         .map_err(WebError::from);
-    done(&state, &who, &headers, &format!("/ui/admin/catalogs/{name}"), r)
+    done(
+        &state,
+        &who,
+        &headers,
+        &format!("/ui/admin/catalogs/{name}"),
+        r,
+    )
 }
 
 /// A bar of `used` against `limit`.
 fn bar(label: &str, used: u64, limit: u64, unit: &str) -> Markup {
-    let pct = if limit == 0 {
-        0
-    } else {
-        (used.saturating_mul(100) / limit).min(100)
-    };
+    let pct = used
+        .saturating_mul(100)
+        .checked_div(limit)
+        .unwrap_or(0)
+        .min(100);
     html! {
         div.usage title={ (label) ": " (used) " of " (limit) " " (unit) } {
             span.label { (label) " " (used) "/" (limit) " " (unit) }
