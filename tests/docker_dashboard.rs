@@ -184,12 +184,12 @@ impl Portal {
 }
 
 #[test]
-fn a_user_signs_in_enables_a_server_sees_it_running_and_reads_its_log() {
+fn a_user_signs_in_enables_a_server_sees_it_running_reads_its_log_and_sets_a_list() {
     let p = Portal::start("dash-user", 46);
     let token = p.user("du-a");
     let seen = p.browse(
         &[("USER_TOKEN", &token)],
-        &["user", "du-a", "talky", SECRET],
+        &["user", "du-a", "talky", "quiet", SECRET],
         "",
     );
     assert_eq!(seen["servers"], serde_json::json!(["quiet", "talky"]));
@@ -207,12 +207,14 @@ fn a_user_signs_in_enables_a_server_sees_it_running_and_reads_its_log() {
     assert!(log.contains(&"GH_TOKEN=****"), "{log:?}");
     // What the browser did, the portal did: the container runs.
     let status = p.d.ok(&["status", "--user", "du-a"]);
-    assert!(
-        status
-            .lines()
-            .any(|l| l.contains("talky") && l.contains("running")),
-        "{status}"
-    );
+    for server in ["talky", "quiet"] {
+        assert!(
+            status
+                .lines()
+                .any(|l| l.contains(server) && l.contains("running")),
+            "{status}"
+        );
+    }
 }
 
 #[test]

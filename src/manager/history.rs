@@ -1,6 +1,6 @@
 //! What the dashboard reads back: a catalog's stored definition at one revision (for a
-//! diff between two revisions), the audit log's entries, filtered, and the memory each
-//! running container uses. Reads only.
+//! diff between two revisions), the audit log's entries, filtered, an enabled server's
+//! settings, and the memory each running container uses. Reads only.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,8 @@ use jiff::Timestamp;
 use super::{Portal, PortalError, Result, Runtime};
 use crate::catalog::model::Catalog;
 use crate::engine::Engine;
-use crate::ids::CatalogName;
+use crate::ids::{CatalogName, ServerId, UserId};
+use crate::plan::Settings;
 use crate::store::AuditEntry;
 
 /// Which audit entries to show; an unset field matches every entry.
@@ -51,6 +52,16 @@ impl Portal {
                 name: format!("{revision} of catalog {name}"),
                 hint: format!("see the revisions with `portalctl catalog history {name}`"),
             })
+    }
+
+    /// The settings an enabled server runs with; `None` when it is not enabled.
+    pub fn server_settings(&self, user: &UserId, server: &ServerId) -> Result<Option<Settings>> {
+        Ok(self
+            .store
+            .read_enabled(user)?
+            .servers
+            .remove(server)
+            .map(|e| e.settings))
     }
 
     /// The audit entries `filter` matches, newest first, at most `limit` of them.

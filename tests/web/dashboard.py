@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -43,7 +43,9 @@ def check(cond, what):
 
 def wait_for(driver, what, cond, timeout=WAIT):
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: cond(d))
+        # A page that is being replaced (a form posted, a redirect) is looked at again.
+        ignored = [NoSuchElementException, StaleElementReferenceException]
+        return WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=ignored).until(cond)
     except TimeoutException:
         raise AssertionError(f"timed out waiting for {what}; the page shows:\n{body_text(driver)}")
 
@@ -104,8 +106,9 @@ def http(method, path, cookie=None, form=None, token=None):
 
 def user(args):
     """A user signs in, sees their servers, sets a secret, enables a server and watches
-    it turn running without a reload, and reads its log (the secret masked)."""
-    user_id, server, secret = args
+    it turn running without a reload, reads its log (the secret masked), and enables
+    another with two values of a list parameter."""
+    user_id, server, listed, secret = args
     token = os.environ["USER_TOKEN"]
     d = browser()
     try:
@@ -159,6 +162,16 @@ def user(args):
         check(secret not in log, "the secret's value is in the log")
         check("****" in log, f"the log masks nothing: {log}")
         shot(d, "server")
+
+        # The settings form of a server with a list parameter: several values, kept.
+        d.get(URL + f"/ui/users/{user_id}/servers/{listed}")
+        d.find_element(By.ID, "p.paths").send_keys("docs\nnotes")
+        d.find_element(By.CSS_SELECTOR, "#settings button").click()
+        wait_for(d, f"{listed} enabled", lambda d: d.find_elements(By.ID, "live-notice")
+                 and f"{listed} enabled" in d.find_element(By.ID, "live-notice").text)
+        d.refresh()
+        kept = d.find_element(By.ID, "p.paths").get_attribute("value")
+        check(kept.splitlines() == ["docs", "notes"], f"the list parameter reads {kept!r} after enabling")
         print(json.dumps({"servers": servers, "sources": sources, "notice": notice, "log": log.splitlines()}))
     finally:
         d.quit()

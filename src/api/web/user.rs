@@ -214,11 +214,13 @@ async fn server_page<E: Engine + 'static>(
     let server = server_id(&server)?;
     let portal = state.portal.clone();
     let u = user.clone();
-    let (merged, enabled, secrets) = blocking(move || {
+    let srv = server.clone();
+    let (merged, enabled, secrets, current) = blocking(move || {
         Ok((
             portal.servers(&u)?,
             portal.enabled_servers(&u)?,
             portal.list_secrets(&u)?,
+            portal.server_settings(&u, &srv)?,
         ))
     })
     .await?;
@@ -284,16 +286,17 @@ async fn server_page<E: Engine + 'static>(
                 }
                 @for (name, p) in &s.def.parameters {
                     @let id = format!("p.{name}");
+                    @let value = current.as_ref().and_then(|c| c.params.get(name)).or(p.default.as_ref());
                     div.param {
                         label for=(id) { (name) @if p.required { " *" } }
                         @match p.kind {
                             ParamKind::Array => {
                                 textarea id=(id) name=(id) rows="3" placeholder="one value a line" {
-                                    (default_text(p.default.as_ref()))
+                                    (default_text(value))
                                 }
                             }
                             ParamKind::String => {
-                                input id=(id) name=(id) value=(default_text(p.default.as_ref()));
+                                input id=(id) name=(id) value=(default_text(value));
                             }
                         }
                         @if let Some(d) = &p.description { small { (d) } }
@@ -412,10 +415,13 @@ async fn initial_log<E: Engine + 'static>(
     }
 }
 
-/// The settings a form sent: `p.NAME` fields, a list parameter's lines as its values.
+/// The settings a form sent: `p.NAME` fields, a list parameter's lines as its values,
+/// beside the variables set before (the form has no fields for them); `None` when the
+/// form sent no parameter (a button), which keeps the stored settings.
 fn settings(
     fields: &Fields,
     params: &BTreeMap<String, crate::catalog::model::Parameter>,
+    before: Option<Settings>,
 ) -> Option<Settings> {
     let mut out = BTreeMap::new();
     let mut any = false;
@@ -440,8 +446,8 @@ fn settings(
             out.insert(name.clone(), value);
         }
     }
-    any.then_some(Settings {
-        env: BTreeMap::new(),
+    any.then(|| Settings {
+        env: before.map(|b| b.env).unwrap_or_default(),
         params: out,
     })
 }
@@ -461,8 +467,10 @@ async fn act<E: Engine + 'static>(
     let outcome: Result<String, WebError> = match action.as_str() {
         "enable" => {
             let portal = state.portal.clone();
-            let u = user.clone();
-            let merged = blocking(move || portal.servers(&u)).await?;
+            let (u, srv) = (user.clone(), server.clone());
+            let (merged, before) =
+                blocking(move || Ok((portal.servers(&u)?, portal.server_settings(&u, &srv)?)))
+                    .await?;
             let params = merged
                 .servers
                 .iter()
@@ -471,7 +479,13 @@ async fn act<E: Engine + 'static>(
                 .unwrap_or_default();
             state
                 .rt
-                .enable_by(&by, &user, &server, settings(&fields, &params), &|_| {})
+                .enable_by(
+                    &by,
+                    &user,
+                    &server,
+                    settings(&fields, &params, before),
+                    &|_| {},
+                )
                 .await
                 .map(|r| format!("{server} enabled ({})", r.container))
                 .map_err(WebError::from)
@@ -512,14 +526,19 @@ async fn set_secret<E: Engine + 'static>(
     state: S<E>,
     Path((user, name)): Path<(String, String)>,
     headers: HeaderMap,
-    Form(fields): Form<Fields>,
+    Form(mut fields): Form<Fields>,
 ) -> Page {
     let who = state.posted(&headers, &fields).await?;
     let user = user_id(&user)?;
     who.may_see(&user)?;
     let name = SecretName::parse(&name)
         .map_err(|e| WebError::from(ApiError::usage(format!("secret name: {e}"))))?;
-    let value = field(&fields, "value").unwrap_or_default().to_string();
+    // Moved out of the form, so that the only copy left is the one SecretValue wipes.
+    let value = fields
+        .iter_mut()
+        .find(|(k, _)| k == "value")
+        .map(|(_, v)| std::mem::take(v))
+        .unwrap_or_default();
     let outcome = match SecretValue::new(value) {
         Err(e) => Err(WebError::from(ApiError::usage(e.to_string()))),
         Ok(value) => {
