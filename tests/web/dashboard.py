@@ -248,6 +248,14 @@ def sessions(args):
         check(status == 403, f"another user's server page answers {status}")
         status, _, _ = http("GET", f"/api/v1/users/{other}/servers/{server}/logs", cookie=cookie)
         check(status == 403, f"another user's log stream answers {status} to the session")
+        status, _, _ = http("GET", f"/api/v1/events?user={other}", cookie=cookie)
+        check(status == 403, f"another user's event stream answers {status} to the session")
+        req = urllib.request.Request(URL + f"/api/v1/events?user={user_id}", headers={"Cookie": f"portal_session={cookie}"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            check(r.status == 200 and r.headers.get("Content-Type", "").startswith("text/event-stream"),
+                  f"the user's own event stream answers {r.status} {r.headers.get('Content-Type')}")
+            first = r.readline().decode()
+            check(first.startswith("event:"), f"the user's own event stream begins with {first!r}")
 
         enable = f"/ui/users/{user_id}/servers/{server}/enable"
         status, _, body = http("POST", enable, cookie=cookie, form={})
