@@ -4,8 +4,9 @@
 //! selenium in the venv scripts/mcp-venv.sh makes) by tests/web/dashboard.py. A user signs
 //! in, sees their servers, enables one and watches it turn running without a reload, and
 //! reads its log; an admin uploads a catalog, sees the diff and rolls it back; another
-//! user's pages are refused, a form without its CSRF token is refused, and signing out
-//! or revoking the token ends the session. Screenshots go to target/screenshots/.
+//! user's pages are refused, a form without its CSRF token is refused, the buttons work
+//! in a Chromium without JavaScript, and signing out or revoking the token ends the
+//! session. Screenshots go to target/screenshots/.
 
 mod common;
 

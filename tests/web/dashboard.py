@@ -26,8 +26,10 @@ SHOTS = os.environ.get("SCREENSHOTS", "target/screenshots")
 WAIT = 30
 
 
-def browser():
+def browser(javascript=True):
     opts = webdriver.ChromeOptions()
+    if not javascript:
+        opts.add_argument("--blink-settings=scriptEnabled=false")
     opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
               "--window-size=1280,860", "--no-first-run", "--disable-extensions"]:
@@ -233,7 +235,8 @@ def admin(args):
 
 def sessions(args):
     """A user cannot open another user's pages; a form without its CSRF token is
-    refused; signing out and revoking the token each end the session."""
+    refused; the buttons work without JavaScript; signing out and revoking the token
+    each end the session."""
     user_id, other, server = args
     token, admin_token = os.environ["USER_TOKEN"], os.environ["ADMIN_TOKEN"]
     d = browser()
@@ -269,6 +272,17 @@ def sessions(args):
         check(status == 303, f"the same form with its CSRF token answers {status}")
         status, _, _ = http("POST", f"/api/v1/users/{user_id}/servers/{server}/enable", cookie=cookie)
         check(status == 401, f"an API route that changes things takes the session cookie ({status})")
+
+        # Without JavaScript the same buttons post and come back with the outcome.
+        plain = browser(javascript=False)
+        try:
+            sign_in(plain, token)
+            plain.find_element(By.CSS_SELECTOR, 'tr[data-server="quiet"] button.enable').click()
+            wait_for(plain, "the notice", lambda p: "quiet enabled" in p.find_element(By.CSS_SELECTOR, ".notice").text)
+            check(cell(plain, "quiet", "state") == "running", f"quiet shows {cell(plain, 'quiet', 'state')} after enabling")
+            check(not plain.find_elements(By.ID, "live-notice"), "the script ran in the browser without JavaScript")
+        finally:
+            plain.quit()
 
         d.find_element(By.ID, "signout").click()
         wait_for(d, "the sign-in form", lambda d: d.find_elements(By.ID, "token"))
