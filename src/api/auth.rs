@@ -76,20 +76,19 @@ impl<E: Engine + 'static> ApiState<E> {
         need: Need<'_>,
     ) -> Result<TokenRecord, ApiError> {
         let token = self.authenticate(headers)?;
-        if token.scope != TokenScope::Api {
-            return Err(ApiError::forbidden(
-                "this token may only use the MCP gateway (/mcp); use an api token here",
-            ));
-        }
-        let is_admin = token.role == TokenRole::Admin;
-        match need {
-            Need::Admin if !is_admin => {
-                Err(ApiError::forbidden("this endpoint needs an admin token"))
-            }
-            Need::User(u) if !is_admin && &token.user != u => Err(ApiError::forbidden(
-                "a user token acts on its own user only",
-            )),
-            _ => Ok(token),
+        permit(token, need)
+    }
+
+    /// As [`Self::authorize`], for the GET streams the dashboard's scripts open (events
+    /// and logs): without a bearer token, a signed-in session's token is the caller's.
+    pub(super) async fn authorize_stream(
+        &self,
+        headers: &HeaderMap,
+        need: Need<'_>,
+    ) -> Result<TokenRecord, ApiError> {
+        match self.stream_token(headers).await {
+            Some(token) => permit(token, need),
+            None => self.authorize(headers, need),
         }
     }
 
@@ -129,5 +128,22 @@ impl<E: Engine + 'static> ApiState<E> {
             ));
         }
         Ok(token)
+    }
+}
+
+/// Whether `token` may do what `need` says: an `api` token, of the user or an admin.
+fn permit(token: TokenRecord, need: Need<'_>) -> Result<TokenRecord, ApiError> {
+    if token.scope != TokenScope::Api {
+        return Err(ApiError::forbidden(
+            "this token may only use the MCP gateway (/mcp); use an api token here",
+        ));
+    }
+    let is_admin = token.role == TokenRole::Admin;
+    match need {
+        Need::Admin if !is_admin => Err(ApiError::forbidden("this endpoint needs an admin token")),
+        Need::User(u) if !is_admin && &token.user != u => Err(ApiError::forbidden(
+            "a user token acts on its own user only",
+        )),
+        _ => Ok(token),
     }
 }

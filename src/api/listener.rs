@@ -34,6 +34,11 @@ impl Listener {
         Self { tcp, tls }
     }
 
+    /// Whether connections are served over TLS.
+    pub(super) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Accepts (and handshakes) in the background; the receiver gets ready connections.
     pub(super) fn start(self) -> std::io::Result<Ready> {
         let local = self.tcp.local_addr()?;

@@ -3,7 +3,8 @@
 //! rotate-key`, which act on the host), bearer tokens with admin and user roles,
 //! per-token rate limits, JSON errors, over plain TCP or TLS. In front of every route, a
 //! guard budgets failed authentications per client address. Handlers are thin:
-//! authorize, parse, call the manager (which audits), answer.
+//! authorize, parse, call the manager (which audits), answer. The web dashboard (`web`)
+//! is served beside the API, at `/` and `/ui/...`.
 
 mod auth;
 mod error;
@@ -13,6 +14,7 @@ mod openapi;
 mod paths;
 mod routes;
 pub mod tls;
+mod web;
 mod wire;
 
 use std::net::{IpAddr, SocketAddr};
@@ -51,6 +53,8 @@ pub struct ApiState<E> {
     guard: guard::Guard,
     /// Event streams open per token.
     streams: routes::StreamCount,
+    /// The web dashboard's signed-in browsers.
+    sessions: web::Sessions,
 }
 
 tokio::task_local! {
@@ -70,6 +74,7 @@ impl<E: Engine + 'static> ApiState<E> {
             limiter: auth::RateLimiter::new(per_sec),
             guard: guard::Guard::new(&api),
             streams: routes::StreamCount::new(api.event_streams_per_token),
+            sessions: web::Sessions::default(),
         }
     }
 
@@ -215,7 +220,9 @@ pub async fn serve<E: Engine + 'static>(
             }
         })
     };
-    let ready = listener.into().start()?;
+    let listener = listener.into();
+    state.sessions.set_secure(listener.is_tls());
+    let ready = listener.start()?;
     let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(axum::serve::ListenerExt::tap_io(ready, |_| {}), app)
         .with_graceful_shutdown(shutdown)

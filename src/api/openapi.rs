@@ -1,5 +1,7 @@
 //! The route table, and the OpenAPI document made from it (so the document cannot forget
 //! a route the table has; a test checks the router serves every route of the table).
+//! The web dashboard's pages and forms (`/` and `/ui/...`, `api::web`) are HTML for a
+//! browser with a session, not API routes: they are not in the table or the document.
 
 use serde_json::{json, Map, Value};
 

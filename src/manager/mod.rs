@@ -11,6 +11,7 @@ mod custom;
 mod daemon;
 mod error;
 mod events;
+mod history;
 mod instance;
 mod migration;
 mod overlays;
@@ -35,6 +36,7 @@ pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
+pub use history::AuditFilter;
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
 };

@@ -108,13 +108,19 @@ pub(super) struct Subscription<E> {
 
 impl<E: Engine + 'static> Subscription<E> {
     /// Authorizes a stream (of `?user=`, or the token's own user) and takes one of the
-    /// token's places.
+    /// token's places. With `session`, a dashboard's session cookie stands for a token
+    /// (the SSE route only, a GET that changes nothing).
     pub(super) async fn open(
         state: &S<E>,
         headers: &HeaderMap,
         q: EventsQuery,
+        session: bool,
     ) -> Result<Self, ApiError> {
-        let (token, user) = authorize(state, headers, q)?;
+        let (token, user) = if session {
+            authorize_session(state, headers, q).await?
+        } else {
+            authorize(state, headers, q)?
+        };
         let slot = state.streams.claim(&token)?;
         Ok(Self::start(Arc::clone(&state.0), token, user, slot).await)
     }
@@ -234,6 +240,23 @@ fn authorize<E: Engine + 'static>(
     Ok((token.id, asked.unwrap_or(token.user)))
 }
 
+/// As [`authorize`], taking a dashboard session's token when no bearer token is given.
+async fn authorize_session<E: Engine + 'static>(
+    state: &S<E>,
+    headers: &HeaderMap,
+    q: EventsQuery,
+) -> Result<(String, UserId), ApiError> {
+    let asked = q
+        .user
+        .map(|u| parse("user", &u, UserId::parse))
+        .transpose()?;
+    let token = match &asked {
+        Some(u) => state.authorize_stream(headers, Need::User(u)).await?,
+        None => state.authorize_stream(headers, Need::Any).await?,
+    };
+    Ok((token.id, asked.unwrap_or(token.user)))
+}
+
 pub(super) fn authorized<E: Engine + 'static>(
     state: &S<E>,
     headers: &HeaderMap,
@@ -254,7 +277,7 @@ pub(super) async fn events<E: Engine + 'static>(
     headers: HeaderMap,
     Query(q): Query<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<sse::Event, Infallible>>>, ApiError> {
-    let sub = Subscription::open(&state, &headers, q).await?;
+    let sub = Subscription::open(&state, &headers, q, true).await?;
     let stream = futures_util::stream::unfold(sub, |mut sub| async move {
         let e = sub.next().await?;
         Some((Ok(sse_event(&e)), sub))

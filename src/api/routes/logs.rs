@@ -64,7 +64,7 @@ pub(super) async fn logs<E: Engine + 'static>(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let (user, server) = user_server(&user, &server)?;
-    let token = state.authorize(&headers, Need::User(&user))?;
+    let token = state.authorize_stream(&headers, Need::User(&user)).await?;
     let query = LogsQuery {
         follow: q.follow,
         tail: q.tail,

@@ -53,6 +53,7 @@ pub fn router<E: Engine + 'static>() -> Router<Arc<ApiState<E>>> {
                 .delete(mcp::delete_one::<E>),
         )
         .route("/metrics", get(metrics::metrics::<E>))
+        .merge(super::web::router())
         .merge(user_routes())
         .merge(catalog_routes())
         .merge(admin_routes())
@@ -177,7 +178,7 @@ fn parse<T>(
 }
 
 /// Runs a blocking manager call off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, PortalError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

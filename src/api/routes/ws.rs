@@ -69,7 +69,7 @@ pub(super) async fn ws<E: Engine + 'static>(
             )));
         }
     };
-    let sub = Subscription::open(&state, &headers, q).await?;
+    let sub = Subscription::open(&state, &headers, q, false).await?;
     Ok(upgrade
         .protocols([PROTOCOL])
         .on_upgrade(move |socket| forward(socket, sub))
