@@ -11,6 +11,7 @@ mod custom;
 mod daemon;
 mod error;
 mod events;
+mod idle;
 mod instance;
 mod migration;
 mod overlays;
@@ -34,6 +35,7 @@ pub use containers::{
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
+pub use idle::{Activity, Busy, Parked};
 pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,

@@ -103,7 +103,7 @@ impl<E: Engine> Runtime<E> {
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;
                 match self.engine.container(&name).await? {
-                    Some(now) if now.running() => {}
+                    Some(now) if now.running() => self.clear_idle(&name).await?,
                     Some(now) => return Err(super::enable::exited(&now, "restarting")),
                     None => return Err(PortalError::ContainerVanished { name }),
                 }
