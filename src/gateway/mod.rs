@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use aggregate::{Kind, Route};
-use pool::{Pool, Upstream};
+use pool::{Conn, Pool};
 use protocol::ClientInfo;
 use rpc::RpcError;
 use session::Sessions;
@@ -172,7 +172,7 @@ impl<E: Engine + 'static> Gateway<E> {
         Ok(list)
     }
 
-    async fn upstream(&self, caller: &Caller, server: &str) -> Result<Upstream, RpcError> {
+    async fn upstream(&self, caller: &Caller, server: &str) -> Result<Conn, RpcError> {
         let targets = self.targets(caller).await?;
         let t = targets
             .iter()

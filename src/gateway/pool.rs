@@ -1,6 +1,8 @@
 //! The gateway's connections to users' servers: at most one per container, made on first
 //! use (concurrent first requests make it once), shared by all of that user's sessions,
 //! made again when the container restarted, and dropped when unused for the idle time.
+//! Each use is recorded for the daemon's idle shutdown; a server that is idle (stopped
+//! by it, or enabled `--lazy`) is started by the first request, once, before it connects.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,11 +14,11 @@ use tokio::sync::{broadcast, mpsc};
 use super::http::HttpUpstream;
 use super::rpc::RpcError;
 use super::sse::SseUpstream;
-use super::stdio::StdioUpstream;
+use super::stdio::{StdioUpstream, HANDSHAKE_TIMEOUT};
 use crate::catalog::model::Transport;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::manager::{McpTarget, Runtime};
+use crate::manager::{Busy, McpTarget, Runtime};
 use crate::plan::LABEL_PORT;
 
 /// A connection to one server, whatever its transport.
@@ -75,6 +77,33 @@ impl Upstream {
     }
 }
 
+/// A connection in use for one request: the server counts as busy (never idle) until
+/// it drops.
+#[derive(Debug)]
+pub struct Conn {
+    up: Upstream,
+    _busy: Busy,
+}
+
+impl Conn {
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Value,
+        progress: Option<mpsc::UnboundedSender<Value>>,
+    ) -> Result<Value, RpcError> {
+        self.up.request(method, params, progress).await
+    }
+
+    pub async fn notify(&self, method: &str, params: Value) -> Result<(), RpcError> {
+        self.up.notify(method, params).await
+    }
+
+    pub async fn initialized(&self) -> Value {
+        self.up.initialized().await
+    }
+}
+
 /// A server notification for a user's sessions, with the server it came from.
 pub type UserEvent = (ServerId, Value);
 
@@ -126,8 +155,15 @@ impl<E: Engine + 'static> Pool<E> {
             .clone()
     }
 
-    /// The connection to a user's server, made when there is none or it died.
-    pub async fn get(&self, user: &UserId, target: &McpTarget) -> Result<Upstream, RpcError> {
+    /// The connection to a user's server, made when there is none or it died (starting
+    /// the server first when it is idle).
+    pub async fn get(&self, user: &UserId, target: &McpTarget) -> Result<Conn, RpcError> {
+        let busy = self.rt.activity().begin(&target.container);
+        let up = self.upstream(user, target).await?;
+        Ok(Conn { up, _busy: busy })
+    }
+
+    async fn upstream(&self, user: &UserId, target: &McpTarget) -> Result<Upstream, RpcError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(
@@ -175,9 +211,30 @@ impl<E: Engine + 'static> Pool<E> {
             .await
             .map_err(|e| RpcError::unavailable(format!("server {}: {e}", t.server)))?
             .ok_or_else(|| not_running("missing"))?;
-        if !c.running() {
-            return Err(not_running(&c.state));
-        }
+        let woke = !c.running();
+        let c = if !woke {
+            c
+        } else {
+            // Idle, lazily enabled or stopped: started for this request. The slot's lock
+            // is held meanwhile, so concurrent first requests start it once.
+            let by = self
+                .rt
+                .portal()
+                .clone()
+                .with_actor(&format!("mcp:{user}"));
+            self.rt.wake_by(&by, user, &t.server).await.map_err(|e| {
+                RpcError::unavailable(format!(
+                    "server {} of user {user} could not be started: {e}",
+                    t.server
+                ))
+            })?;
+            engine
+                .container(&t.container)
+                .await
+                .map_err(|e| RpcError::unavailable(format!("server {}: {e}", t.server)))?
+                .filter(|c| c.running())
+                .ok_or_else(|| not_running("stopped right after it started"))?
+        };
         match t.transport {
             Transport::Stdio => Ok(Upstream::Stdio(
                 StdioUpstream::connect(engine, &t.container, t.server.as_str()).await?,
@@ -190,14 +247,30 @@ impl<E: Engine + 'static> Pool<E> {
                 let host = if bind == "0.0.0.0" { "127.0.0.1" } else { bind };
                 let base = format!("http://{host}:{port}");
                 if t.transport == Transport::Sse {
-                    return Ok(Upstream::Sse(
-                        SseUpstream::connect(t.server.as_str(), &base).await?,
-                    ));
+                    let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+                    loop {
+                        match SseUpstream::connect(t.server.as_str(), &base).await {
+                            Ok(up) => return Ok(Upstream::Sse(up)),
+                            Err(_) if woke && Instant::now() < deadline => {
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
                 }
                 let url = format!("{base}/mcp");
-                Ok(Upstream::Http(
-                    HttpUpstream::connect(t.server.as_str(), url).await?,
-                ))
+                // A server just started may not listen yet: asked again until it answers
+                // `initialize`, within the handshake's bound.
+                let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+                loop {
+                    match HttpUpstream::connect(t.server.as_str(), url.clone()).await {
+                        Ok(up) => return Ok(Upstream::Http(up)),
+                        Err(_) if woke && Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
     }
@@ -217,3 +290,4 @@ impl<E: Engine + 'static> Pool<E> {
             .count()
     }
 }
+
