@@ -25,6 +25,10 @@ pub struct EnableArgs {
     /// `server.param`; give a list parameter once per item (repeatable)
     #[arg(long = "set", value_name = "PARAM=V", value_parser = key_value)]
     set: Vec<(String, String)>,
+    /// Make the container but do not start it: the first MCP request through the
+    /// gateway starts it (status shows `idle` until then)
+    #[arg(long)]
+    lazy: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +95,7 @@ pub fn enable(backend: &dyn Backend, args: EnableArgs, json: bool) -> anyhow::Re
         params: params_of(args.set),
     });
     print_enable(
-        &backend.enable(&args.user.user, &args.server, settings)?,
+        &backend.enable(&args.user.user, &args.server, settings, args.lazy)?,
         json,
     )
 }
