@@ -217,7 +217,10 @@ fn answered(results: &[Value]) -> Vec<String> {
         .iter()
         .map(|r| {
             assert_eq!(r["is_error"], false, "{r}");
-            r["text"].as_str().unwrap_or_else(|| panic!("{r}")).to_string()
+            r["text"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{r}"))
+                .to_string()
         })
         .collect();
     texts.sort();
@@ -238,7 +241,12 @@ fn an_idle_server_stops_stays_stopped_and_the_next_calls_start_it_once() {
     let first = s.calls("/mcp", "nap__echo", 1);
     assert_eq!(answered(&first), ["call 0"]);
     s.eventually("nap shows idle", || s.state("nap") == "idle");
-    assert_eq!(docker(&["inspect", &nap, "--format", "{{.State.Status}}"]).stdout.trim(), "exited");
+    assert_eq!(
+        docker(&["inspect", &nap, "--format", "{{.State.Status}}"])
+            .stdout
+            .trim(),
+        "exited"
+    );
     s.eventually("web shows idle", || s.state("web") == "idle");
 
     // Several passes later (one a second) it is still stopped: not restarted, not failed.
@@ -247,7 +255,11 @@ fn an_idle_server_stops_stays_stopped_and_the_next_calls_start_it_once() {
     let rows: Vec<Value> = serde_json::from_str(&s.d.ok(&["status", "--json"])).unwrap();
     let row = rows.iter().find(|r| r["server"] == "nap").unwrap();
     assert_eq!(row["restarts"], 0, "{row}");
-    assert!(s.audited("reconcile.restart", "nap").is_empty(), "{}", s.log());
+    assert!(
+        s.audited("reconcile.restart", "nap").is_empty(),
+        "{}",
+        s.log()
+    );
     assert_eq!(s.audited("daemon.idle-stop", "nap").len(), 1, "{}", s.log());
     assert_eq!(s.audited("daemon.idle-stop", "nap")[0]["actor"], "daemon");
 
@@ -281,7 +293,12 @@ fn a_lazy_enable_makes_the_container_and_the_first_call_starts_it() {
     });
     let later = format!("mcp-{user}.later");
     // Made, never started, before any daemon runs.
-    assert_eq!(docker(&["inspect", &later, "--format", "{{.State.Status}}"]).stdout.trim(), "created");
+    assert_eq!(
+        docker(&["inspect", &later, "--format", "{{.State.Status}}"])
+            .stdout
+            .trim(),
+        "created"
+    );
     assert_eq!(s.state("later"), "idle");
     assert_eq!(s.state("broken"), "idle");
 
@@ -301,7 +318,22 @@ fn a_lazy_enable_makes_the_container_and_the_first_call_starts_it() {
     // A server that cannot start: an error that names it, soon, not a hang.
     let asked = Instant::now();
     let r = s.calls("/mcp/broken", "echo", 1);
-    assert!(asked.elapsed() < Duration::from_secs(30), "{:?}", asked.elapsed());
-    let message = r[0]["error"]["message"].as_str().unwrap_or_else(|| panic!("{r:?}"));
-    assert!(message.contains("broken"), "{message}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        asked.elapsed()
+    );
+    let message = r[0]["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert!(
+        message.contains("server broken of user idl-b could not be started"),
+        "{message}"
+    );
+    assert!(message.contains("exit code 3"), "{message}");
+    let tried = s.audited("mcp.server-start", "broken");
+    assert!(
+        !tried.is_empty() && tried.iter().all(|e| e["result"] != "ok"),
+        "{tried:?}"
+    );
 }

@@ -217,11 +217,7 @@ impl<E: Engine + 'static> Pool<E> {
         } else {
             // Idle, lazily enabled or stopped: started for this request. The slot's lock
             // is held meanwhile, so concurrent first requests start it once.
-            let by = self
-                .rt
-                .portal()
-                .clone()
-                .with_actor(&format!("mcp:{user}"));
+            let by = self.rt.portal().clone().with_actor(&format!("mcp:{user}"));
             self.rt.wake_by(&by, user, &t.server).await.map_err(|e| {
                 RpcError::unavailable(format!(
                     "server {} of user {user} could not be started: {e}",
@@ -290,4 +286,3 @@ impl<E: Engine + 'static> Pool<E> {
             .count()
     }
 }
-

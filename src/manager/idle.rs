@@ -152,8 +152,7 @@ impl<E: Engine> Runtime<E> {
         }
         let store = self.portal().store.clone();
         let n = name.clone();
-        super::containers::blocking(move || Ok(store.mark_idle(&n, IdleReason::Timeout)?))
-            .await?;
+        super::containers::blocking(move || Ok(store.mark_idle(&n, IdleReason::Timeout)?)).await?;
         self.activity().park(&name);
         let stop = self.portal().config.runtime.stop_timeout_secs;
         let stopped = self.engine().stop_container(&name, stop).await;
@@ -170,7 +169,10 @@ impl<E: Engine> Runtime<E> {
     /// theirs (the restart clears its idle mark); `false` when it was running already. The caller then connects, which waits
     /// for the server's answer to `initialize`.
     pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<bool> {
-        let r = self.restart_stopped(user, server).await.map(|r| r.is_some());
+        let r = self
+            .restart_stopped(user, server)
+            .await
+            .map(|r| r.is_some());
         match r {
             Ok(false) => Ok(false),
             r => by.audited(

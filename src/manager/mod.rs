@@ -35,8 +35,8 @@ pub use containers::{
 pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
-pub use idle::{Activity, Busy, Parked};
 pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
+pub use idle::{Activity, Busy, Parked};
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
 };

@@ -104,7 +104,9 @@ impl<E: Engine> Runtime<E> {
     /// does nothing (`None`) when the server is no longer enabled once its turn comes, so a
     /// `disable` racing with a reconcile pass is never undone.
     pub async fn converge(&self, user: &UserId, server: &ServerId) -> Result<Option<EnableReport>> {
-        let r = self.enable_as(user, server, None, &|_| {}, true, false).await;
+        let r = self
+            .enable_as(user, server, None, &|_| {}, true, false)
+            .await;
         self.changed().await;
         r
     }
@@ -155,7 +157,12 @@ impl<E: Engine> Runtime<E> {
                     let store = self.portal.store.clone();
                     let name = report.container.clone();
                     // Marked only when it is not running: a running server stays so.
-                    if !self.engine.container(&name).await?.is_some_and(|c| c.running()) {
+                    if !self
+                        .engine
+                        .container(&name)
+                        .await?
+                        .is_some_and(|c| c.running())
+                    {
                         blocking(move || Ok(store.mark_idle(&name, IdleReason::Lazy)?)).await?;
                     }
                 } else {

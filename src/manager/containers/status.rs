@@ -192,7 +192,8 @@ impl<E: Engine> Runtime<E> {
         // Stopped on purpose (idle timeout, `enable --lazy`): started by the next request.
         let idle = self.portal.store.read_idle()?.containers;
         for row in &mut rows {
-            if row.state != "running" && row.state != "orphan" && idle.contains_key(&row.container) {
+            if row.state != "running" && row.state != "orphan" && idle.contains_key(&row.container)
+            {
                 row.state = IDLE.into();
                 row.last_error = None;
             }
