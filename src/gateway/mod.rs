@@ -275,13 +275,14 @@ impl<E: Engine + 'static> Gateway<E> {
         }
     }
 
-    /// A client notification: forwarded to the caller's servers.
+    /// A client notification: forwarded to the caller's servers that are connected (an
+    /// idle server is not started for one: it holds nothing the notification updates).
     pub async fn notify(&self, caller: &Caller, method: &str, params: Value) {
         let Ok(targets) = self.targets(caller).await else {
             return;
         };
         for t in targets {
-            if let Ok(up) = self.upstream(caller, t.server.as_str()).await {
+            if let Some(up) = self.pool.open_conn(&caller.user, &t).await {
                 let _ = up.notify(method, params.clone()).await;
             }
         }

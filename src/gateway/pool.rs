@@ -163,6 +163,19 @@ impl<E: Engine + 'static> Pool<E> {
         Ok(Conn { up, _busy: busy })
     }
 
+    /// The connection to a user's server if one is open, never made (nor the server
+    /// started) for this: what a notification goes to.
+    pub async fn open_conn(&self, user: &UserId, target: &McpTarget) -> Option<Conn> {
+        let slot = {
+            let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(slots.get(&(user.clone(), target.server.clone()))?)
+        };
+        let busy = self.rt.activity().begin(&target.container);
+        let conn = slot.conn.lock().await;
+        let up = conn.as_ref().filter(|u| u.is_alive())?.clone();
+        Some(Conn { up, _busy: busy })
+    }
+
     async fn upstream(&self, user: &UserId, target: &McpTarget) -> Result<Upstream, RpcError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
