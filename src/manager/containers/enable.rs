@@ -151,25 +151,25 @@ impl<E: Engine> Runtime<E> {
         let (u, d) = (user.clone(), Arc::clone(&def));
         let reservation =
             blocking(move || Self::reserve(&portal, &u, &d, settings, &foreign)).await?;
-        match self.apply(user, &def, &reservation, progress, lazy).await {
-            Ok(report) => {
-                if lazy {
-                    let store = self.portal.store.clone();
-                    let name = report.container.clone();
-                    // Marked only when it is not running: a running server stays so.
-                    if !self
-                        .engine
-                        .container(&name)
-                        .await?
-                        .is_some_and(|c| c.running())
-                    {
-                        blocking(move || Ok(store.mark_idle(&name, IdleReason::Lazy)?)).await?;
-                    }
-                } else {
-                    self.clear_idle(&report.container).await?;
-                }
-                Ok(Some(report))
+        let name = plan::container_name(user, server.as_str());
+        // A lazy server is marked before its container is made, so that no reconcile
+        // pass in between takes a stopped container for a failed one and starts it.
+        let applied = match self.mark_lazy(&name, lazy).await {
+            Ok(()) => self.apply(user, &def, &reservation, progress, lazy).await,
+            Err(e) => Err(e),
+        };
+        // A lazy enable of a running server leaves it running; any other enable's server
+        // runs by the user's choice, and a failed one is the restart policy's again.
+        let keep_mark = lazy
+            && applied.is_ok()
+            && !matches!(self.engine.container(&name).await, Ok(Some(c)) if c.running());
+        if !keep_mark {
+            if let Err(e) = self.clear_idle(&name).await {
+                tracing::warn!(container = %name, error = %e, "cannot clear the idle mark");
             }
+        }
+        match applied {
+            Ok(report) => Ok(Some(report)),
             Err(e) => {
                 // Secret files go with the failed attempt, unless a container of the pair
                 // is still there (one a failed replacement kept, or a stopped one): it
@@ -374,6 +374,14 @@ impl<E: Engine> Runtime<E> {
             return Err(e);
         }
         Ok(())
+    }
+
+    async fn mark_lazy(&self, name: &str, lazy: bool) -> Result<()> {
+        if !lazy {
+            return Ok(());
+        }
+        let (store, name) = (self.portal.store.clone(), name.to_string());
+        blocking(move || Ok(store.mark_idle(&name, IdleReason::Lazy)?)).await
     }
 
     /// Forgets a container's idle mark: it runs (or is gone) by someone's choice.

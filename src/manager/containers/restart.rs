@@ -103,7 +103,11 @@ impl<E: Engine> Runtime<E> {
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;
                 match self.engine.container(&name).await? {
-                    Some(now) if now.running() => self.clear_idle(&name).await?,
+                    Some(now) if now.running() => {
+                        if let Err(e) = self.clear_idle(&name).await {
+                            tracing::warn!(container = %name, error = %e, "cannot clear the idle mark");
+                        }
+                    }
                     Some(now) => return Err(super::enable::exited(&now, "restarting")),
                     None => return Err(PortalError::ContainerVanished { name }),
                 }

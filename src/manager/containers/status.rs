@@ -192,8 +192,10 @@ impl<E: Engine> Runtime<E> {
         // Stopped on purpose (idle timeout, `enable --lazy`): started by the next request.
         let idle = self.portal.store.read_idle()?.containers;
         for row in &mut rows {
-            if row.state != "running" && row.state != "orphan" && idle.contains_key(&row.container)
-            {
+            // Only a container that is there and stopped: a mark left behind by a
+            // container removed since says nothing.
+            let stopped = matches!(row.state.as_str(), "exited" | "created");
+            if stopped && idle.contains_key(&row.container) {
                 row.state = IDLE.into();
                 row.last_error = None;
             }
