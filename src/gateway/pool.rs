@@ -18,7 +18,7 @@ use super::stdio::{StdioUpstream, HANDSHAKE_TIMEOUT};
 use crate::catalog::model::Transport;
 use crate::engine::Engine;
 use crate::ids::{ServerId, UserId};
-use crate::manager::{Busy, McpTarget, Runtime};
+use crate::manager::{Busy, McpTarget, Runtime, Woke};
 use crate::plan::LABEL_PORT;
 
 /// A connection to one server, whatever its transport.
@@ -228,15 +228,18 @@ impl<E: Engine + 'static> Pool<E> {
         let c = if !woke {
             c
         } else {
-            // Idle, lazily enabled or stopped: started for this request. The slot's lock
+            // Idle or lazily enabled: started for this request. The slot's lock
             // is held meanwhile, so concurrent first requests start it once.
             let by = self.rt.portal().clone().with_actor(&format!("mcp:{user}"));
-            self.rt.wake_by(&by, user, &t.server).await.map_err(|e| {
+            let woke = self.rt.wake_by(&by, user, &t.server).await.map_err(|e| {
                 RpcError::unavailable(format!(
                     "server {} of user {user} could not be started: {e}",
                     t.server
                 ))
             })?;
+            if woke == Woke::NotIdle {
+                return Err(not_running(&c.state));
+            }
             engine
                 .container(&t.container)
                 .await

@@ -120,6 +120,16 @@ impl Activity {
     }
 }
 
+/// What the gateway's start of an idle server did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Woke {
+    Started,
+    /// Running already (started by another caller or an operation meanwhile).
+    Running,
+    /// Stopped, but not idle: left as it is.
+    NotIdle,
+}
+
 /// What the daemon's idle stop did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Parked {
@@ -166,21 +176,31 @@ impl<E: Engine> Runtime<E> {
     }
 
     /// Starts a user's idle or lazily enabled server for a request of `by`'s, audited as
-    /// theirs (the restart clears its idle mark); `false` when it was running already. The caller then connects, which waits
-    /// for the server's answer to `initialize`.
-    pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<bool> {
+    /// theirs (the restart clears its idle mark). A server stopped for another reason
+    /// (crashed, marked failed, stopped by hand) is not started here: that is the
+    /// daemon's restart policy's, or the user's, to decide. The caller then connects,
+    /// which waits for the server's answer to `initialize`.
+    pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<Woke> {
+        let name = container_name(user, server.as_str());
+        let store = self.portal().store.clone();
+        let idle = super::containers::blocking(move || Ok(store.read_idle()?)).await?;
+        if !idle.containers.contains_key(&name) {
+            return Ok(Woke::NotIdle);
+        }
         let r = self
             .restart_stopped(user, server)
             .await
             .map(|r| r.is_some());
         match r {
-            Ok(false) => Ok(false),
-            r => by.audited(
-                Some(user.as_str()),
-                AuditAction::McpServerStart,
-                server.as_str(),
-                r,
-            ),
+            Ok(false) => Ok(Woke::Running),
+            r => by
+                .audited(
+                    Some(user.as_str()),
+                    AuditAction::McpServerStart,
+                    server.as_str(),
+                    r,
+                )
+                .map(|_| Woke::Started),
         }
     }
 }

@@ -36,7 +36,7 @@ pub use custom::CustomReport;
 pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
-pub use idle::{Activity, Busy, Parked};
+pub use idle::{Activity, Busy, Parked, Woke};
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
 };

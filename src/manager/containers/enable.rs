@@ -376,6 +376,7 @@ impl<E: Engine> Runtime<E> {
         Ok(())
     }
 
+    /// Marks a lazily enabled server's container idle (nothing without `lazy`).
     async fn mark_lazy(&self, name: &str, lazy: bool) -> Result<()> {
         if !lazy {
             return Ok(());
