@@ -99,6 +99,15 @@ impl Serve {
         }
     }
 
+    /// Stops the daemon (by its own pid) and starts it again.
+    fn restart(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.start();
+    }
+
     fn start(&mut self) {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -262,6 +271,16 @@ fn an_idle_server_stops_stays_stopped_and_the_next_calls_start_it_once() {
     );
     assert_eq!(s.audited("daemon.idle-stop", "nap").len(), 1, "{}", s.log());
     assert_eq!(s.audited("daemon.idle-stop", "nap")[0]["actor"], "daemon");
+
+    // A daemon started again leaves it idle too.
+    s.restart();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(s.state("nap"), "idle");
+    assert!(
+        s.audited("reconcile.restart", "nap").is_empty(),
+        "{}",
+        s.log()
+    );
 
     // Two first calls at once: both answered, the server started once.
     let since = unix_now();
