@@ -247,6 +247,37 @@ impl<E: Engine + 'static> Pool<E> {
                 .filter(|c| c.running())
                 .ok_or_else(|| not_running("stopped right after it started"))?
         };
+        let up = self.handshake(t, &c, woke).await;
+        if woke {
+            return match up {
+                Ok(up) => {
+                    self.rt.awake(&t.container).await;
+                    Ok(up)
+                }
+                Err(e) => Err(RpcError::unavailable(format!(
+                    "server {} of user {user} could not be started: {}",
+                    t.server, e.message
+                ))),
+            };
+        }
+        up
+    }
+
+    /// Connects to a running server and completes the gateway's `initialize`; one just
+    /// started (`woke`) is asked again until it listens, within the handshake's bound.
+    async fn handshake(
+        &self,
+        t: &McpTarget,
+        c: &crate::engine::ContainerInfo,
+        woke: bool,
+    ) -> Result<Upstream, RpcError> {
+        let engine = self.rt.engine();
+        let not_running = |state: &str| {
+            RpcError::unavailable(format!(
+                "server {} is not running (container {} is {state})",
+                t.server, t.container
+            ))
+        };
         match t.transport {
             Transport::Stdio => Ok(Upstream::Stdio(
                 StdioUpstream::connect(engine, &t.container, t.server.as_str()).await?,

@@ -175,11 +175,22 @@ impl<E: Engine> Runtime<E> {
         Ok(Parked::Stopped)
     }
 
+    /// Forgets a container's idle mark once it runs by someone's choice (a warning when
+    /// the mark cannot be cleared: the server runs either way).
+    pub async fn awake(&self, container: &str) {
+        let store = self.portal().store.clone();
+        let name = container.to_string();
+        let cleared = super::containers::blocking(move || Ok(store.clear_idle(&name)?)).await;
+        if let Err(e) = cleared {
+            tracing::warn!(%container, error = %e, "cannot clear the idle mark");
+        }
+    }
+
     /// Starts a user's idle or lazily enabled server for a request of `by`'s, audited as
-    /// theirs (the restart clears its idle mark). A server stopped for another reason
+    /// theirs. Its idle mark stays until the gateway's `initialize` is answered
+    /// (`awake`): a server that exits at once stays idle, and each request says why. A server stopped for another reason
     /// (crashed, marked failed, stopped by hand) is not started here: that is the
-    /// daemon's restart policy's, or the user's, to decide. The caller then connects,
-    /// which waits for the server's answer to `initialize`.
+    /// daemon's restart policy's, or the user's, to decide.
     pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<Woke> {
         let name = container_name(user, server.as_str());
         let store = self.portal().store.clone();

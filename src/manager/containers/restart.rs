@@ -23,6 +23,10 @@ impl<E: Engine> Runtime<E> {
         let r = self.restart_as(user, server, false).await;
         self.changed().await;
         let r = r.and_then(|r| r.ok_or_else(|| not_enabled(user, server)));
+        if let Ok(report) = &r {
+            // Started by the user's choice: no longer idle.
+            self.awake(&report.container).await;
+        }
         by.audited(
             Some(user.as_str()),
             AuditAction::ServerRestart,
@@ -103,11 +107,7 @@ impl<E: Engine> Runtime<E> {
                     .restart_container(&name, self.portal.config.runtime.stop_timeout_secs)
                     .await?;
                 match self.engine.container(&name).await? {
-                    Some(now) if now.running() => {
-                        if let Err(e) = self.clear_idle(&name).await {
-                            tracing::warn!(container = %name, error = %e, "cannot clear the idle mark");
-                        }
-                    }
+                    Some(now) if now.running() => {}
                     Some(now) => return Err(super::enable::exited(&now, "restarting")),
                     None => return Err(PortalError::ContainerVanished { name }),
                 }
