@@ -225,6 +225,8 @@ impl<E: Engine + 'static> Pool<E> {
             .map_err(|e| RpcError::unavailable(format!("server {}: {e}", t.server)))?
             .ok_or_else(|| not_running("missing"))?;
         let woke = !c.running();
+        // Who started it, when this request did: the start is audited once it answers.
+        let mut started = None;
         let c = if !woke {
             c
         } else {
@@ -237,8 +239,10 @@ impl<E: Engine + 'static> Pool<E> {
                     t.server
                 ))
             })?;
-            if woke == Woke::NotIdle {
-                return Err(not_running(&c.state));
+            match woke {
+                Woke::NotIdle => return Err(not_running(&c.state)),
+                Woke::Started => started = Some(by),
+                Woke::Running => {}
             }
             engine
                 .container(&t.container)
@@ -247,20 +251,36 @@ impl<E: Engine + 'static> Pool<E> {
                 .filter(|c| c.running())
                 .ok_or_else(|| not_running("stopped right after it started"))?
         };
-        let up = self.handshake(t, &c, woke).await;
-        if woke {
-            return match up {
-                Ok(up) => {
-                    self.rt.awake(&t.container).await;
-                    Ok(up)
-                }
-                Err(e) => Err(RpcError::unavailable(format!(
-                    "server {} of user {user} could not be started: {}",
-                    t.server, e.message
-                ))),
-            };
+        let up = match self.handshake(t, &c, woke).await {
+            Err(e) if woke => Err(RpcError::unavailable(format!(
+                "server {} of user {user} could not be started: {}",
+                t.server,
+                self.why_not_answered(user, t, e).await
+            ))),
+            up => up,
+        };
+        if let Some(by) = started {
+            let outcome = up.as_ref().map(drop).map_err(|e| e.message.clone());
+            self.rt.woke_by(&by, user, &t.server, outcome).await;
         }
         up
+    }
+
+    /// Why a server just started did not answer `initialize`: how its container ended,
+    /// when it did, which says more than the broken connection.
+    async fn why_not_answered(&self, user: &UserId, t: &McpTarget, e: RpcError) -> String {
+        match self.rt.engine().container(&t.container).await {
+            Ok(Some(c)) if !c.running() => {
+                let how = c
+                    .exit_code
+                    .map_or_else(|| c.state.clone(), |code| format!("exit code {code}"));
+                format!(
+                    "container {} exited before it answered initialize ({how}); see its output with `portalctl logs {} --user {user}`",
+                    t.container, t.server
+                )
+            }
+            _ => e.message,
+        }
     }
 
     /// Connects to a running server and completes the gateway's `initialize`; one just

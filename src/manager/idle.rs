@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::containers::Runtime;
 use super::{AuditAction, Portal, Result};
 use crate::engine::Engine;
+use crate::error::AuditResult;
 use crate::ids::{ServerId, UserId};
 use crate::plan::container_name;
 use crate::store::IdleReason;
@@ -175,6 +176,63 @@ impl<E: Engine> Runtime<E> {
         Ok(Parked::Stopped)
     }
 
+    /// Starts a user's idle or lazily enabled server for a request of `by`'s. A server
+    /// stopped for another reason (crashed, marked failed, stopped by hand) is not
+    /// started here: that is the daemon's restart policy's, or the user's, to decide. A
+    /// start that fails is audited as `by`'s here; one that succeeds is audited by
+    /// `woke_by` once the gateway's `initialize` is answered.
+    pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<Woke> {
+        let name = container_name(user, server.as_str());
+        let store = self.portal().store.clone();
+        let idle = super::containers::blocking(move || Ok(store.read_idle()?)).await?;
+        if !idle.containers.contains_key(&name) {
+            return Ok(Woke::NotIdle);
+        }
+        match self.restart_stopped(user, server).await {
+            Ok(None) => Ok(Woke::Running),
+            Ok(Some(_)) => Ok(Woke::Started),
+            Err(e) => by.audited(
+                Some(user.as_str()),
+                AuditAction::McpServerStart,
+                server.as_str(),
+                Err(e),
+            ),
+        }
+    }
+
+    /// After `wake_by` started a server: its answer to the gateway's `initialize` (or
+    /// why there was none) is the start's outcome in the audit log. Answered, it is no
+    /// longer idle; unanswered, it stays idle, and the next request tries again.
+    pub async fn woke_by(
+        &self,
+        by: &Portal,
+        user: &UserId,
+        server: &ServerId,
+        handshake: std::result::Result<(), String>,
+    ) {
+        let (result, detail) = match handshake {
+            Ok(()) => {
+                self.awake(&container_name(user, server.as_str())).await;
+                (AuditResult::Ok, None)
+            }
+            Err(why) => (AuditResult::Failed, Some(why)),
+        };
+        let (by, user, server) = (by.clone(), user.clone(), server.clone());
+        let written = super::containers::blocking(move || {
+            by.audit_outcome(
+                Some(user.as_str()),
+                AuditAction::McpServerStart,
+                server.as_str(),
+                result,
+                detail,
+            )
+        })
+        .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "cannot write the audit log");
+        }
+    }
+
     /// Forgets a container's idle mark once it runs by someone's choice (a warning when
     /// the mark cannot be cleared: the server runs either way).
     pub async fn awake(&self, container: &str) {
@@ -183,35 +241,6 @@ impl<E: Engine> Runtime<E> {
         let cleared = super::containers::blocking(move || Ok(store.clear_idle(&name)?)).await;
         if let Err(e) = cleared {
             tracing::warn!(%container, error = %e, "cannot clear the idle mark");
-        }
-    }
-
-    /// Starts a user's idle or lazily enabled server for a request of `by`'s, audited as
-    /// theirs. Its idle mark stays until the gateway's `initialize` is answered
-    /// (`awake`): a server that exits at once stays idle, and each request says why. A server stopped for another reason
-    /// (crashed, marked failed, stopped by hand) is not started here: that is the
-    /// daemon's restart policy's, or the user's, to decide.
-    pub async fn wake_by(&self, by: &Portal, user: &UserId, server: &ServerId) -> Result<Woke> {
-        let name = container_name(user, server.as_str());
-        let store = self.portal().store.clone();
-        let idle = super::containers::blocking(move || Ok(store.read_idle()?)).await?;
-        if !idle.containers.contains_key(&name) {
-            return Ok(Woke::NotIdle);
-        }
-        let r = self
-            .restart_stopped(user, server)
-            .await
-            .map(|r| r.is_some());
-        match r {
-            Ok(false) => Ok(Woke::Running),
-            r => by
-                .audited(
-                    Some(user.as_str()),
-                    AuditAction::McpServerStart,
-                    server.as_str(),
-                    r,
-                )
-                .map(|_| Woke::Started),
         }
     }
 }
