@@ -320,7 +320,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let renames = self.rt.adopt_listed(&mut containers).await;
         // An idle container is stopped on purpose: planned as if it ran, so it is neither
         // restarted nor counted as a failure.
-        let idle = self.portal().store.read_idle()?.containers;
+        let idle = self.idle_marks();
         self.seed_states(&containers);
         let ids = containers
             .iter()
@@ -342,6 +342,19 @@ impl<E: Engine + 'static> Daemon<E> {
             })
             .collect();
         Ok((ids, have, renames, proxies))
+    }
+
+    /// The containers marked idle. A damaged record is read as none (and said): its
+    /// servers are then restarted, which loses nothing, rather than no pass running.
+    fn idle_marks(&self) -> BTreeMap<String, crate::store::IdleMark> {
+        self.portal()
+            .store
+            .read_idle()
+            .map(|i| i.containers)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the idle servers; taking none for idle");
+                BTreeMap::new()
+            })
     }
 
     /// Brings the records up to date with what runs, and returns the containers to hold

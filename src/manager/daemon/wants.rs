@@ -50,7 +50,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let mut probes = BTreeMap::new();
         let mut idle = Vec::new();
         // An idle container is stopped on purpose: no probe may call it unhealthy.
-        let parked = portal.store.read_idle()?.containers;
+        let parked = self.idle_marks();
         let default_idle = portal.config.daemon.idle_timeout;
         let mut image_users: HashMap<String, std::result::Result<String, String>> = HashMap::new();
         for user in portal.store.user_ids()? {
