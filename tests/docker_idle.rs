@@ -307,7 +307,11 @@ fn a_lazy_enable_makes_the_container_and_the_first_call_starts_it() {
     let user = "idl-b";
     let mut s = Serve::new("lazy", 50, user, |d| {
         let out = d.ok(&["enable", "later", "--user", user, "--lazy"]);
-        assert!(out.contains("later"), "{out}");
+        let said = format!("registered (idle until its first MCP request) later for {user}");
+        assert!(out.starts_with(&said), "{out}");
+        // Again: still there, still not started.
+        let out = d.ok(&["enable", "later", "--user", user, "--lazy"]);
+        assert!(out.starts_with(&said), "{out}");
         d.ok(&["enable", "broken", "--user", user, "--lazy"]);
     });
     let later = format!("mcp-{user}.later");

@@ -77,6 +77,7 @@ pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
         EnableOutcome::Recreated => "recreated (definition or settings changed)",
         EnableOutcome::Started => "started",
         EnableOutcome::Unchanged => "already running, unchanged:",
+        EnableOutcome::Idle => "registered (idle until its first MCP request)",
     };
     let port = r
         .port

@@ -34,6 +34,8 @@ pub enum EnableOutcome {
     /// The container existed with the same spec and was started again.
     Started,
     Unchanged,
+    /// `--lazy`: the container is there, stopped, until the first MCP request.
+    Idle,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -249,8 +251,11 @@ impl<E: Engine> Runtime<E> {
                     owner: Box::new(TakenBy::of(&c.labels, self.instance())),
                 });
             }
-            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && (c.running() || lazy) {
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && c.running() {
                 return Ok(report(EnableOutcome::Unchanged));
+            }
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && lazy {
+                return Ok(report(EnableOutcome::Idle));
             }
         }
 
@@ -283,7 +288,10 @@ impl<E: Engine> Runtime<E> {
                     .await?;
                 self.create_and_start(&spec, &env, &secret_dir, !lazy)
                     .await?;
-                Ok(report(EnableOutcome::Created))
+                Ok(report(match lazy {
+                    true => EnableOutcome::Idle,
+                    false => EnableOutcome::Created,
+                }))
             }
         }
     }
