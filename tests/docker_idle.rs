@@ -155,6 +155,13 @@ impl Serve {
         v["results"].as_array().unwrap().clone()
     }
 
+    /// The names of every tool at `path`, from one session.
+    fn tools(&self, path: &str) -> Vec<String> {
+        let url = format!("{}{path}", self.url);
+        let v = self.sdk(&["tools", &url, "legacy"]);
+        serde_json::from_value(v["tools"].clone()).unwrap()
+    }
+
     /// The state `status` shows for a server.
     fn state(&self, server: &str) -> String {
         let rows: Vec<Value> = serde_json::from_str(&self.d.ok(&["status", "--json"])).unwrap();
@@ -246,7 +253,9 @@ fn an_idle_server_stops_stays_stopped_and_the_next_calls_start_it_once() {
     s.start();
     let nap = format!("mcp-{user}.nap");
 
-    // Used once, then left alone for its 2 s: stopped, the container kept.
+    // Listed and used once, then left alone for its 2 s: stopped, the container kept.
+    let listed = s.tools("/mcp");
+    assert!(listed.contains(&"nap__echo".to_string()), "{listed:?}");
     let first = s.calls("/mcp", "nap__echo", 1);
     assert_eq!(answered(&first), ["call 0"]);
     s.eventually("nap shows idle", || s.state("nap") == "idle");
@@ -257,6 +266,12 @@ fn an_idle_server_stops_stays_stopped_and_the_next_calls_start_it_once() {
         "exited"
     );
     s.eventually("web shows idle", || s.state("web") == "idle");
+
+    // Listing everything does not start them: their last lists are served meanwhile.
+    assert_eq!(s.tools("/mcp"), listed);
+    assert_eq!(s.state("nap"), "idle");
+    assert_eq!(s.state("web"), "idle");
+    assert!(s.audited("mcp.server-start", "nap").is_empty());
 
     // Several passes later (one a second) it is still stopped: not restarted, not failed.
     std::thread::sleep(Duration::from_secs(3));

@@ -68,6 +68,9 @@ pub struct Gateway<E> {
     calls: Arc<AtomicUsize>,
     /// Each user's enabled servers, as read last, and when.
     targets: Mutex<HashMap<UserId, Fresh>>,
+    /// Each server's last whole list of each kind, served while the server is idle so
+    /// that a client listing everything does not start every idle server.
+    listed: Mutex<HashMap<(UserId, ServerId, Kind), Vec<Value>>>,
 }
 
 /// A user's enabled servers and when they were read.
@@ -103,6 +106,7 @@ impl<E: Engine + 'static> Gateway<E> {
             routes: Mutex::new(HashMap::new()),
             calls: Arc::new(AtomicUsize::new(0)),
             targets: Mutex::new(HashMap::new()),
+            listed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -325,8 +329,29 @@ impl<E: Engine + 'static> Gateway<E> {
         Ok(json!({ kind.field(): merged.items }))
     }
 
-    /// One server's whole list, following its pages.
+    /// One server's whole list, following its pages; while it is idle, the list it gave
+    /// last (a server that was never listed is started for it).
     async fn list_one(
+        &self,
+        caller: &Caller,
+        t: &McpTarget,
+        kind: Kind,
+        method: &str,
+    ) -> Result<Vec<Value>, RpcError> {
+        let key = (caller.user.clone(), t.server.clone(), kind);
+        if self.rt.activity().is_parked(&t.container) {
+            let listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(items) = listed.get(&key) {
+                return Ok(items.clone());
+            }
+        }
+        let items = self.list_from(caller, t, kind, method).await?;
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        listed.insert(key, items.clone());
+        Ok(items)
+    }
+
+    async fn list_from(
         &self,
         caller: &Caller,
         t: &McpTarget,

@@ -113,6 +113,11 @@ impl Activity {
         }
     }
 
+    /// Whether `container` was stopped as idle and no request came since.
+    pub fn is_parked(&self, container: &str) -> bool {
+        self.lock().get(container).is_some_and(|u| u.parked)
+    }
+
     /// Whether a request began on `container` since `since` or is in flight now.
     fn used_since(&self, container: &str, since: Instant) -> bool {
         self.lock()

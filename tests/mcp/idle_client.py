@@ -1,6 +1,6 @@
 """The official MCP Python SDK as the client of idle servers, for tests/docker_idle.rs and
 scripts/bench-ondemand.sh: the clients of gateway_client.py, plus several first calls at
-once and a timed call.
+once, a timed call and a listing.
 
 Each subcommand prints one JSON line with what it saw; the token comes from MCP_TOKEN.
 """
@@ -40,9 +40,15 @@ async def timed(url, mode, tool):
     say(r)
 
 
+async def tools(url, mode):
+    """One session listing every tool behind the URL."""
+    async with client(url, mode) as c:
+        say({"tools": sorted(t.name for t in (await c.list_tools()).tools)})
+
+
 def main():
     command, *args = sys.argv[1:]
-    asyncio.run({"calls": calls, "timed": timed}[command](*args))
+    asyncio.run({"calls": calls, "timed": timed, "tools": tools}[command](*args))
 
 
 if __name__ == "__main__":
