@@ -479,3 +479,23 @@ fn seed_004s_regenerate_answers_as_the_portals_own_route() {
     );
     assert_eq!(code, 404);
 }
+
+#[test]
+fn a_lazy_enable_through_the_api_makes_the_container_without_starting_it() {
+    let api = start(1000.0);
+    let (code, out) = call(
+        &api,
+        "post",
+        "/api/v1/users/u1/servers/echo-http/enable",
+        Some(&api.u1),
+        br#"{"lazy": true}"#,
+    );
+    assert_eq!(code, 200, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["outcome"], "idle", "{out}");
+    let (code, out) = call(&api, "get", "/api/v1/users/u1/status", Some(&api.u1), b"");
+    assert_eq!(code, 200, "{out}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["server"], "echo-http", "{out}");
+    assert_eq!(rows[0]["state"], "idle", "{out}");
+}

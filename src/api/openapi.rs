@@ -43,7 +43,7 @@ pub const ROUTES: &[Route] = &[
     r("get", "/api/v1/users/{user}/catalog", Access::User, "The user's merged servers (query: category, enabled_only)"),
     r("get", "/api/v1/users/{user}/servers", Access::User, "The user's merged servers with the merge's warnings, as `portalctl servers` shows them (query: category)"),
     r("get", "/api/v1/users/{user}/status", Access::User, "The user's servers: state, health, port, limits, last error"),
-    r("post", "/api/v1/users/{user}/servers/{server}/enable", Access::User, "Enable a server (body: {env, set})"),
+    r("post", "/api/v1/users/{user}/servers/{server}/enable", Access::User, "Enable a server (body: {env, set, lazy})"),
     r("post", "/api/v1/users/{user}/servers/{server}/disable", Access::User, "Disable a server"),
     r("post", "/api/v1/users/{user}/servers/{server}/restart", Access::User, "Restart a server"),
     r("get", "/api/v1/users/{user}/servers/{server}/logs", Access::User, "The server's log as server-sent events (query: follow, tail, since): `log` events of {stream, line} with the user's secret values masked, then `end`"),

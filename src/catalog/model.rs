@@ -234,6 +234,10 @@ pub struct ServerDef {
     pub resources: Resources,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheck>,
+    /// Stopped after this long without an MCP request, started again by the next one;
+    /// `MCP_PORTAL_IDLE_TIMEOUT` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "is_false")]
     pub user_configurable: bool,
     #[serde(default)]
@@ -280,6 +284,7 @@ impl ServerDef {
             volumes: Vec::new(),
             resources: Resources::default(),
             health_check: None,
+            idle_timeout: None,
             user_configurable: false,
             secrets: Vec::new(),
             parameters: BTreeMap::new(),

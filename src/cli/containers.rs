@@ -25,6 +25,10 @@ pub struct EnableArgs {
     /// `server.param`; give a list parameter once per item (repeatable)
     #[arg(long = "set", value_name = "PARAM=V", value_parser = key_value)]
     set: Vec<(String, String)>,
+    /// Make the container but do not start it: the first MCP request through the
+    /// gateway starts it (status shows `idle` until then)
+    #[arg(long)]
+    lazy: bool,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +77,7 @@ pub(super) fn print_enable(r: &EnableReport, json: bool) -> anyhow::Result<()> {
         EnableOutcome::Recreated => "recreated (definition or settings changed)",
         EnableOutcome::Started => "started",
         EnableOutcome::Unchanged => "already running, unchanged:",
+        EnableOutcome::Idle => "registered (idle until its first MCP request)",
     };
     let port = r
         .port
@@ -91,7 +96,7 @@ pub fn enable(backend: &dyn Backend, args: EnableArgs, json: bool) -> anyhow::Re
         params: params_of(args.set),
     });
     print_enable(
-        &backend.enable(&args.user.user, &args.server, settings)?,
+        &backend.enable(&args.user.user, &args.server, settings, args.lazy)?,
         json,
     )
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use super::key::{comma_list, has_dot_dot, number, Documented, Elsewhere, Key};
 use crate::alloc::Ipv4Net;
-use crate::catalog::units::{Cpus, Memory};
+use crate::catalog::units::{Cpus, Duration, Memory};
 use crate::ids::Label;
 use crate::reconcile::UpdatePolicy;
 use crate::secrets::SecretKey;
@@ -356,6 +356,16 @@ pub const MAX_REMOVALS_PER_PASS: Key<usize> = Key::new(
 )
 .default("20")
 .check(|n| *n >= 1, "a number of containers, at least 1");
+pub const IDLE_TIMEOUT: Key<u64> = Key::new(
+    "MCP_PORTAL_IDLE_TIMEOUT",
+    idle_millis,
+    "the daemon stops a server with no MCP request for this long (a server's own `idle_timeout` wins); the next request through the gateway starts it again; `0`: never",
+)
+.default("0")
+.check(
+    |_| true,
+    "`0` (never) or a duration such as 30s, 15m or 2h (at most 24h)",
+);
 pub const RESTART_BACKOFF_MS: Key<u64> = Key::new(
     "MCP_PORTAL_RESTART_BACKOFF_MS",
     number,
@@ -573,6 +583,7 @@ pub const TABLE: &[&dyn Documented] = &[
     &UPDATE_POLICY,
     &MAX_RESTARTS,
     &MAX_REMOVALS_PER_PASS,
+    &IDLE_TIMEOUT,
     &RESTART_BACKOFF_MS,
     &DEBOUNCE_MS,
     &AUDIT_ENABLED,
@@ -597,3 +608,11 @@ pub const TABLE: &[&dyn Documented] = &[
     &LOG,
     &DOCKER_HOST,
 ];
+
+/// An idle timeout in milliseconds: `0` for never, else a catalog duration.
+fn idle_millis(text: &str) -> Option<u64> {
+    if text.trim() == "0" {
+        return Some(0);
+    }
+    Duration::parse(text).ok().map(Duration::millis)
+}

@@ -86,6 +86,9 @@ pub struct DaemonConfig {
     pub debounce_ms: u64,
     /// A pass that would remove more orphaned containers than this removes none.
     pub max_removals: usize,
+    /// A server without its own `idle_timeout` is stopped after this long without an MCP
+    /// request; `None`: never.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// Where the secret key comes from.
@@ -260,6 +263,10 @@ impl Config {
             backoff_ms: keys::RESTART_BACKOFF_MS.value(&lookup)?,
             debounce_ms: keys::DEBOUNCE_MS.value(&lookup)?,
             max_removals: keys::MAX_REMOVALS_PER_PASS.value(&lookup)?,
+            idle_timeout: match keys::IDLE_TIMEOUT.value(&lookup)? {
+                0 => None,
+                ms => Some(std::time::Duration::from_millis(ms)),
+            },
         };
         Ok(Self {
             data_dir,

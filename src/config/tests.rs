@@ -198,3 +198,18 @@ fn host_paths_are_a_comma_list() {
         ["/srv/shared", "/var/run/docker.sock"]
     );
 }
+
+#[test]
+fn the_idle_timeout_is_never_unless_set_and_takes_a_duration() {
+    let idle = |v: &str| config(&[("MCP_PORTAL_IDLE_TIMEOUT", v)]).map(|c| c.daemon.idle_timeout);
+    assert_eq!(config(&[]).unwrap().daemon.idle_timeout, None);
+    assert_eq!(idle("0").unwrap(), None);
+    assert_eq!(
+        idle("15m").unwrap(),
+        Some(std::time::Duration::from_secs(900))
+    );
+    assert_eq!(
+        idle("soon").unwrap_err().to_string(),
+        "invalid MCP_PORTAL_IDLE_TIMEOUT=\"soon\": `0` (never) or a duration such as 30s, 15m or 2h (at most 24h)"
+    );
+}

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use aggregate::{Kind, Route};
-use pool::{Pool, Upstream};
+use pool::{Conn, Pool};
 use protocol::ClientInfo;
 use rpc::RpcError;
 use session::Sessions;
@@ -68,6 +68,9 @@ pub struct Gateway<E> {
     calls: Arc<AtomicUsize>,
     /// Each user's enabled servers, as read last, and when.
     targets: Mutex<HashMap<UserId, Fresh>>,
+    /// Each server's last whole list of each kind, served while the server is idle so
+    /// that a client listing everything does not start every idle server.
+    listed: Mutex<HashMap<(UserId, ServerId, Kind), Vec<Value>>>,
 }
 
 /// A user's enabled servers and when they were read.
@@ -119,6 +122,7 @@ impl<E: Engine + 'static> Gateway<E> {
             routes: Mutex::new(HashMap::new()),
             calls: Arc::new(AtomicUsize::new(0)),
             targets: Mutex::new(HashMap::new()),
+            listed: Mutex::new(HashMap::new()),
         })
     }
 
@@ -188,7 +192,7 @@ impl<E: Engine + 'static> Gateway<E> {
         Ok(list)
     }
 
-    async fn upstream(&self, caller: &Caller, server: &str) -> Result<Upstream, RpcError> {
+    async fn upstream(&self, caller: &Caller, server: &str) -> Result<Conn, RpcError> {
         let targets = self.targets(caller).await?;
         let t = targets
             .iter()
@@ -304,13 +308,14 @@ impl<E: Engine + 'static> Gateway<E> {
         }
     }
 
-    /// A client notification: forwarded to the caller's servers.
+    /// A client notification: forwarded to the caller's servers that are connected (an
+    /// idle server is not started for one: it holds nothing the notification updates).
     pub async fn notify(&self, caller: &Caller, method: &str, params: Value) {
         let Ok(targets) = self.targets(caller).await else {
             return;
         };
         for t in targets {
-            if let Ok(up) = self.upstream(caller, t.server.as_str()).await {
+            if let Some(up) = self.pool.open_conn(&caller.user, &t).await {
                 let _ = up.notify(method, params.clone()).await;
             }
         }
@@ -353,8 +358,29 @@ impl<E: Engine + 'static> Gateway<E> {
         Ok(json!({ kind.field(): merged.items }))
     }
 
-    /// One server's whole list, following its pages.
+    /// One server's whole list, following its pages; while it is idle, the list it gave
+    /// last (a server that was never listed is started for it).
     async fn list_one(
+        &self,
+        caller: &Caller,
+        t: &McpTarget,
+        kind: Kind,
+        method: &str,
+    ) -> Result<Vec<Value>, RpcError> {
+        let key = (caller.user.clone(), t.server.clone(), kind);
+        if self.rt.activity().is_parked(&t.container) {
+            let listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(items) = listed.get(&key) {
+                return Ok(items.clone());
+            }
+        }
+        let items = self.list_from(caller, t, kind, method).await?;
+        let mut listed = self.listed.lock().unwrap_or_else(|p| p.into_inner());
+        listed.insert(key, items.clone());
+        Ok(items)
+    }
+
+    async fn list_from(
         &self,
         caller: &Caller,
         t: &McpTarget,

@@ -35,6 +35,10 @@ pub enum AuditAction {
     /// A container an earlier version named, renamed to today's name.
     ContainerRename,
     McpToolCall,
+    /// The daemon stopped a server with no MCP request for its idle timeout.
+    DaemonIdleStop,
+    /// The gateway started an idle (or lazily enabled) server for a caller's request.
+    McpServerStart,
     /// A Docker Desktop MCP Toolkit folder migrated for a user.
     SystemMigrate,
 }
@@ -71,6 +75,8 @@ impl AuditAction {
             A::ReconcileRemoveOrphan => "reconcile.remove-orphan",
             A::ContainerRename => "container.rename",
             A::McpToolCall => "mcp.tools-call",
+            A::DaemonIdleStop => "daemon.idle-stop",
+            A::McpServerStart => "mcp.server-start",
             A::SystemMigrate => "system.migrate",
         }
     }

@@ -85,8 +85,8 @@ impl<E: Engine> Runtime<E> {
     pub async fn memory_in_use(&self, containers: &[String]) -> BTreeMap<String, u64> {
         futures_util::stream::iter(containers.iter().cloned())
             .map(|name| async move {
-                match self.engine().memory_usage(&name).await {
-                    Ok(bytes) => bytes.map(|b| (name, b)),
+                match self.engine().usage(&name).await {
+                    Ok(u) => u.map(|u| (name, u.memory_bytes)),
                     Err(e) => {
                         tracing::debug!(error = %e, container = %name, "cannot read memory use");
                         None

@@ -12,6 +12,7 @@ mod daemon;
 mod error;
 mod events;
 mod history;
+mod idle;
 mod instance;
 mod migration;
 mod overlays;
@@ -37,6 +38,7 @@ pub use daemon::{Daemon, ReconcileReport};
 pub use error::{PortalError, Result};
 pub use events::{Change, Event, EventHub, Limits, Resources, Signal};
 pub use history::AuditFilter;
+pub use idle::{Activity, Busy, Parked, Woke};
 pub use migration::{
     CatalogChange, CatalogStep, MigrationReport, MigrationRequest, PathStep, SecretStep, ServerStep,
 };

@@ -17,6 +17,7 @@
 //! <data>/tokens.json                         API token hashes (0600)
 //! <data>/state/allocations.json              port blocks and ports (rebuilt from labels if lost)
 //! <data>/state/daemon.json                   the daemon's health, restart and error record
+//! <data>/state/idle.json                     containers stopped on purpose (idle timeout, enable --lazy)
 //! <data>/cache/merged-<id>.json              the user's merged catalog, never the source of truth
 //! <data>/volumes/<id>/{data,cache,config}    what {USER_DATA}, {USER_CACHE}, {USER_CONFIG} mount
 //! <data>/locks/<id>/<server>.lock            serialises changes to one user's server
@@ -127,6 +128,10 @@ impl Store {
 
     pub(super) fn daemon_state_path(&self) -> PathBuf {
         self.root.join("state/daemon.json")
+    }
+
+    pub(super) fn idle_path(&self) -> PathBuf {
+        self.root.join("state/idle.json")
     }
 
     pub(super) fn cache_path(&self, id: &UserId) -> PathBuf {

@@ -8,6 +8,7 @@ mod backup;
 mod beneath;
 mod catalogs;
 mod files;
+mod idle;
 mod instance;
 mod key;
 mod layout;
@@ -25,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 pub use audit::{AuditEntry, AuditPolicy};
 pub use beneath::Ownership;
+pub use idle::{IdleMark, IdleReason, StoredIdle};
 pub use layout::default_key_file;
 pub use lock::Lock;
 pub use records::{

@@ -89,6 +89,9 @@ pub(super) struct EnableBody {
     env: BTreeMap<String, String>,
     #[serde(default)]
     set: BTreeMap<String, crate::catalog::model::ParamValue>,
+    /// Made, not started, until the first MCP request.
+    #[serde(default)]
+    lazy: bool,
 }
 
 pub(super) async fn enable<E: Engine + 'static>(
@@ -107,7 +110,7 @@ pub(super) async fn enable<E: Engine + 'static>(
     let by = state.as_caller(&token);
     ok(state
         .rt
-        .enable_by(&by, &user, &server, settings, &|_| {})
+        .enable_lazy_by(&by, &user, &server, settings, &|_| {}, b.lazy)
         .await?)
 }
 

@@ -231,10 +231,12 @@ impl Backend for Local {
         user: &UserId,
         server: &ServerId,
         settings: Option<Settings>,
+        lazy: bool,
     ) -> Result<EnableReport> {
         let change = (user, AuditAction::ServerEnable, server.as_str());
         self.with_runtime(Some(change), async |rt| {
-            rt.enable(user, server, settings, &progress).await
+            rt.enable_lazy_by(rt.portal(), user, server, settings, &progress, lazy)
+                .await
         })
     }
 

@@ -102,11 +102,13 @@ pub trait Backend {
 
     /// The user's merged servers (only those of `category`, when given) and warnings.
     fn servers(&self, user: &UserId, category: Option<&str>) -> Result<ServersView>;
+    /// `lazy`: made, not started, until the first MCP request.
     fn enable(
         &self,
         user: &UserId,
         server: &ServerId,
         settings: Option<Settings>,
+        lazy: bool,
     ) -> Result<EnableReport>;
     fn disable(&self, user: &UserId, server: &ServerId) -> Result<DisableReport>;
     fn restart(&self, user: &UserId, server: &ServerId) -> Result<EnableReport>;

@@ -423,8 +423,13 @@ impl Backend for Remote {
         user: &UserId,
         server: &ServerId,
         settings: Option<Settings>,
+        lazy: bool,
     ) -> Result<EnableReport> {
-        let body = settings.map_or_else(|| json!({}), |s| json!({"env": s.env, "set": s.params}));
+        let mut body =
+            settings.map_or_else(|| json!({}), |s| json!({"env": s.env, "set": s.params}));
+        if lazy {
+            body["lazy"] = json!(true);
+        }
         let path = format!("/api/v1/users/{user}/servers/{server}/enable");
         self.call("POST", &path, Body::Json(body))
     }

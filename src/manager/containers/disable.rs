@@ -82,6 +82,7 @@ impl<E: Engine> Runtime<E> {
         self.portal
             .store
             .remove_secret_files(&self.secret_dir(user, server))?;
+        self.clear_idle(&name).await?;
         // Disabling what is not enabled is done already (as enabling twice is); only a
         // user who does not exist is an error, so a typo is not taken for success.
         if !was_enabled && existing.is_none() && self.portal.store.read_user(user)?.is_none() {

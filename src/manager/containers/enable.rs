@@ -22,7 +22,7 @@ use crate::engine::{ContainerInfo, Engine};
 use crate::ids::{ServerId, UserId};
 use crate::plan::{self, ContainerSpec, Settings, LABEL_EGRESS, LABEL_SERVER, LABEL_SPEC_HASH};
 use crate::secrets::SecretValue;
-use crate::store::Ownership;
+use crate::store::{IdleReason, Ownership};
 
 /// What `enable` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +34,8 @@ pub enum EnableOutcome {
     /// The container existed with the same spec and was started again.
     Started,
     Unchanged,
+    /// `--lazy`: the container is there, stopped, until the first MCP request.
+    Idle,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,8 +74,23 @@ impl<E: Engine> Runtime<E> {
         settings: Option<Settings>,
         progress: &(dyn Fn(&str) + Sync),
     ) -> Result<EnableReport> {
+        self.enable_lazy_by(by, user, server, settings, progress, false)
+            .await
+    }
+
+    /// `enable_by`, and with `lazy` the container is made (or left stopped) and marked
+    /// idle, to be started by the first request through the gateway.
+    pub async fn enable_lazy_by(
+        &self,
+        by: &Portal,
+        user: &UserId,
+        server: &ServerId,
+        settings: Option<Settings>,
+        progress: &(dyn Fn(&str) + Sync),
+        lazy: bool,
+    ) -> Result<EnableReport> {
         let r = self
-            .enable_as(user, server, settings, progress, false)
+            .enable_as(user, server, settings, progress, false, lazy)
             .await;
         self.changed().await;
         let r = r.and_then(|r| r.ok_or_else(|| not_enabled(user, server)));
@@ -89,7 +106,9 @@ impl<E: Engine> Runtime<E> {
     /// does nothing (`None`) when the server is no longer enabled once its turn comes, so a
     /// `disable` racing with a reconcile pass is never undone.
     pub async fn converge(&self, user: &UserId, server: &ServerId) -> Result<Option<EnableReport>> {
-        let r = self.enable_as(user, server, None, &|_| {}, true).await;
+        let r = self
+            .enable_as(user, server, None, &|_| {}, true, false)
+            .await;
         self.changed().await;
         r
     }
@@ -101,6 +120,7 @@ impl<E: Engine> Runtime<E> {
         settings: Option<Settings>,
         progress: &(dyn Fn(&str) + Sync),
         only_if_enabled: bool,
+        lazy: bool,
     ) -> Result<Option<EnableReport>> {
         self.changed().await;
         let merged = self.portal.servers(user)?;
@@ -133,7 +153,24 @@ impl<E: Engine> Runtime<E> {
         let (u, d) = (user.clone(), Arc::clone(&def));
         let reservation =
             blocking(move || Self::reserve(&portal, &u, &d, settings, &foreign)).await?;
-        match self.apply(user, &def, &reservation, progress).await {
+        let name = plan::container_name(user, server.as_str());
+        // A lazy server is marked before its container is made, so that no reconcile
+        // pass in between takes a stopped container for a failed one and starts it.
+        let applied = match self.mark_lazy(&name, lazy).await {
+            Ok(()) => self.apply(user, &def, &reservation, progress, lazy).await,
+            Err(e) => Err(e),
+        };
+        // A lazy enable of a running server leaves it running; any other enable's server
+        // runs by the user's choice, and a failed one is the restart policy's again.
+        let keep_mark = lazy
+            && applied.is_ok()
+            && !matches!(self.engine.container(&name).await, Ok(Some(c)) if c.running());
+        if !keep_mark {
+            if let Err(e) = self.clear_idle(&name).await {
+                tracing::warn!(container = %name, error = %e, "cannot clear the idle mark");
+            }
+        }
+        match applied {
             Ok(report) => Ok(Some(report)),
             Err(e) => {
                 // Secret files go with the failed attempt, unless a container of the pair
@@ -175,6 +212,7 @@ impl<E: Engine> Runtime<E> {
         def: &MergedServer,
         r: &Reservation,
         progress: &(dyn Fn(&str) + Sync),
+        lazy: bool,
     ) -> Result<EnableReport> {
         let rt = &self.portal.config.runtime;
         let image_user = self.ensure_image(&def.def.image, progress).await?;
@@ -216,6 +254,9 @@ impl<E: Engine> Runtime<E> {
             if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && c.running() {
                 return Ok(report(EnableOutcome::Unchanged));
             }
+            if c.label(LABEL_SPEC_HASH) == Some(hash.as_str()) && lazy {
+                return Ok(report(EnableOutcome::Idle));
+            }
         }
 
         match &existing {
@@ -245,8 +286,12 @@ impl<E: Engine> Runtime<E> {
                 let env = self
                     .surroundings(user, &def.def.id, r.block, &spec, &opened, &secret_dir)
                     .await?;
-                self.create_and_start(&spec, &env, &secret_dir).await?;
-                Ok(report(EnableOutcome::Created))
+                self.create_and_start(&spec, &env, &secret_dir, !lazy)
+                    .await?;
+                Ok(report(match lazy {
+                    true => EnableOutcome::Idle,
+                    false => EnableOutcome::Created,
+                }))
             }
         }
     }
@@ -312,13 +357,14 @@ impl<E: Engine> Runtime<E> {
             .collect())
     }
 
-    /// Creates and starts the container within the start queue's bound; a failure removes
-    /// what it made.
+    /// Creates and (with `start`) starts the container within the start queue's bound; a
+    /// failure removes what it made.
     async fn create_and_start(
         &self,
         spec: &ContainerSpec,
         env: &[(String, SecretValue)],
         secret_dir: &std::path::Path,
+        start: bool,
     ) -> Result<()> {
         let _permit = self
             .starts
@@ -326,7 +372,8 @@ impl<E: Engine> Runtime<E> {
             .await
             .map_err(|_| PortalError::QueueClosed)?;
         let made = match self.engine.create_container(spec, env).await {
-            Ok(()) => self.start_checked(&spec.name).await,
+            Ok(()) if start => self.start_checked(&spec.name).await,
+            Ok(()) => Ok(()),
             Err(e) => Err(e.into()),
         };
         if let Err(e) = made {
@@ -335,6 +382,22 @@ impl<E: Engine> Runtime<E> {
             return Err(e);
         }
         Ok(())
+    }
+
+    /// Marks a lazily enabled server's container idle (nothing without `lazy`).
+    async fn mark_lazy(&self, name: &str, lazy: bool) -> Result<()> {
+        if !lazy {
+            return Ok(());
+        }
+        let (store, name) = (self.portal.store.clone(), name.to_string());
+        blocking(move || Ok(store.mark_idle(&name, IdleReason::Lazy)?)).await
+    }
+
+    /// Forgets a container's idle mark: it runs (or is gone) by someone's choice.
+    pub(in crate::manager) async fn clear_idle(&self, name: &str) -> Result<()> {
+        let store = self.portal.store.clone();
+        let name = name.to_string();
+        blocking(move || Ok(store.clear_idle(&name).map(drop)?)).await
     }
 
     /// Starts a container and checks it is still running (after the configured grace).

@@ -48,6 +48,8 @@ pub struct Runtime<E> {
     listing: status::ListingCache,
     /// The last `measure`: each user's memory and CPU in use.
     measured: std::sync::Mutex<Option<live::Measured>>,
+    /// When each server last had an MCP request (the gateway records, the daemon reads).
+    activity: Arc<super::idle::Activity>,
 }
 
 /// The label filter that selects every object this portal instance manages.
@@ -143,7 +145,17 @@ impl<E: Engine> Runtime<E> {
             starts: Arc::new(Semaphore::new(permits)),
             listing: status::ListingCache::default(),
             measured: Default::default(),
+            activity: Default::default(),
         }
+    }
+
+    pub fn activity(&self) -> &Arc<super::idle::Activity> {
+        &self.activity
+    }
+
+    /// Forgets the cached listing after a change made outside this module.
+    pub(crate) async fn changed_listing(&self) {
+        self.changed().await;
     }
 
     pub fn portal(&self) -> &Portal {

@@ -23,6 +23,10 @@ impl<E: Engine> Runtime<E> {
         let r = self.restart_as(user, server, false).await;
         self.changed().await;
         let r = r.and_then(|r| r.ok_or_else(|| not_enabled(user, server)));
+        if let Ok(report) = &r {
+            // Started by the user's choice: no longer idle.
+            self.awake(&report.container).await;
+        }
         by.audited(
             Some(user.as_str()),
             AuditAction::ServerRestart,

@@ -22,8 +22,9 @@ pub struct StatusRow {
     pub user: String,
     pub server: String,
     pub container: String,
-    /// running, exited, created, ..., `missing` (enabled, no container) or `orphan`
-    /// (a managed container nobody enabled).
+    /// running, exited, created, ..., `idle` (stopped on purpose until its next MCP
+    /// request), `missing` (enabled, no container) or `orphan` (a managed container
+    /// nobody enabled).
     pub state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
@@ -44,6 +45,9 @@ pub struct StatusRow {
     /// Runs an older definition (update policy `manual`).
     pub outdated: bool,
 }
+
+/// The state `status` shows for a server stopped on purpose until its next MCP request.
+pub const IDLE: &str = "idle";
 
 /// The health `status` shows when no daemon runs on the data folder to check it.
 pub const UNKNOWN_HEALTH: &str = "unknown";
@@ -183,6 +187,17 @@ impl<E: Engine> Runtime<E> {
                     None => row.state = "orphan".into(),
                 }
                 rows.push(row);
+            }
+        }
+        // Stopped on purpose (idle timeout, `enable --lazy`): started by the next request.
+        let idle = self.portal.store.read_idle()?.containers;
+        for row in &mut rows {
+            // Only a container that is there and stopped: a mark left behind by a
+            // container removed since says nothing.
+            let stopped = matches!(row.state.as_str(), "exited" | "created");
+            if stopped && idle.contains_key(&row.container) {
+                row.state = IDLE.into();
+                row.last_error = None;
             }
         }
         let daemon = self.portal.store.read_daemon_state()?;

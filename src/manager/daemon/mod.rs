@@ -10,6 +10,7 @@
 mod act;
 mod feed;
 mod folder;
+mod idle;
 mod policy;
 mod probe;
 mod record;
@@ -69,6 +70,8 @@ pub struct Daemon<E: Engine + 'static> {
     /// What each managed container was last seen as, for the events' `old_status`
     /// (shared with the Docker event follower).
     feed: Arc<feed::Feed>,
+    /// The containers with an idle timeout, as the last pass found them.
+    idle: std::sync::Mutex<Vec<wants::IdleWatch>>,
 }
 
 impl<E: Engine + 'static> std::fmt::Debug for Daemon<E> {
@@ -90,6 +93,7 @@ impl<E: Engine + 'static> Daemon<E> {
             catalog_dir,
             refused: Default::default(),
             feed: Default::default(),
+            idle: Default::default(),
         }
     }
 
@@ -138,6 +142,7 @@ impl<E: Engine + 'static> Daemon<E> {
                 () = &mut shutdown => break,
                 _ = resync.tick() => Some(Wake::Reconcile),
                 _ = health.tick() => {
+                    self.stop_idle().await;
                     if self.probe_health().await {
                         Some(Wake::Reconcile)
                     } else {
@@ -210,6 +215,7 @@ impl<E: Engine + 'static> Daemon<E> {
         let started = Instant::now();
         self.rt.ensure_allocations().await?;
         let wants = self.wants().await?;
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = wants.idle;
         let want = wants.want;
         let (ids, mut have, renames, proxies) = self.observe().await?;
         let hold = self.refresh(&want, &mut have, &ids, wants.probes).await;
@@ -312,6 +318,9 @@ impl<E: Engine + 'static> Daemon<E> {
             }
         }
         let renames = self.rt.adopt_listed(&mut containers).await;
+        // An idle container is stopped on purpose: planned as if it ran, so it is neither
+        // restarted nor counted as a failure.
+        let idle = self.idle_marks();
         self.seed_states(&containers);
         let ids = containers
             .iter()
@@ -324,7 +333,7 @@ impl<E: Engine + 'static> Daemon<E> {
                     user: c.label(LABEL_USER).unwrap_or_default().into(),
                     server: c.label(LABEL_SERVER).unwrap_or_default().into(),
                     spec_hash: c.label(LABEL_SPEC_HASH).unwrap_or_default().into(),
-                    running: c.running(),
+                    running: c.running() || idle.contains_key(&c.name),
                     // Filled in by `refresh` from the daemon's record, once a remade
                     // container's record is reset.
                     outdated: false,
@@ -333,6 +342,19 @@ impl<E: Engine + 'static> Daemon<E> {
             })
             .collect();
         Ok((ids, have, renames, proxies))
+    }
+
+    /// The containers marked idle. A damaged record is read as none (and said): its
+    /// servers are then restarted, which loses nothing, rather than no pass running.
+    fn idle_marks(&self) -> BTreeMap<String, crate::store::IdleMark> {
+        self.portal()
+            .store
+            .read_idle()
+            .map(|i| i.containers)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the idle servers; taking none for idle");
+                BTreeMap::new()
+            })
     }
 
     /// Brings the records up to date with what runs, and returns the containers to hold

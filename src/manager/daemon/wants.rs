@@ -3,14 +3,26 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::probe::Probe;
 use super::Daemon;
 use crate::catalog::merge::MergedServer;
 use crate::engine::Engine;
+use crate::ids::{ServerId, UserId};
+use crate::manager::idle::timeout_of;
 use crate::manager::Result;
 use crate::plan::container_name;
 use crate::reconcile::Want;
+
+/// A container the daemon stops after `timeout` without an MCP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct IdleWatch {
+    pub container: String,
+    pub user: UserId,
+    pub server: ServerId,
+    pub timeout: Duration,
+}
 
 /// What the data folder asks for, and how far it could be read.
 #[derive(Debug, Default)]
@@ -18,6 +30,8 @@ pub(super) struct Wants {
     /// Desired containers, with their planned spec hash.
     pub want: BTreeMap<String, Want>,
     pub probes: BTreeMap<String, Option<Probe>>,
+    /// Each container with an idle timeout: its user, server and timeout.
+    pub idle: Vec<IdleWatch>,
     /// Users whose record of what they enabled could not be read: their containers stay.
     pub unreadable: BTreeSet<String>,
     /// The folder could not be read whole (deleted, unmounted): nothing may be removed.
@@ -34,6 +48,10 @@ impl<E: Engine + 'static> Daemon<E> {
         let allocs = portal.store.read_allocations()?.unwrap_or_default();
         let mut want = BTreeMap::new();
         let mut probes = BTreeMap::new();
+        let mut idle = Vec::new();
+        // An idle container is stopped on purpose: no probe may call it unhealthy.
+        let parked = self.idle_marks();
+        let default_idle = portal.config.daemon.idle_timeout;
         let mut image_users: HashMap<String, std::result::Result<String, String>> = HashMap::new();
         for user in portal.store.user_ids()? {
             // One user's damaged file must not stop everyone else's containers.
@@ -93,11 +111,21 @@ impl<E: Engine + 'static> Daemon<E> {
                     // and the converge that follows takes a block again.
                     None => w.error = Some(format!("cannot plan: user {user} holds no block")),
                 }
+                let own = def.def.idle_timeout.map(|d| d.as_std());
+                if let Some(timeout) = timeout_of(own, default_idle) {
+                    idle.push(IdleWatch {
+                        container: name.clone(),
+                        user: user.clone(),
+                        server: server.clone(),
+                        timeout,
+                    });
+                }
                 probes.insert(
                     name.clone(),
                     def.def
                         .health_check
                         .clone()
+                        .filter(|_| !parked.contains_key(&name))
                         .map(|check| Probe { check, port }),
                 );
                 want.insert(name, w);
@@ -106,6 +134,7 @@ impl<E: Engine + 'static> Daemon<E> {
         Ok(Wants {
             want,
             probes,
+            idle,
             unreadable,
             blind,
         })

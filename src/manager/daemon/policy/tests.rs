@@ -56,6 +56,7 @@ fn the_configured_backoff_is_capped_like_the_restarts_it_spaces() {
         backoff_ms: ms,
         debounce_ms: 0,
         max_removals: 20,
+        idle_timeout: None,
     };
     let p = RestartPolicy::from_config(&cfg(600_000));
     assert_eq!(p.backoff.delay(1), MAX_BACKOFF);
